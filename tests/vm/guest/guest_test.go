@@ -1,0 +1,17 @@
+package guest
+
+import (
+	"os"
+	"testing"
+)
+
+// TestGuestInside runs only in the VM: it checks that the guest is the test bed (root, device-mapper).
+func TestGuestInside(t *testing.T) {
+	Require(t)
+	if os.Geteuid() != 0 {
+		t.Fatalf("guest tests run as uid %d, want root", os.Geteuid())
+	}
+	if _, err := os.Stat("/dev/mapper/control"); err != nil {
+		t.Fatalf("device-mapper control node: %v", err)
+	}
+}

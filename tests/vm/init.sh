@@ -1,0 +1,106 @@
+#!/bin/sh
+# PID 1 of the test-bed guest. The harness appends /scenario/env and /scenario/script.sh.
+# Console (ttyS0) is for humans; results go to ttyS1 as records the host parses:
+#   "= KEY first-line" starts a value, "+ KEY next-line" continues it.
+export PATH=/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin
+/bin/busybox mkdir -p /proc /sys /dev /usr/bin /usr/sbin /sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm /run /tmp /var/tmp /etc/multipath
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+echo "@@mpathd-vm: init"
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+
+emit() {
+	key=$1
+	shift
+	printf '%s\n' "$*" | {
+		first=1
+		while IFS= read -r line; do
+			if [ $first = 1 ]; then printf '= %s %s\n' "$key" "$line"; first=0
+			else printf '+ %s %s\n' "$key" "$line"; fi
+		done
+		if [ $first = 1 ]; then printf '= %s \n' "$key"; fi
+	} >&3
+	return 0
+}
+FAILED=0
+fail() { echo "FAIL: $*"; emit fail "$*"; FAILED=1; }
+check_eq() { # NAME GOT WANT
+	if [ "$2" = "$3" ]; then emit "check.$1" ok
+	else fail "$1: got '$2', want '$3'"; fi
+}
+run_gotest() { # BINARY [ARGS...]: run a guest-side Go test binary against the real kernel
+	bin=$1
+	shift
+	echo "@@mpathd-vm: running $bin $*"
+	if MPATHD_VM_GUEST=1 "$bin" -test.v "$@"; then emit gotest "$bin PASS"
+	else emit gotest "$bin FAIL"; fail "go test binary $bin failed"; fi
+}
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		usleep 100000
+		n=$((n - 1))
+	done
+	return 1
+}
+# Paths of the simulated SAN, one "sdX H:C:T:L" per line.
+san_paths() {
+	for b in /sys/block/sd*; do
+		[ -e "$b" ] || continue
+		echo "${b##*/} $(basename "$(readlink "$b/device")")"
+	done
+}
+# The sd device for H:C:T:L.
+sd_of() { ls "/sys/class/scsi_device/$1/device/block" 2>/dev/null; }
+
+. /scenario/env
+for m in $MODULES; do
+	insmod "$m" || fail "insmod $m"
+done
+if [ -n "$SCSI_DEBUG" ]; then
+	insmod "$SCSI_DEBUG_KO" $SCSI_DEBUG || fail "insmod scsi_debug $SCSI_DEBUG"
+fi
+if [ "$UDEV" = 1 ]; then
+	/lib/systemd/systemd-udevd --daemon --resolve-names=never
+	udevadm trigger --action=add --type=subsystems
+	udevadm trigger --action=add --type=devices
+	udevadm settle --timeout=30 || fail "udevadm settle timed out"
+fi
+if [ -n "$EXPECT_PATHS" ]; then
+	wait_for 30 sh -c "[ \$(ls -d /sys/block/sd* 2>/dev/null | wc -l) -ge $EXPECT_PATHS ]" ||
+		fail "only $(ls -d /sys/block/sd* 2>/dev/null | wc -l) of $EXPECT_PATHS paths appeared"
+fi
+
+echo "@@mpathd-vm: simulated SAN"
+for h in /sys/class/scsi_host/host*; do
+	[ "$(cat "$h/proc_name")" = scsi_debug ] || continue
+	echo "  ${h##*/} (scsi_debug)"
+done
+san_paths | while read -r dev hctl; do
+	d=/sys/block/$dev/device
+	echo "  $dev $hctl $(cat /sys/block/$dev/dev) wwid=$(cat $d/wwid) alua=$(cat $d/access_state 2>/dev/null)"
+done
+
+echo "@@mpathd-vm: scenario start"
+cd /scenario
+. /scenario/script.sh
+status=$?
+[ $status -ne 0 ] && fail "scenario script exited with status $status"
+echo "@@mpathd-vm: scenario end (status $status, failed=$FAILED)"
+emit dmesg "$(dmesg | tail -n 60)"
+emit exit "$FAILED"
+exec 3>&-
+sync
+poweroff -f

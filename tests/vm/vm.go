@@ -1,0 +1,298 @@
+package vm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var vmFlag = flag.Bool("vm", false, "run the VM test bed scenarios (or set MPATHD_VM=1)")
+
+// Enabled reports whether VM scenarios run in this test process.
+func Enabled() bool {
+	return *vmFlag || os.Getenv("MPATHD_VM") == "1"
+}
+
+// SAN is the simulated storage network: a scsi_debug module load.
+type SAN struct {
+	Hosts int    // scsi_debug add_host; every host is one path to each LUN (default 2)
+	LUNs  int    // LUNs per target (max_luns; default 4)
+	Extra string // further scsi_debug parameters, e.g. "dsense=1"
+	None  bool   // load no scsi_debug at all
+}
+
+// paths is how many sd devices the SAN should show.
+func (s SAN) paths() int {
+	if s.None {
+		return 0
+	}
+	h, l := s.Hosts, s.LUNs
+	if h == 0 {
+		h = 2
+	}
+	if l == 0 {
+		l = 4
+	}
+	return h * l
+}
+
+func (s SAN) params() string {
+	if s.None {
+		return ""
+	}
+	h, l := s.Hosts, s.LUNs
+	if h == 0 {
+		h = 2
+	}
+	if l == 0 {
+		l = 4
+	}
+	p := fmt.Sprintf("add_host=%d num_tgts=1 max_luns=%d vpd_use_hostno=0 dev_size_mb=16", h, l)
+	if s.Extra != "" {
+		p += " " + s.Extra
+	}
+	return p
+}
+
+// Scenario is one boot of the guest: a SAN, the programs to put in it, and a script to run.
+type Scenario struct {
+	SAN  SAN
+	Udev bool // start systemd-udevd and trigger coldplug before the script
+
+	// Commands are main packages built statically into /bin (e.g. "./cmd/mpathd").
+	Commands []string
+	// GuestTests are packages whose test binaries go into /bin as <base>.test (e.g. "./pkg/dm" →
+	// /bin/dm.test). Their TestGuest* functions call guest.Require and run against the real kernel.
+	GuestTests []string
+	// Files are extra guest files by absolute path.
+	Files map[string][]byte
+	// Script is the busybox sh run as root once the SAN is up. Helpers: emit KEY VALUE, fail MSG,
+	// check_eq NAME GOT WANT, run_gotest BIN [ARGS], wait_for SECS CMD..., san_paths, sd_of H:C:T:L.
+	Script string
+	// Timeout bounds the whole boot (default 3 minutes).
+	Timeout time.Duration
+	// Console, if set, receives the guest console as it is printed.
+	Console io.Writer
+	// Memory in MiB (default 1024).
+	Memory int
+}
+
+// Result is what came back from a guest.
+type Result struct {
+	Console string
+	Records []Record
+	Accel   string        // "kvm" or "tcg"
+	Elapsed time.Duration // qemu start to power-off
+}
+
+// Record is one value the guest emitted.
+type Record struct{ Key, Value string }
+
+// Get returns the last value emitted under key, or "".
+func (r *Result) Get(key string) string {
+	for i := len(r.Records) - 1; i >= 0; i-- {
+		if r.Records[i].Key == key {
+			return r.Records[i].Value
+		}
+	}
+	return ""
+}
+
+// All returns every value emitted under key, in order.
+func (r *Result) All(key string) []string {
+	var v []string
+	for _, rec := range r.Records {
+		if rec.Key == key {
+			v = append(v, rec.Value)
+		}
+	}
+	return v
+}
+
+// Failures are the messages of the script's fail calls.
+func (r *Result) Failures() []string { return r.All("fail") }
+
+// parseRecords decodes the guest's result channel ("= KEY line", "+ KEY line").
+func parseRecords(b []byte) []Record {
+	var recs []Record
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if len(line) < 2 || line[1] != ' ' {
+			continue
+		}
+		rest := line[2:]
+		key, val, _ := strings.Cut(rest, " ")
+		switch line[0] {
+		case '=':
+			recs = append(recs, Record{Key: key, Value: val})
+		case '+':
+			if n := len(recs); n > 0 && recs[n-1].Key == key {
+				recs[n-1].Value += "\n" + val
+			}
+		}
+	}
+	return recs
+}
+
+// ErrGuest is wrapped by Boot's error when the guest ran but the scenario failed.
+var ErrGuest = errors.New("scenario failed in the guest")
+
+var (
+	workOnce sync.Once
+	workDir  string
+	workErr  error
+	jobs     chan struct{}
+)
+
+func work() (string, error) {
+	workOnce.Do(func() {
+		workDir, workErr = os.MkdirTemp("", "mpathd-vm-")
+		n := runtime.NumCPU()
+		if v, err := strconv.Atoi(os.Getenv("MPATHD_VM_JOBS")); err == nil && v > 0 {
+			n = v
+		}
+		jobs = make(chan struct{}, n)
+	})
+	return workDir, workErr
+}
+
+// Boot runs a scenario and returns what the guest reported. The error wraps ErrGuest when the guest
+// ran and a check failed, and is otherwise about the harness (build, qemu, timeout).
+func Boot(ctx context.Context, s Scenario) (*Result, error) {
+	dir, err := work()
+	if err != nil {
+		return nil, err
+	}
+	k, err := findKernel()
+	if err != nil {
+		return nil, err
+	}
+	base, err := buildBase(dir, k, s.Udev)
+	if err != nil {
+		return nil, err
+	}
+	a := newArchive()
+	var env strings.Builder
+	fmt.Fprintf(&env, "MODULES=%q\n", strings.Join(base.modules, " "))
+	if p := s.SAN.params(); p != "" {
+		fmt.Fprintf(&env, "SCSI_DEBUG=%q\nSCSI_DEBUG_KO=%q\nEXPECT_PATHS=%d\n", p, base.scsiDebug[len(base.scsiDebug)-1], s.SAN.paths())
+		fmt.Fprintf(&env, "MODULES=\"$MODULES %s\"\n", strings.Join(base.scsiDebug[:len(base.scsiDebug)-1], " "))
+	}
+	if s.Udev {
+		env.WriteString("UDEV=1\n")
+	}
+	a.addBytes("/scenario/env", 0o644, []byte(env.String()))
+	a.addBytes("/scenario/script.sh", 0o755, []byte(s.Script))
+	for _, c := range s.Commands {
+		p, err := buildGo(ctx, dir, c, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.addHostFile("/bin/"+filepath.Base(p), p); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range s.GuestTests {
+		p, err := buildGo(ctx, dir, t, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.addHostFile("/bin/"+filepath.Base(p), p); err != nil {
+			return nil, err
+		}
+	}
+	for p, b := range s.Files {
+		a.addBytes(p, 0o755, b)
+	}
+	run, err := os.MkdirTemp(dir, "run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(run)
+	initrd := filepath.Join(run, "initrd.cpio")
+	if err := writeInitrd(initrd, base.path, a); err != nil {
+		return nil, err
+	}
+
+	jobs <- struct{}{}
+	defer func() { <-jobs }()
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	res, err := launch(ctx, k, initrd, run, s, timeout)
+	if err != nil {
+		return res, err
+	}
+	if f := res.Failures(); len(f) > 0 || res.Get("exit") != "0" {
+		if len(f) == 0 {
+			f = []string{"the guest did not report completion"}
+		}
+		return res, fmt.Errorf("%w: %s", ErrGuest, strings.Join(f, "; "))
+	}
+	return res, nil
+}
+
+// writeInitrd concatenates the shared base archive and the scenario's own archive; the kernel
+// unpacks both into one rootfs.
+func writeInitrd(dst, base string, a *archive) error {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bf, err := os.Open(base)
+	if err != nil {
+		return err
+	}
+	defer bf.Close()
+	if _, err := io.Copy(f, bf); err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := a.writeTo(w); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Run boots a scenario from a test. It skips unless VM tests are enabled, and fails the test with the
+// console log and the guest's dmesg tail when the scenario fails.
+func Run(t testing.TB, s Scenario) *Result {
+	t.Helper()
+	if !Enabled() {
+		t.Skip("VM test bed not enabled (go test -vm, or MPATHD_VM=1)")
+	}
+	if s.Console == nil && testing.Verbose() && os.Getenv("MPATHD_VM_CONSOLE") == "1" {
+		s.Console = os.Stderr
+	}
+	res, err := Boot(context.Background(), s)
+	if err != nil {
+		if res != nil {
+			t.Logf("guest console:\n%s", res.Console)
+			if d := res.Get("dmesg"); d != "" {
+				t.Logf("guest dmesg (tail):\n%s", d)
+			}
+		}
+		t.Fatalf("vm: %v", err)
+	}
+	t.Logf("vm: %s boot and scenario took %v", res.Accel, res.Elapsed.Round(10*time.Millisecond))
+	return res
+}
