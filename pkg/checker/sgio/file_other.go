@@ -1,0 +1,28 @@
+//go:build !(linux && (amd64 || arm64 || riscv64 || ppc64le || s390x || loong64))
+
+package sgio
+
+import (
+	"fmt"
+	"time"
+)
+
+// File is an open device that accepts SG_IO. On this platform the sg_io_hdr
+// layout is not verified, so Open always fails.
+type File struct{ name string }
+
+// Open fails: SG_IO is implemented for 64-bit Linux only.
+func Open(name string) (*File, error) {
+	return nil, fmt.Errorf("sgio: open %s: %w", name, ErrNotSupported)
+}
+
+// Name returns the path the file was opened with.
+func (f *File) Name() string { return f.name }
+
+// Close does nothing.
+func (f *File) Close() error { return nil }
+
+// SGIO always fails.
+func (f *File) SGIO([]byte, Direction, []byte, time.Duration) (Result, error) {
+	return Result{}, fmt.Errorf("sgio: %s: %w", f.name, ErrNotSupported)
+}
