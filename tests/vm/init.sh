@@ -83,6 +83,27 @@ if [ -n "$EXPECT_PATHS" ]; then
 		fail "only $(ls -d /sys/block/sd* 2>/dev/null | wc -l) of $EXPECT_PATHS paths appeared"
 fi
 
+# scsi_dh_alua learns each path's state with an asynchronous RTPG and shows active/optimized until it
+# returns. scsi_debug's state is fixed by host number (0 optimized, 1 non-optimized, 2 standby), so
+# wait for every path to show it: scenarios then start from a settled SAN.
+alua_settled() {
+	for b in /sys/block/sd*; do
+		d=$b/device
+		[ -e "$d/access_state" ] || continue
+		h=$(basename "$(readlink "$d")")
+		h=${h%%:*}
+		case $((h % 3)) in
+		0) want=active/optimized ;;
+		1) want=active/non-optimized ;;
+		2) want=standby ;;
+		esac
+		[ "$(cat "$d/access_state")" = "$want" ] || return 1
+	done
+}
+if [ -n "$SCSI_DEBUG" ]; then
+	wait_for 30 alua_settled || fail "ALUA states did not settle"
+fi
+
 echo "@@mpathd-vm: simulated SAN"
 for h in /sys/class/scsi_host/host*; do
 	[ "$(cat "$h/proc_name")" = scsi_debug ] || continue

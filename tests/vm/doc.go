@@ -1,0 +1,33 @@
+// Package vm is mpathd's real-kernel test bed: it boots the host's Debian kernel under qemu with a
+// simulated multipath SAN (scsi_debug), the real dm-multipath target, busybox, dmsetup and fio as
+// independent oracles, and the project's static binaries, runs a scenario script as root, and hands
+// the results back to a Go test.
+//
+// Scenarios run only when enabled (go test ./tests/vm -vm, or MPATHD_VM=1), so go test ./... stays
+// fast and pure. A scenario in a few lines:
+//
+//	res := vm.Run(t, vm.Scenario{
+//		SAN:        vm.SAN{Hosts: 2, LUNs: 4},   // scsi_debug add_host / max_luns, vpd_use_hostno=0
+//		Commands:   []string{"./cmd/mpathd"},     // static builds into /bin
+//		GuestTests: []string{"./pkg/dm"},         // go test -c → /bin/dm.test
+//		Script: `
+//			run_gotest dm.test -test.run '^TestGuest'
+//			emit table "$(dmsetup table)"
+//		`,
+//	})
+//	if res.Get("table") != want { … }
+//
+// Guest shell helpers: emit KEY VALUE (a result record; multi-line values are kept), fail MSG (marks
+// the scenario failed and goes on), check_eq NAME GOT WANT, run_gotest BIN [ARGS] (runs a guest-side
+// Go test binary with MPATHD_VM_GUEST=1 and emits "gotest BIN PASS|FAIL"), wait_for SECS CMD...,
+// san_paths (one "sdX H:C:T:L" per line), sd_of H:C:T:L. The scenario also fails when the script's
+// last command exits non-zero.
+//
+// Guest-side Go tests live beside the code they prove, named TestGuest*, and start with
+// guest.Require(t) (package tests/vm/guest) so they skip on the host.
+//
+// Environment: MPATHD_VM_ACCEL=kvm|tcg forces the accelerator (default: KVM is tried once and a guest
+// that does not reach init falls back to TCG, remembered in the user cache dir); MPATHD_VM_JOBS bounds
+// parallel guests (default: number of CPUs); MPATHD_VM_KERNEL picks a kernel image;
+// MPATHD_VM_CONSOLE=1 with -v streams guest consoles.
+package vm
