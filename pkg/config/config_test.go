@@ -1,0 +1,426 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustParse(t *testing.T, text string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(text), "test.toml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func TestBuiltinDefaults(t *testing.T) {
+	r := Builtin().Resolve("3600", "Linux", "scsi_debug", "")
+	want := builtinSettings()
+	want.MaxPollingInterval = 20
+	if !reflect.DeepEqual(r.Settings, want) {
+		t.Errorf("built-in settings:\n got %+v\nwant %+v", r.Settings, want)
+	}
+	for _, e := range r.Explain() {
+		if !strings.HasPrefix(e.Origin, OriginBuiltin) {
+			t.Errorf("%s: origin %q, want built-in (scsi_debug is not in the hardware table)", e.Key, e.Origin)
+		}
+	}
+	checks := []struct {
+		got, want any
+	}{
+		{r.PathSelector, "service-time 0"},
+		{r.Failback, Failback{Mode: FailbackManual}},
+		{r.NoPathRetry, NoPathRetry{Mode: RetryFail}},
+		{r.PathChecker, "tur"},
+		{r.DetectPrio, true},
+		{r.PollingInterval, 5},
+		{r.MaxPollingInterval, 20},
+		{r.UserFriendlyNames, false},
+		{r.AliasPrefix, "mpath"},
+		{r.FindMultipaths, FindOn},
+		{r.PathGroupingPolicy, Failover},
+		{r.FlushOnLastDel, FlushUnused},
+	}
+	for i, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("check %d: got %v, want %v", i, c.got, c.want)
+		}
+	}
+}
+
+func TestPrecedenceAndOrigin(t *testing.T) {
+	c := mustParse(t, `
+[defaults]
+polling_interval = 10
+failback = "followover"
+no_path_retry = 3
+path_checker = "directio"
+
+[overrides]
+no_path_retry = "queue"
+
+[[devices]]
+vendor = "NETAPP"
+product = "LUN"
+failback = 30
+
+[[devices]]
+vendor = "NET.*"
+product = ".*"
+prio = "alua"
+
+[[multipaths]]
+wwid = "3600a0980"
+alias = "db"
+no_path_retry = "fail"
+`)
+	r := c.Resolve("3600a0980", "NETAPP", "LUN", "")
+	tests := []struct {
+		key    string
+		got    any
+		want   any
+		origin string
+	}{
+		{"no_path_retry", r.NoPathRetry, NoPathRetry{Mode: RetryFail}, "multipaths[wwid=3600a0980]"},
+		{"failback", r.Failback, Failback{Mode: FailbackDeferred, Ticks: 30}, "devices[vendor=NETAPP,product=LUN] (config)"},
+		{"prio", r.Prio, "alua", "devices[vendor=NET.*,product=.*] (config)"},
+		{"features", r.Features, "2 pg_init_retries 50", "devices[vendor=NETAPP,product=LUN] (built-in)"},
+		{"path_checker", r.PathChecker, "directio", "defaults"},
+		{"polling_interval", r.PollingInterval, 10, "defaults"},
+		{"max_polling_interval", r.MaxPollingInterval, 40, "built-in (4 × polling_interval)"},
+		{"path_selector", r.PathSelector, "service-time 0", "built-in"},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.key, tt.got, tt.want)
+		}
+		if o := r.Origin(tt.key); o != tt.origin {
+			t.Errorf("%s origin = %q, want %q", tt.key, o, tt.origin)
+		}
+	}
+	if r.Alias != "db" {
+		t.Errorf("alias = %q, want db", r.Alias)
+	}
+	// Another WWID on the same array: overrides win over the device entries.
+	r2 := c.Resolve("other", "NETAPP", "LUN", "")
+	if r2.NoPathRetry.Mode != RetryQueue || r2.Origin("no_path_retry") != OriginOverrides {
+		t.Errorf("no_path_retry = %v from %q, want queue from overrides", r2.NoPathRetry, r2.Origin("no_path_retry"))
+	}
+	if r2.Alias != "" {
+		t.Errorf("alias = %q for another WWID", r2.Alias)
+	}
+}
+
+func TestMultipathsMerge(t *testing.T) {
+	c := mustParse(t, `
+[[multipaths]]
+wwid = "W1"
+alias = "a"
+failback = "immediate"
+
+[[multipaths]]
+wwid = "W1"
+no_path_retry = 5
+`)
+	r := c.Resolve("W1", "", "", "")
+	if r.Alias != "a" || r.Failback.Mode != FailbackImmediate || r.NoPathRetry.Count != 5 {
+		t.Errorf("merged entry: alias %q failback %v no_path_retry %v", r.Alias, r.Failback, r.NoPathRetry)
+	}
+}
+
+func TestRevisionMatch(t *testing.T) {
+	c := mustParse(t, `
+[[devices]]
+vendor = "ACME"
+product = "X"
+revision = "^2"
+prio = "const"
+`)
+	if got := c.Resolve("w", "ACME", "X", "1.0").Prio; got != "" {
+		t.Errorf("revision 1.0 matched: prio %q", got)
+	}
+	if got := c.Resolve("w", "ACME", "X", "2.1").Prio; got != "const" {
+		t.Errorf("revision 2.1 did not match: prio %q", got)
+	}
+}
+
+func TestStrictErrors(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string // substrings of the error, in order
+	}{
+		{"unknown key", "[defaults]\npolling_interval = 5\npath_cheker = \"tur\"\n",
+			[]string{`test.toml:3: defaults.path_cheker: unknown key (did you mean "path_checker"?)`}},
+		{"wrong type", "[defaults]\n\npolling_interval = \"5\"\n",
+			[]string{"test.toml:3: defaults.polling_interval: must be an integer, not a string"}},
+		{"invalid value", "[defaults]\nfailback = \"sometimes\"\n",
+			[]string{"test.toml:2: defaults.failback:", "sometimes"}},
+		{"yes is not a bool", "[defaults]\nuser_friendly_names = \"yes\"\n",
+			[]string{"test.toml:2: defaults.user_friendly_names: must be a boolean: write true"}},
+		{"unknown section", "[default]\npolling_interval = 5\n",
+			[]string{"test.toml:1: default: unknown section"}},
+		{"key in wrong section", "[[multipaths]]\nwwid = \"x\"\npath_checker = \"tur\"\n",
+			[]string{"test.toml:3: multipaths[0].path_checker: not allowed in [[multipaths]]"}},
+		{"global key in devices", "[[devices]]\nvendor = \"A\"\nproduct = \"B\"\npolling_interval = 3\n",
+			[]string{"test.toml:4: devices[0].polling_interval: not allowed in [[devices]]; only in [defaults]"}},
+		{"second device entry", "[[devices]]\nvendor = \"A\"\nproduct = \"B\"\n\n[[devices]]\nvendor = \"C\"\nproduct = \"D\"\nprio = \"bogus\"\n",
+			[]string{"test.toml:8: devices[1].prio: unknown prioritizer"}},
+		{"missing product", "[[devices]]\nvendor = \"A\"\n",
+			[]string{"test.toml:1: devices[0]: product is required"}},
+		{"bad regex", "[blacklist]\ndevnode = [\"sd(\"]\n",
+			[]string{"test.toml:2: blacklist.devnode: bad regular expression"}},
+		{"bad blacklist key", "[blacklist]\nvendor = \"x\"\n",
+			[]string{"test.toml:2: blacklist.vendor: unknown key"}},
+		{"syntax", "[defaults]\npolling_interval = = 5\n",
+			[]string{"test.toml:2:"}},
+		{"features count", "[defaults]\nfeatures = \"2 queue_if_no_path\"\n",
+			[]string{"test.toml:2: defaults.features:", "count"}},
+		{"selector", "[defaults]\npath_selector = \"fastest 0\"\n",
+			[]string{"test.toml:2: defaults.path_selector: unknown path selector"}},
+		{"max below polling", "[defaults]\npolling_interval = 10\nmax_polling_interval = 5\n",
+			[]string{"test.toml:3: defaults.max_polling_interval: 5 is below polling_interval 10"}},
+		{"duplicate alias", "[[multipaths]]\nwwid = \"A\"\nalias = \"x\"\n[[multipaths]]\nwwid = \"B\"\nalias = \"x\"\n",
+			[]string{"test.toml:6: multipaths[1].alias: alias \"x\" is already given to WWID A"}},
+		{"smart unsupported", "[defaults]\nfind_multipaths = \"smart\"\n",
+			[]string{"test.toml:2: defaults.find_multipaths: \"smart\" is not one of off, greedy, on, strict"}},
+		{"duration", "[defaults]\nstats_interval = 1\n",
+			[]string{"test.toml:2: defaults.stats_interval: must be a duration string"}},
+		{"inline table key", "[defaults]\npolling_interval = 5\n\n[blacklist]\ndevice = [ { vendor = \"A\", bogus = 1 } ]\n",
+			[]string{"test.toml:5: blacklist.device[0].bogus: unknown key"}},
+		{"several errors", "[defaults]\npolling_intervall = 5\nfailback = 0\n",
+			[]string{"test.toml:2: defaults.polling_intervall", "test.toml:3: defaults.failback"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.text), "test.toml")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			pos := 0
+			for _, w := range tt.want {
+				i := strings.Index(msg[pos:], w)
+				if i < 0 {
+					t.Fatalf("error %q does not contain %q (after offset %d)", msg, w, pos)
+				}
+				pos += i + len(w)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			}
+		})
+	}
+}
+
+func TestValueForms(t *testing.T) {
+	c := mustParse(t, `
+[defaults]
+failback = "15"
+no_path_retry = "queue"
+find_multipaths = "yes"
+flush_on_last_del = "no"
+path_selector = "round-robin"
+fast_io_fail_tmo = "off"
+dev_loss_tmo = "infinity"
+hardware_handler = "1 alua"
+features = "3 queue_if_no_path pg_init_retries 50"
+weight_hysteresis = 0
+stats_half_life = "1m"
+`)
+	r := c.Global()
+	if r.Failback != (Failback{Mode: FailbackDeferred, Ticks: 15}) || r.NoPathRetry.Mode != RetryQueue ||
+		r.FindMultipaths != FindOn || r.FlushOnLastDel != FlushUnused || r.PathSelector != "round-robin 0" ||
+		r.FastIOFailTmo != TmoOff || r.DevLossTmo != TmoInfinity || r.HardwareHandler != "1 alua" ||
+		r.WeightHysteresis != 0 || r.StatsHalfLife != time.Minute {
+		t.Errorf("unexpected values: %+v", r.Settings)
+	}
+}
+
+func TestReferenceFileEqualsBuiltin(t *testing.T) {
+	path := filepath.Join("..", "..", "configs", "mpathd.toml")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatalf("reference file: %v", err)
+	}
+	for _, dev := range [][2]string{{"Linux", "scsi_debug"}, {"NETAPP", "LUN"}, {"PURE", "FlashArray"}, {"", ""}} {
+		got := c.Resolve("w", dev[0], dev[1], "").Settings
+		want := Builtin().Resolve("w", dev[0], dev[1], "").Settings
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%v: reference file resolves to\n%+v\nbuilt-in is\n%+v", dev, got, want)
+		}
+	}
+	// Every keyword is documented in the reference file.
+	data, _ := os.ReadFile(path)
+	for _, k := range Keywords() {
+		if !bytes.Contains(data, []byte(k+" =")) {
+			t.Errorf("keyword %s missing from the reference file", k)
+		}
+	}
+	if len(c.Devices) != 0 || len(c.Multipaths) != 0 || !reflect.DeepEqual(c.Blacklist, FilterList{}) ||
+		!reflect.DeepEqual(c.BlacklistExceptions, FilterList{}) || hasAny(&c.Overrides) {
+		t.Error("reference file must set only [defaults]")
+	}
+}
+
+func TestLoadOptional(t *testing.T) {
+	c, err := LoadOptional(filepath.Join(t.TempDir(), "missing.toml"))
+	if err != nil || c.File != "" {
+		t.Fatalf("missing file: %v, %v", c, err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+	p := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(p, []byte("[defaults]\nbogus = 1\n"), 0o644)
+	if err := Validate(p); err == nil || !strings.Contains(err.Error(), p+":2: defaults.bogus") {
+		t.Errorf("Validate: %v", err)
+	}
+	if _, err := LoadOptional(p); err == nil {
+		t.Error("LoadOptional accepted a broken file")
+	}
+}
+
+func TestDumpRoundTrip(t *testing.T) {
+	c := mustParse(t, `
+[defaults]
+polling_interval = 2
+user_friendly_names = true
+prio_args = "hbtl \"x\" \\d"
+
+[blacklist]
+devnode = ["^loop", "!^sd"]
+wwid = "^36"
+[[blacklist.device]]
+vendor = "ACME"
+
+[blacklist_exceptions]
+property = ["ID_SERIAL"]
+
+[overrides]
+dev_loss_tmo = 30
+
+[[devices]]
+vendor = "ACME"
+product = "Z"
+product_blacklist = "GHOST"
+failback = 4
+
+[[multipaths]]
+wwid = "W"
+alias = "data"
+weights = true
+`)
+	var buf bytes.Buffer
+	if err := c.Dump(&buf); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(buf.Bytes(), "dump")
+	if err != nil {
+		t.Fatalf("dump does not parse: %v\n%s", err, buf.String())
+	}
+	for _, q := range []struct{ wwid, vendor, product string }{{"W", "ACME", "Z"}, {"x", "NETAPP", "LUN"}, {"x", "DGC", "RAID 5"}, {"", "", ""}} {
+		a, b := c.Resolve(q.wwid, q.vendor, q.product, ""), c2.Resolve(q.wwid, q.vendor, q.product, "")
+		if !reflect.DeepEqual(a.Settings, b.Settings) || a.Alias != b.Alias {
+			t.Errorf("%v: round trip changed settings\n%+v\n%+v", q, a.Settings, b.Settings)
+		}
+	}
+	for _, p := range []PathInfo{{Devnode: "loop0"}, {Devnode: "sdb", Vendor: "ACME", Product: "Q"}, {Devnode: "sdc", WWID: "36"}, {Devnode: "sdd", Vendor: "ACME", Product: "GHOST"}} {
+		if a, b := c.Filter(p), c2.Filter(p); a.Blacklisted != b.Blacklisted {
+			t.Errorf("%+v: blacklist verdict changed: %v vs %v", p, a, b)
+		}
+	}
+	// Dumping the built-in configuration round-trips too.
+	buf.Reset()
+	Builtin().Dump(&buf)
+	if _, err := Parse(buf.Bytes(), "dump"); err != nil {
+		t.Fatalf("built-in dump does not parse: %v", err)
+	}
+}
+
+func TestSelectGrouping(t *testing.T) {
+	r := Builtin().Global()
+	tests := []struct {
+		g    Grouping
+		want GroupingPolicy
+	}{
+		{Grouping{Prios: []string{"alua", "sysfs"}}, GroupByPrio},
+		{Grouping{Prios: []string{"alua", "const"}}, Failover},
+		{Grouping{}, Failover},
+	}
+	for _, tt := range tests {
+		if got, _ := r.SelectGrouping(tt.g); got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.g, got, tt.want)
+		}
+	}
+	c := mustParse(t, "[defaults]\ndetect_pgpolicy_use_tpg = true\n")
+	if got, _ := c.Global().SelectGrouping(Grouping{Prios: []string{"alua"}, AllHaveTPG: true}); got != GroupByTPG {
+		t.Errorf("use_tpg: %s", got)
+	}
+	c = mustParse(t, "[defaults]\ndetect_pgpolicy = false\npath_grouping_policy = \"multibus\"\n")
+	if got, origin := c.Global().SelectGrouping(Grouping{Prios: []string{"alua"}}); got != Multibus || origin != OriginDefaults {
+		t.Errorf("detect off: %s from %s", got, origin)
+	}
+	c = mustParse(t, "[defaults]\ndetect_pgpolicy = false\npath_grouping_policy = \"group_by_tpg\"\n")
+	if got, _ := c.Global().SelectGrouping(Grouping{Prios: []string{"const"}}); got != Failover {
+		t.Errorf("tpg fallback: %s", got)
+	}
+}
+
+func TestShouldMultipath(t *testing.T) {
+	tests := []struct {
+		mode           FindMultipaths
+		c              Candidate
+		multipath, rem bool
+	}{
+		{FindOn, Candidate{Paths: 1}, false, false},
+		{FindOn, Candidate{Paths: 2}, true, true},
+		{FindOn, Candidate{Paths: 1, InWWIDsFile: true}, true, false},
+		{FindStrict, Candidate{Paths: 4}, false, false},
+		{FindStrict, Candidate{Paths: 1, InWWIDsFile: true}, true, false},
+		{FindGreedy, Candidate{Paths: 1}, true, true},
+		{FindOff, Candidate{Paths: 1}, true, true},
+		{FindStrict, Candidate{Paths: 1, MapExists: true}, true, true},
+		{FindOn, Candidate{Paths: 0, MapExists: true}, true, true},
+		{FindGreedy, Candidate{Paths: 0}, false, false},
+	}
+	for _, tt := range tests {
+		d := ShouldMultipath(tt.mode, tt.c)
+		if d.Multipath != tt.multipath || d.Remember != tt.rem || d.Reason == "" {
+			t.Errorf("%s %+v: %+v", tt.mode, tt.c, d)
+		}
+	}
+}
+
+func FuzzLoadConfig(f *testing.F) {
+	f.Add([]byte(""))
+	f.Add([]byte("[defaults]\npolling_interval = 5\nfailback = \"immediate\"\n"))
+	f.Add([]byte("[[devices]]\nvendor = \"A\"\nproduct = \"B\"\nno_path_retry = 4\n[[multipaths]]\nwwid = \"w\"\nalias = \"x\"\n"))
+	f.Add([]byte("[blacklist]\ndevnode = [\"!^sd\"]\n[[blacklist.device]]\nvendor = \"(\"\n"))
+	f.Add([]byte("a = \"\"\"\nx = 1\n\"\"\"\n[b]\nc = [\n 1,\n 2]\n"))
+	if data, err := os.ReadFile(filepath.Join("..", "..", "configs", "mpathd.toml")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.toml")
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := c.Dump(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(buf.Bytes(), "dump"); err != nil {
+			t.Fatalf("dump of a valid config does not parse: %v\n%s", err, buf.String())
+		}
+		c.Resolve("w", "v", "p", "r").Explain()
+		c.Filter(PathInfo{Devnode: "sda", Vendor: "v", Product: "p", WWID: "w", Properties: []string{"ID_SERIAL"}, UIDAttribute: "ID_SERIAL"})
+	})
+}

@@ -1,0 +1,145 @@
+package config
+
+import "fmt"
+
+// Origins of a resolved value, as printed by `mpathctl config explain`.
+const (
+	OriginOverrides = "overrides"
+	OriginDefaults  = "defaults"
+	OriginBuiltin   = "built-in"
+)
+
+// Resolved is the effective configuration of one map: every keyword's value
+// and the layer it came from.
+type Resolved struct {
+	Settings
+	// Alias is the [[multipaths]] alias for the WWID, "" if none. It wins
+	// over user_friendly_names and the WWID.
+	Alias string
+
+	origins map[string]string
+}
+
+// Origin reports where keyword's value came from: "multipaths[wwid=W]",
+// "overrides", "devices[vendor=V,product=P] (built-in)" or "(config)",
+// "defaults" or "built-in". It returns "" for an unknown keyword.
+func (r *Resolved) Origin(keyword string) string { return r.origins[keyword] }
+
+// Setting is one line of an explanation.
+type Setting struct {
+	Key    string
+	Value  string // as it would be written in the file; "" when unset
+	Origin string
+}
+
+// Explain lists every keyword with its value and origin, in reference order.
+func (r *Resolved) Explain() []Setting {
+	out := make([]Setting, 0, len(keywords))
+	for i := range keywords {
+		k := &keywords[i]
+		v, ok := k.toml(&r.Settings)
+		if !ok {
+			v = ""
+		}
+		out = append(out, Setting{Key: k.name, Value: v, Origin: r.origins[k.name]})
+	}
+	return out
+}
+
+type layer struct {
+	attrs  *Attrs
+	origin string
+}
+
+// Resolve computes the settings for a map with this WWID whose paths report
+// this INQUIRY vendor, product and revision. Precedence, highest first:
+// [[multipaths]] for the WWID, [overrides], every matching [[devices]] entry
+// (the file's, last first, then the built-in table, last first),
+// [defaults], built-in defaults.
+func (c *Config) Resolve(wwid, vendor, product, revision string) *Resolved {
+	var layers []layer
+	r := &Resolved{origins: make(map[string]string, len(keywords))}
+	if m := c.byWWID[wwid]; wwid != "" && m != nil {
+		layers = append(layers, layer{&m.Attrs, fmt.Sprintf("multipaths[wwid=%s]", wwid)})
+		r.Alias = m.Alias
+	}
+	layers = append(layers, layer{&c.Overrides, OriginOverrides})
+	if vendor != "" || product != "" {
+		for i := len(c.hwtable) - 1; i >= 0; i-- {
+			d := &c.hwtable[i]
+			if d.matches(vendor, product, revision) {
+				layers = append(layers, layer{&d.Attrs, d.origin()})
+			}
+		}
+	}
+	layers = append(layers, layer{&c.Defaults, OriginDefaults})
+	builtin := builtinSettings()
+	r.Settings = builtin
+	for i := range keywords {
+		k := &keywords[i]
+		r.origins[k.name] = OriginBuiltin
+		for _, l := range layers {
+			if k.isSet(l.attrs) {
+				k.apply(l.attrs, &r.Settings)
+				r.origins[k.name] = l.origin
+				break
+			}
+		}
+	}
+	if r.MaxPollingInterval == 0 {
+		r.MaxPollingInterval = 4 * r.PollingInterval
+		r.origins["max_polling_interval"] = OriginBuiltin + " (4 × polling_interval)"
+	}
+	return r
+}
+
+// Global resolves the daemon-wide settings: [defaults] over built-in.
+func (c *Config) Global() *Resolved { return c.Resolve("", "", "", "") }
+
+func (d *Device) origin() string {
+	src := "config"
+	if d.Builtin {
+		src = "built-in"
+	}
+	rev := ""
+	if d.Revision != "" {
+		rev = ",revision=" + d.Revision
+	}
+	return fmt.Sprintf("devices[vendor=%s,product=%s%s] (%s)", d.Vendor, d.Product, rev, src)
+}
+
+// Grouping facts about a map's paths that the grouping decision needs.
+type Grouping struct {
+	// Prios are the prioritizer names chosen for the map's paths.
+	Prios []string
+	// AllHaveTPG is true when every path reported an ALUA target port group.
+	AllHaveTPG bool
+}
+
+// SelectGrouping returns the grouping policy for a map and why. Like
+// multipath-tools, detect_pgpolicy (on by default) overrides the configured
+// policy with group_by_prio when every path uses the alua or sysfs
+// prioritizer (group_by_tpg with detect_pgpolicy_use_tpg and known TPGs);
+// otherwise the configured path_grouping_policy (built-in: failover) holds.
+func (r *Resolved) SelectGrouping(g Grouping) (GroupingPolicy, string) {
+	if r.DetectPgpolicy && len(g.Prios) > 0 {
+		all := true
+		for _, p := range g.Prios {
+			if p != "alua" && p != "sysfs" {
+				all = false
+				break
+			}
+		}
+		if all {
+			if r.DetectPgpolicyUseTPG && g.AllHaveTPG {
+				return GroupByTPG, "detected (detect_pgpolicy_use_tpg)"
+			}
+			return GroupByPrio, "detected (detect_pgpolicy)"
+		}
+	}
+	pol := r.PathGroupingPolicy
+	if pol == GroupByTPG && !g.AllHaveTPG {
+		return Failover, "group_by_tpg without target port groups on every path: fallback"
+	}
+	return pol, r.Origin("path_grouping_policy")
+}
