@@ -1,0 +1,39 @@
+package api
+
+import "context"
+
+// Service is what the daemon core offers its clients. The control socket and
+// the D-Bus export call it from many goroutines at once, so every method must
+// be safe for concurrent use. Read methods return immutable snapshots and
+// must never wait on a checker, a reload or a udev cookie. Action methods
+// honour ctx (the client's deadline) and return an *Error (any other error is
+// reported as "internal").
+type Service interface {
+	Topology() Topology
+	Status() Status
+	Stats() Stats
+	// EffectiveConfig renders the configuration in force as TOML text.
+	EffectiveConfig() (string, error)
+	// Explain lists the effective settings of a map (name or WWID) or of the
+	// map a path (device name) belongs to, each with its origin.
+	Explain(target string) (Explanation, error)
+	// CheckConfig validates a configuration file without applying it.
+	CheckConfig(path string) error
+
+	FailPath(ctx context.Context, dev string) error
+	ReinstatePath(ctx context.Context, dev string) error
+	// SwitchGroup makes group (numbered from 1) the active group of a map.
+	SwitchGroup(ctx context.Context, mapName string, group int) error
+	Reconfigure(ctx context.Context) error
+	ResizeMap(ctx context.Context, mapName string) error
+	FlushMap(ctx context.Context, mapName string) error
+	AddPath(ctx context.Context, dev string) error
+	DelPath(ctx context.Context, dev string) error
+	// Rescan asks SCSI host N (-1: every host) to scan for new LUNs.
+	Rescan(ctx context.Context, host int) error
+
+	// Subscribe streams state changes until ctx ends, then closes the
+	// channel. A slow reader loses events, never blocks the daemon; it is
+	// told with an events_lost event. Hub implements this.
+	Subscribe(ctx context.Context) <-chan Event
+}

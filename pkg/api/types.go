@@ -1,0 +1,281 @@
+// Package api holds the types the daemon shares with its clients: the JSON
+// documents of the control socket (Topology, Status, Stats, Event,
+// Explanation), the request/response envelope, typed errors, and the Service
+// interface the daemon core implements for the control socket and D-Bus.
+//
+// JSON field names are a public contract: fields may be added, never renamed
+// or removed. Enumerated values are plain strings so that a newer daemon can
+// add a value without breaking an older client.
+package api
+
+import "time"
+
+// Group states, as in the dm-multipath status line (A, E, D).
+const (
+	GroupActive   = "active"
+	GroupEnabled  = "enabled"
+	GroupDisabled = "disabled"
+)
+
+// Path states in the kernel's map (the dm status line's A/F).
+const (
+	DMActive = "active"
+	DMFailed = "failed"
+)
+
+// Checker states: the result of the last path check. A checker that cannot
+// work on a device reports "unchecked".
+const (
+	CheckerUp           = "up"
+	CheckerDown         = "down"
+	CheckerGhost        = "ghost"
+	CheckerPending      = "pending"
+	CheckerTimeout      = "timeout"
+	CheckerDisconnected = "disconnected"
+	CheckerUnchecked    = "unchecked"
+)
+
+// CheckerStates lists every checker state in display order.
+var CheckerStates = []string{CheckerUp, CheckerDown, CheckerGhost, CheckerPending, CheckerTimeout,
+	CheckerDisconnected, CheckerUnchecked}
+
+// Topology is the answer to `show topology`: every map the daemon owns.
+type Topology struct {
+	Maps []Map `json:"maps"`
+}
+
+// Map is one multipath map. The kernel's view (groups, dm states, features)
+// and the daemon's (checker states, priorities) side by side.
+type Map struct {
+	Name        string `json:"name"`         // alias, user-friendly name or WWID
+	UUID        string `json:"uuid"`         // dm uuid, "mpath-<wwid>"
+	WWID        string `json:"wwid"`         // as found in VPD page 0x83
+	DM          string `json:"dm"`           // "dm-3"
+	DevT        string `json:"dev_t"`        // "253:3"
+	SizeSectors uint64 `json:"size_sectors"` // 512-byte sectors
+	Features    string `json:"features"`     // the table's feature string, "1 queue_if_no_path"
+	HWHandler   string `json:"hw_handler"`   // "1 alua" or "0"
+	Vendor      string `json:"vendor"`
+	Product     string `json:"product"`
+	Revision    string `json:"revision,omitempty"`
+	// DMState is "active" or "suspended".
+	DMState  string `json:"dm_state,omitempty"`
+	ReadOnly bool   `json:"read_only"`
+	// Queueing tells whether I/O queues when no path is usable, and for how
+	// long: see Queueing.
+	Queueing Queueing `json:"queueing"`
+	Failback string   `json:"failback,omitempty"` // "immediate", "manual", "followover", "15"
+	Groups   []Group  `json:"groups"`
+	// Counters since the map was adopted.
+	PathFaults    uint64 `json:"path_faults"`
+	GroupSwitches uint64 `json:"group_switches"`
+	TableLoads    uint64 `json:"table_loads"`
+}
+
+// Queueing modes.
+const (
+	QueueingOff     = "off"     // no_path_retry fail: I/O fails when no path is left
+	QueueingOn      = "on"      // queueing forever (no_path_retry queue)
+	QueueingRetries = "retries" // queueing for a bounded number of checker intervals
+)
+
+// Queueing is the no_path_retry state of a map.
+type Queueing struct {
+	Mode string `json:"mode"` // off | on | retries
+	// Active is true while the kernel queues I/O (queue_if_no_path set).
+	Active bool `json:"active"`
+	// RetriesLeft counts checker intervals left before queueing stops, when
+	// Mode is "retries" and no path is usable.
+	RetriesLeft int `json:"retries_left,omitempty"`
+	// Configured is the no_path_retry value as written in the config.
+	Configured string `json:"configured,omitempty"`
+}
+
+// Group is one priority group of a map, numbered from 1 as the kernel does.
+type Group struct {
+	Index    int    `json:"index"`
+	State    string `json:"state"` // active | enabled | disabled
+	Prio     int    `json:"prio"`
+	Selector string `json:"selector"` // "service-time 0"
+	Marginal bool   `json:"marginal,omitempty"`
+	Paths    []Path `json:"paths"`
+}
+
+// Path is one path of a group.
+type Path struct {
+	Dev          string `json:"dev"`           // "sdb"
+	DevT         string `json:"dev_t"`         // "8:16"
+	HCIL         string `json:"hcil"`          // "1:0:0:1"
+	DMState      string `json:"dm_state"`      // active | failed
+	CheckerState string `json:"checker_state"` // up | down | ghost | pending | timeout | disconnected | unchecked
+	DevState     string `json:"dev_state"`     // sysfs state: running, offline, blocked, transport-offline
+	Prio         int    `json:"prio"`
+	Checker      string `json:"checker,omitempty"` // "tur"
+	FailCount    uint64 `json:"fail_count"`        // from the dm status line
+	Marginal     bool   `json:"marginal,omitempty"`
+	// Weight is the selector's current share of I/O for this path (0–100).
+	Weight int `json:"weight"`
+}
+
+// PathInfo is one row of `show paths`: a path with the map and group it is in.
+type PathInfo struct {
+	Path
+	Map   string `json:"map"`
+	WWID  string `json:"wwid"`
+	Group int    `json:"group"`
+}
+
+// Paths flattens a topology into path rows, in map, group, path order.
+func (t Topology) Paths() []PathInfo {
+	var out []PathInfo
+	for _, m := range t.Maps {
+		for _, g := range m.Groups {
+			for _, p := range g.Paths {
+				out = append(out, PathInfo{Path: p, Map: m.Name, WWID: m.WWID, Group: g.Index})
+			}
+		}
+	}
+	return out
+}
+
+// Find returns the map whose name, WWID or dm name is target.
+func (t Topology) Find(target string) (Map, bool) {
+	for _, m := range t.Maps {
+		if m.Name == target || m.WWID == target || m.DM == target {
+			return m, true
+		}
+	}
+	return Map{}, false
+}
+
+// PathCount counts the paths of a map and how many of them are usable (the
+// kernel has them active and the checker says up or ghost).
+func (m Map) PathCount() (total, usable int) {
+	for _, g := range m.Groups {
+		for _, p := range g.Paths {
+			total++
+			if p.DMState == DMActive && (p.CheckerState == CheckerUp || p.CheckerState == CheckerGhost) {
+				usable++
+			}
+		}
+	}
+	return total, usable
+}
+
+// Map health for Status.MapStates.
+const (
+	MapOptimal  = "optimal"  // every path usable
+	MapDegraded = "degraded" // some paths usable
+	MapQueueing = "queueing" // no usable path, I/O queued
+	MapFailed   = "failed"   // no usable path, I/O failing
+)
+
+// Health classifies a map by its usable paths.
+func (m Map) Health() string {
+	total, usable := m.PathCount()
+	switch {
+	case usable > 0 && usable == total:
+		return MapOptimal
+	case usable > 0:
+		return MapDegraded
+	case m.Queueing.Active:
+		return MapQueueing
+	default:
+		return MapFailed
+	}
+}
+
+// Status is the answer to `show status`.
+type Status struct {
+	Version    string    `json:"version"`
+	PID        int       `json:"pid"`
+	Started    time.Time `json:"started"`
+	UptimeSec  float64   `json:"uptime_sec"`
+	ConfigFile string    `json:"config_file"`
+	// State is the daemon's phase: startup, configure, running, reloading, stopping.
+	State string `json:"state"`
+	Maps  int    `json:"maps"`
+	Paths int    `json:"paths"`
+	// CheckerStates counts paths per checker state; every state is present.
+	CheckerStates map[string]int `json:"checker_states"`
+	// MapStates counts maps per health (optimal, degraded, queueing, failed).
+	MapStates map[string]int `json:"map_states"`
+	// LastReconfigure is the time of the last successful configuration load.
+	LastReconfigure time.Time `json:"last_reconfigure,omitzero"`
+	// DBus is "connected", "disconnected" or "disabled".
+	DBus string `json:"dbus,omitempty"`
+}
+
+// CountStates fills the Maps, Paths, CheckerStates and MapStates fields from
+// a topology, for daemons (and fakes) that build Status from a snapshot.
+func (s *Status) CountStates(t Topology) {
+	s.Maps = len(t.Maps)
+	s.Paths = 0
+	s.CheckerStates = make(map[string]int, len(CheckerStates))
+	for _, c := range CheckerStates {
+		s.CheckerStates[c] = 0
+	}
+	s.MapStates = map[string]int{MapOptimal: 0, MapDegraded: 0, MapQueueing: 0, MapFailed: 0}
+	for _, m := range t.Maps {
+		s.MapStates[m.Health()]++
+		for _, g := range m.Groups {
+			for _, p := range g.Paths {
+				s.Paths++
+				s.CheckerStates[p.CheckerState]++
+			}
+		}
+	}
+}
+
+// Setting is one effective configuration value and the layer it came from.
+type Setting struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`  // as written in the config file; "" when unset
+	Origin string `json:"origin"` // "multipaths[wwid=…]", "overrides", "devices[…]", "defaults", "built-in"
+}
+
+// Explanation is the answer to `config explain TARGET`.
+type Explanation struct {
+	Target   string    `json:"target"` // as asked
+	Map      string    `json:"map"`    // the map the settings apply to
+	WWID     string    `json:"wwid"`
+	Path     string    `json:"path,omitempty"` // set when TARGET named a path
+	Settings []Setting `json:"settings"`
+}
+
+// Stats is the answer to `show stats`, the data behind `mpathctl top`.
+// Rates are averages over the selector's last sampling window.
+type Stats struct {
+	Time      time.Time   `json:"time"`
+	WindowSec float64     `json:"window_sec"`
+	Maps      []MapStats  `json:"maps"`
+	Paths     []PathStats `json:"paths"`
+}
+
+// IOStats are the load figures shared by maps and paths.
+type IOStats struct {
+	IOPS          float64 `json:"iops"`
+	ReadBytesSec  float64 `json:"read_bytes_sec"`
+	WriteBytesSec float64 `json:"write_bytes_sec"`
+	AvgReqBytes   float64 `json:"avg_req_bytes"`
+	InFlight      int     `json:"in_flight"`
+	ServiceTimeMs float64 `json:"service_time_ms"` // average time per completed request
+	Utilisation   float64 `json:"utilisation"`     // 0–1, share of the window with I/O in flight
+}
+
+// MapStats is the load of one map.
+type MapStats struct {
+	Name string `json:"name"`
+	IOStats
+}
+
+// PathStats is the load of one path and its place in the selector.
+type PathStats struct {
+	Dev          string `json:"dev"`
+	Map          string `json:"map"`
+	Group        int    `json:"group"`
+	DMState      string `json:"dm_state"`
+	CheckerState string `json:"checker_state"`
+	Weight       int    `json:"weight"` // 0–100, the selector's share for this path
+	IOStats
+}
