@@ -1,0 +1,669 @@
+package dm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Fake is an in-memory device-mapper with multipath semantics for testing
+// code that uses Control: tables are staged and swapped like the kernel
+// does, readback is normalised, messages change the status and bump
+// event counters, and errors can be injected. Its Watcher sees the same
+// events a kernel watcher would. The zero value is not usable; call
+// NewFake.
+type Fake struct {
+	mu        sync.Mutex
+	devs      map[string]*fakeDev
+	nextMinor uint32
+	gen       uint64        // global event counter (what poll() watches)
+	wake      chan struct{} // closed and replaced when gen moves
+	calls     []Call
+	inject    []injected
+	targets   []TargetVersion
+}
+
+// FakeMajor is the block major of fake devices.
+const FakeMajor = 253
+
+// Call records one Control call on a Fake.
+type Call struct {
+	Op    string // the ioctl name, as in Error.Op
+	Name  string
+	Arg   string // message text, new name, or rendered table
+	Flags UdevFlags
+}
+
+type injected struct {
+	op, name string
+	err      error
+}
+
+type fakeTable struct {
+	t       Table
+	sectors uint64
+}
+
+type fakeDev struct {
+	name, uuid string
+	dev        Dev
+	eventNr    uint32
+	live       *fakeTable
+	inactive   *fakeTable
+	status     Status
+	suspended  bool
+	openCount  int32
+	deferred   bool
+}
+
+// NewFake returns an empty Fake whose target list has multipath and the
+// upstream selectors.
+func NewFake() *Fake {
+	return &Fake{
+		devs: map[string]*fakeDev{},
+		wake: make(chan struct{}),
+		targets: []TargetVersion{
+			{"multipath", [3]uint32{1, 14, 0}}, {"round-robin", [3]uint32{1, 2, 0}},
+			{"queue-length", [3]uint32{0, 2, 0}}, {"service-time", [3]uint32{0, 3, 0}},
+			{"historical-service-time", [3]uint32{0, 1, 1}}, {"io-affinity", [3]uint32{1, 0, 0}},
+			{"linear", [3]uint32{1, 4, 0}}, {"striped", [3]uint32{1, 6, 0}}, {"error", [3]uint32{1, 6, 0}},
+		},
+	}
+}
+
+var _ Control = (*Fake)(nil)
+var _ Control = (*Client)(nil)
+
+// InjectError makes the next call of op (e.g. "DM_TABLE_LOAD") on device
+// name ("" = any device) fail with err, wrapped in *Error, before it has
+// any effect.
+func (f *Fake) InjectError(op, name string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inject = append(f.inject, injected{op, name, err})
+}
+
+// Calls returns the calls made so far.
+func (f *Fake) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// ResetCalls forgets the recorded calls.
+func (f *Fake) ResetCalls() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = nil
+}
+
+// SetTargets replaces the list Targets returns.
+func (f *Fake) SetTargets(vs []TargetVersion) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targets = slices.Clone(vs)
+}
+
+// SetOpenCount simulates openers of a device (mounts, LVM, kpartx). When
+// it drops to 0 a deferred removal happens.
+func (f *Fake) SetOpenCount(name string, n int32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.get("SetOpenCount", name)
+	if err != nil {
+		return err
+	}
+	d.openCount = n
+	if n == 0 && d.deferred {
+		f.remove(d)
+	}
+	return nil
+}
+
+// KernelFailPath simulates the kernel failing a path after an I/O error:
+// the path turns F, its fail count grows, the map's event counter moves,
+// and I/O moves to another group if the current one has no usable path.
+func (f *Fake) KernelFailPath(name, dev string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.get("KernelFailPath", name)
+	if err != nil {
+		return err
+	}
+	return f.setPath(d, "KernelFailPath", dev, true)
+}
+
+// start runs the common prologue of a call: record it, fire an injected
+// error.
+func (f *Fake) start(op, name, arg string, flags UdevFlags) error {
+	f.calls = append(f.calls, Call{Op: op, Name: name, Arg: arg, Flags: flags})
+	for i, in := range f.inject {
+		if in.op == op && (in.name == "" || in.name == name) {
+			f.inject = slices.Delete(f.inject, i, i+1)
+			return &Error{Op: op, Name: name, Err: in.err}
+		}
+	}
+	return nil
+}
+
+func (f *Fake) get(op, name string) (*fakeDev, error) {
+	d, ok := f.devs[name]
+	if !ok {
+		return nil, &Error{Op: op, Name: name, Err: unix.ENXIO}
+	}
+	return d, nil
+}
+
+// globalEvent moves the counter poll() watches.
+func (f *Fake) globalEvent() {
+	f.gen++
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+// tableEvent is dm_table_event: the map's counter and the global one.
+func (f *Fake) tableEvent(d *fakeDev) {
+	d.eventNr++
+	f.globalEvent()
+}
+
+func (f *Fake) remove(d *fakeDev) {
+	delete(f.devs, d.name)
+	f.globalEvent()
+}
+
+func (d *fakeDev) info() Info {
+	i := Info{Name: d.name, UUID: d.uuid, Dev: d.dev, OpenCount: d.openCount, EventNr: d.eventNr,
+		Suspended: d.suspended, LiveTable: d.live != nil, InactiveTable: d.inactive != nil, DeferredRemove: d.deferred}
+	if d.live != nil {
+		i.TargetCount = 1
+	}
+	return i
+}
+
+// List implements Control.
+func (f *Fake) List() ([]Device, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start("DM_LIST_DEVICES", "", "", 0); err != nil {
+		return nil, err
+	}
+	return f.list(), nil
+}
+
+func (f *Fake) list() []Device {
+	out := make([]Device, 0, len(f.devs))
+	for _, d := range f.devs {
+		out = append(out, Device{Name: d.name, UUID: d.uuid, Dev: d.dev, EventNr: d.eventNr})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Info implements Control.
+func (f *Fake) Info(name string) (Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start("DM_DEV_STATUS", name, "", 0); err != nil {
+		return Info{}, err
+	}
+	d, err := f.get("DM_DEV_STATUS", name)
+	if err != nil {
+		return Info{}, err
+	}
+	return d.info(), nil
+}
+
+// Create implements Control.
+func (f *Fake) Create(name, uuid string) (Info, error) {
+	const op = "DM_DEV_CREATE"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, uuid, 0); err != nil {
+		return Info{}, err
+	}
+	if err := validName(name); err != nil {
+		return Info{}, &Error{Op: op, Name: name, Err: fmt.Errorf("%w: %v", unix.EINVAL, err)}
+	}
+	if err := validUUID(uuid); err != nil {
+		return Info{}, &Error{Op: op, Name: name, Err: fmt.Errorf("%w: %v", unix.EINVAL, err)}
+	}
+	if _, ok := f.devs[name]; ok {
+		return Info{}, &Error{Op: op, Name: name, Err: unix.EBUSY}
+	}
+	for _, d := range f.devs {
+		if uuid != "" && d.uuid == uuid {
+			return Info{}, &Error{Op: op, Name: name, Err: unix.EBUSY}
+		}
+	}
+	d := &fakeDev{name: name, uuid: uuid, dev: Dev{FakeMajor, f.nextMinor}}
+	f.nextMinor++
+	f.devs[name] = d
+	f.globalEvent()
+	return d.info(), nil
+}
+
+// Load implements Control. An invalid table, or a change between bio and
+// request-based queueing, fails with EINVAL like the constructor.
+func (f *Fake) Load(name string, sectors uint64, t Table) error {
+	const op = "DM_TABLE_LOAD"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, t.String(), 0); err != nil {
+		return err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return err
+	}
+	if err := t.Validate(); err != nil {
+		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: %v", unix.EINVAL, err)}
+	}
+	if d.live != nil && (d.live.t.Features.QueueMode == "bio") != (t.Features.QueueMode == "bio") {
+		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: can't change device type", unix.EINVAL)}
+	}
+	// Keep a private copy: the caller may reuse its slices.
+	n := t.Normalize()
+	n.InitialPG = t.InitialPG
+	d.inactive = &fakeTable{t: n, sectors: sectors}
+	return nil
+}
+
+// Clear implements Control.
+func (f *Fake) Clear(name string) error {
+	const op = "DM_TABLE_CLEAR"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, "", 0); err != nil {
+		return err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return err
+	}
+	d.inactive = nil
+	return nil
+}
+
+// Suspend implements Control.
+func (f *Fake) Suspend(name string) error {
+	const op = "DM_DEV_SUSPEND"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, "suspend", 0); err != nil {
+		return err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return err
+	}
+	d.suspended = true
+	return nil
+}
+
+// Resume implements Control. Swapping in a table resets the status the
+// way a fresh kernel table starts: every path active, no failures, no
+// group active yet, queue_io set until "I/O" (the next message or
+// KernelFailPath).
+func (f *Fake) Resume(name string, flags UdevFlags) (Info, error) {
+	const op = "DM_DEV_SUSPEND"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, "resume", flags); err != nil {
+		return Info{}, err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if d.inactive != nil {
+		d.live, d.inactive = d.inactive, nil
+		d.status = initialStatus(d.live.t)
+	}
+	d.suspended = false
+	return d.info(), nil
+}
+
+func initialStatus(t Table) Status {
+	st := Status{QueueIO: len(t.Groups) > 0, CurrentPG: t.InitialPG}
+	for _, g := range t.Groups {
+		gs := GroupStatus{State: GroupEnabled, Selector: cloneOrNil(g.SelectorArgs)}
+		for _, p := range g.Paths {
+			gs.Paths = append(gs.Paths, PathStatus{Dev: p.Dev, Selector: initialPathStatus(g.Selector, p.Args)})
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	return st
+}
+
+func initialPathStatus(selector string, args []string) []string {
+	switch selector {
+	case "queue-length", "io-affinity":
+		return []string{"0"}
+	case "service-time":
+		return []string{"0", args[1]}
+	case "historical-service-time":
+		return []string{"0", "0", "0"}
+	}
+	return nil
+}
+
+// Remove implements Control.
+func (f *Fake) Remove(name string, opt RemoveOptions) (bool, error) {
+	const op = "DM_DEV_REMOVE"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	arg := ""
+	if opt.Deferred {
+		arg = "deferred"
+	}
+	if err := f.start(op, name, arg, opt.Udev); err != nil {
+		return false, err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return false, err
+	}
+	if d.openCount > 0 {
+		if !opt.Deferred {
+			return false, &Error{Op: op, Name: name, Err: unix.EBUSY}
+		}
+		d.deferred = true
+		return true, nil
+	}
+	f.remove(d)
+	return false, nil
+}
+
+// Rename implements Control.
+func (f *Fake) Rename(name, newName string, flags UdevFlags) error {
+	const op = "DM_DEV_RENAME"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, newName, flags); err != nil {
+		return err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return err
+	}
+	if err := validName(newName); err != nil {
+		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: %v", unix.EINVAL, err)}
+	}
+	if _, ok := f.devs[newName]; ok {
+		return &Error{Op: op, Name: name, Err: unix.EBUSY}
+	}
+	delete(f.devs, name)
+	d.name = newName
+	f.devs[newName] = d
+	f.tableEvent(d)
+	return nil
+}
+
+// Table implements Control: the normalised live table with the current
+// group as initial group, as the kernel prints it.
+func (f *Fake) Table(name string) (Table, uint64, error) {
+	const op = "DM_TABLE_STATUS"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, "table", 0); err != nil {
+		return Table{}, 0, err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return Table{}, 0, err
+	}
+	if d.live == nil {
+		return Table{}, 0, &Error{Op: op, Name: name, Err: ErrNoTable}
+	}
+	t := d.live.t.Normalize()
+	if len(t.Groups) > 0 {
+		t.InitialPG = max(d.status.CurrentPG, 1)
+	}
+	return t, d.live.sectors, nil
+}
+
+// Status implements Control.
+func (f *Fake) Status(name string) (Status, error) {
+	const op = "DM_TABLE_STATUS"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, "status", 0); err != nil {
+		return Status{}, err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return Status{}, err
+	}
+	if d.live == nil {
+		return Status{}, &Error{Op: op, Name: name, Err: ErrNoTable}
+	}
+	// Hand out a deep copy so the caller cannot change the fake's state.
+	st, _ := ParseStatus(d.status.String())
+	return st, nil
+}
+
+// Deps implements Control: the paths of the live table that are MAJ:MIN.
+func (f *Fake) Deps(name string) ([]Dev, error) {
+	const op = "DM_TABLE_DEPS"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, "", 0); err != nil {
+		return nil, err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []Dev
+	if d.live != nil {
+		for _, g := range d.live.t.Groups {
+			for _, p := range g.Paths {
+				if dev, err := ParseDev(p.Dev); err == nil && !slices.Contains(out, dev) {
+					out = append(out, dev)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Targets implements Control.
+func (f *Fake) Targets() ([]TargetVersion, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start("DM_LIST_VERSIONS", "", "", 0); err != nil {
+		return nil, err
+	}
+	return slices.Clone(f.targets), nil
+}
+
+// Message implements Control for the multipath messages and
+// @cancel_deferred_remove. Messages to a suspended map fail with EBUSY.
+func (f *Fake) Message(name, msg string) (string, error) {
+	const op = "DM_TARGET_MSG"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(op, name, msg, 0); err != nil {
+		return "", err
+	}
+	d, err := f.get(op, name)
+	if err != nil {
+		return "", err
+	}
+	fail := func(e error) (string, error) {
+		return "", &Error{Op: op, Name: name, Err: fmt.Errorf("%q: %w", msg, e)}
+	}
+	if msg == "@cancel_deferred_remove" {
+		if !d.deferred {
+			return fail(unix.ENXIO)
+		}
+		d.deferred = false
+		return "", nil
+	}
+	if d.live == nil {
+		return fail(unix.EINVAL)
+	}
+	if d.suspended {
+		return fail(unix.EBUSY)
+	}
+	words := strings.Fields(msg)
+	switch {
+	case len(words) == 1 && words[0] == "queue_if_no_path":
+		d.live.t.Features.QueueIfNoPath = true
+		return "", nil
+	case len(words) == 1 && words[0] == "fail_if_no_path":
+		d.live.t.Features.QueueIfNoPath = false
+		return "", nil
+	case len(words) != 2:
+		return fail(unix.EINVAL)
+	}
+	switch words[0] {
+	case "fail_path", "reinstate_path":
+		if err := f.setPath(d, op, words[1], words[0] == "fail_path"); err != nil {
+			return fail(errors.Unwrap(err))
+		}
+		return "", nil
+	case "switch_group", "enable_group", "disable_group":
+	default:
+		return fail(unix.EINVAL)
+	}
+	pg, err := strconv.Atoi(words[1])
+	if err != nil || pg < 1 || pg > len(d.status.Groups) {
+		return fail(unix.EINVAL)
+	}
+	g := &d.status.Groups[pg-1]
+	switch words[0] {
+	case "switch_group":
+		// The kernel switches on the next I/O; the fake has I/O running.
+		for i := range d.status.Groups {
+			d.status.Groups[i].State = GroupEnabled
+		}
+		d.status.CurrentPG = pg
+		d.status.PGInitCount = 0
+		f.pickGroup(d)
+	case "enable_group":
+		if g.State == GroupDisabled {
+			g.State = GroupEnabled
+			f.pickGroup(d)
+		}
+	case "disable_group":
+		g.State = GroupDisabled
+	}
+	f.tableEvent(d)
+	return "", nil
+}
+
+// setPath fails or reinstates a path and moves I/O as the kernel would on
+// the next request.
+func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) error {
+	for gi := range d.status.Groups {
+		for pi := range d.status.Groups[gi].Paths {
+			p := &d.status.Groups[gi].Paths[pi]
+			if p.Dev != dev {
+				continue
+			}
+			if p.Failed != failed {
+				p.Failed = failed
+				if failed {
+					p.FailCount++
+				}
+				f.pickGroup(d)
+				f.tableEvent(d)
+			}
+			return nil
+		}
+	}
+	return &Error{Op: op, Name: d.name, Err: unix.EINVAL}
+}
+
+// pickGroup chooses the active group like the kernel's path selection:
+// stay on the current group while it has a usable path, else the
+// preferred (next) group, else the first usable non-bypassed group, else
+// a bypassed one.
+func (f *Fake) pickGroup(d *fakeDev) {
+	st := &d.status
+	st.QueueIO = false
+	usable := func(i int) bool {
+		for _, p := range st.Groups[i].Paths {
+			if !p.Failed {
+				return true
+			}
+		}
+		return false
+	}
+	cur := -1
+	if a := st.ActiveGroup(); a > 0 && usable(a-1) {
+		cur = a - 1
+	} else if c := st.CurrentPG - 1; c >= 0 && c < len(st.Groups) && st.Groups[c].State != GroupDisabled && usable(c) {
+		cur = c
+	}
+	for pass := 0; cur < 0 && pass < 2; pass++ {
+		for i, g := range st.Groups {
+			if usable(i) && (pass == 1 || g.State != GroupDisabled) {
+				cur = i
+				break
+			}
+		}
+	}
+	for i := range st.Groups {
+		if st.Groups[i].State == GroupActive {
+			st.Groups[i].State = GroupEnabled
+		}
+	}
+	if cur >= 0 {
+		if st.Groups[cur].State != GroupDisabled {
+			st.Groups[cur].State = GroupActive
+		}
+		st.CurrentPG = cur + 1
+	}
+}
+
+// Watcher returns a Watcher over the fake's events (uuid prefix as in
+// WatchOptions).
+func (f *Fake) Watcher(opts WatchOptions) (*Watcher, error) {
+	return newWatcher(&fakeSource{f: f}, opts.prefix())
+}
+
+type fakeSource struct {
+	f     *Fake
+	armed uint64
+}
+
+func (s *fakeSource) wait(ctx context.Context) error {
+	for {
+		s.f.mu.Lock()
+		gen, wake := s.f.gen, s.f.wake
+		s.f.mu.Unlock()
+		if gen != s.armed {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+func (s *fakeSource) arm() error {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.armed = s.f.gen
+	return nil
+}
+
+func (s *fakeSource) list() ([]Device, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.f.list(), nil
+}
+
+func (s *fakeSource) close() error { return nil }
