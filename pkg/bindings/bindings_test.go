@@ -297,3 +297,32 @@ func FuzzParseBindings(f *testing.F) {
 		}
 	})
 }
+
+func TestName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bindings")
+	os.WriteFile(path, []byte("mpatha W1\n"), 0o600)
+	f, _, err := Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		r            NameRequest
+		name, source string
+	}{
+		{NameRequest{Request: Request{WWID: "W1", Prefix: "mpath"}, ConfigAlias: "db", UserFriendly: true}, "db", NameFromConfig},
+		{NameRequest{Request: Request{WWID: "W1", Prefix: "mpath"}, UserFriendly: true}, "mpatha", NameFromBindings},
+		{NameRequest{Request: Request{WWID: "W2", Prefix: "mpath"}, UserFriendly: true}, "mpathb", NameFromBindings},
+		{NameRequest{Request: Request{WWID: "W1", Prefix: "mpath"}}, "W1", NameFromWWID},
+		{NameRequest{Request: Request{WWID: "W1", Prefix: "mpath", InUse: func(string) bool { return true }}, UserFriendly: true}, "W1", NameFromWWID},
+	}
+	for i, tt := range tests {
+		name, source, _ := f.Name(tt.r)
+		if name != tt.name || source != tt.source {
+			t.Errorf("%d: %q from %s, want %q from %s", i, name, source, tt.name, tt.source)
+		}
+	}
+	var none *File
+	if name, _, err := none.Name(NameRequest{Request: Request{WWID: "W3"}, UserFriendly: true}); name != "W3" || err == nil {
+		t.Errorf("nil file: %q %v", name, err)
+	}
+}
