@@ -118,6 +118,30 @@ no_path_retry = "fail"
 	}
 }
 
+func TestDeprecatedFeatures(t *testing.T) {
+	c := mustParse(t, `
+[defaults]
+features = "3 queue_if_no_path queue_mode bio"
+
+[[devices]]
+vendor = "ACME"
+product = "X"
+no_path_retry = 4
+queue_mode = "mq"
+`)
+	r := c.Resolve("w", "Linux", "scsi_debug", "")
+	if r.NoPathRetry.Mode != RetryQueue || r.Origin("no_path_retry") != "features (defaults)" {
+		t.Errorf("no_path_retry %v from %q", r.NoPathRetry, r.Origin("no_path_retry"))
+	}
+	if r.QueueMode != "bio" || r.Origin("queue_mode") != "features (defaults)" {
+		t.Errorf("queue_mode %q from %q", r.QueueMode, r.Origin("queue_mode"))
+	}
+	r = c.Resolve("w", "ACME", "X", "")
+	if r.NoPathRetry.Count != 4 || r.QueueMode != "mq" {
+		t.Errorf("keywords must beat feature words: %v %q", r.NoPathRetry, r.QueueMode)
+	}
+}
+
 func TestMultipathsMerge(t *testing.T) {
 	c := mustParse(t, `
 [[multipaths]]

@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Origins of a resolved value, as printed by `mpathctl config explain`.
 const (
@@ -86,11 +89,36 @@ func (c *Config) Resolve(wwid, vendor, product, revision string) *Resolved {
 			}
 		}
 	}
+	r.reconcileFeatures()
 	if r.MaxPollingInterval == 0 {
 		r.MaxPollingInterval = 4 * r.PollingInterval
 		r.origins["max_polling_interval"] = OriginBuiltin + " (4 × polling_interval)"
 	}
 	return r
+}
+
+// reconcileFeatures applies the deprecated feature words the way
+// multipath-tools does: "queue_if_no_path" means no_path_retry "queue" and
+// "queue_mode X" means queue_mode X, unless those keywords are set in some
+// layer. Features itself is left as written; the table builder controls
+// queue_if_no_path and queue_mode from NoPathRetry and QueueMode.
+func (r *Resolved) reconcileFeatures() {
+	words := strings.Fields(r.Features)
+	from := "features (" + r.origins["features"] + ")"
+	for i := 1; i < len(words); i++ {
+		switch words[i] {
+		case "queue_if_no_path":
+			if r.origins["no_path_retry"] == OriginBuiltin {
+				r.NoPathRetry = NoPathRetry{Mode: RetryQueue}
+				r.origins["no_path_retry"] = from
+			}
+		case "queue_mode":
+			if i+1 < len(words) && r.origins["queue_mode"] == OriginBuiltin {
+				r.QueueMode = words[i+1]
+				r.origins["queue_mode"] = from
+			}
+		}
+	}
 }
 
 // Global resolves the daemon-wide settings: [defaults] over built-in.
