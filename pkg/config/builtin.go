@@ -18,10 +18,21 @@ func builtinSettings() Settings {
 		QueueWithoutDaemon: false,
 		CheckerTimeout:     0,
 		MarginalPathgroups: "off",
-		StatsInterval:      time.Second,
-		WeightMinInterval:  10 * time.Second,
-		WeightHysteresis:   0.2,
-		StatsHalfLife:      30 * time.Second,
+		// Polling core: the defaults of selector.DefaultConfig (a test keeps
+		// them in step).
+		StatsInterval:          time.Second,
+		StatsHalfLife:          5 * time.Second,
+		Shards:                 0,
+		WeightUpdate:           true,
+		WeightMinInterval:      60 * time.Second,
+		WeightHysteresis:       0.2,
+		MarginalDetection:      false,
+		MarginalLatencyFactor:  3,
+		MarginalMinServiceTime: 2 * time.Millisecond,
+		MarginalMinIOPS:        1,
+		MarginalTime:           60 * time.Second,
+		MarginalErrors:         3,
+		MarginalRecoveryTime:   300 * time.Second,
 
 		PathChecker:             "tur",
 		DetectPrio:              true,
@@ -49,7 +60,6 @@ func builtinSettings() Settings {
 		UserFriendlyNames:  false,
 		DeferredRemove:     false,
 		MaxSectorsKB:       0,
-		Weights:            false,
 	}
 }
 

@@ -350,7 +350,7 @@ failback = 4
 [[multipaths]]
 wwid = "W"
 alias = "data"
-weights = true
+rr_weight = "priorities"
 `)
 	var buf bytes.Buffer
 	if err := c.Dump(&buf); err != nil {

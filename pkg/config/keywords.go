@@ -17,10 +17,20 @@ type Settings struct {
 	QueueWithoutDaemon bool
 	CheckerTimeout     int // seconds; 0: the SCSI device/timeout of each path
 	MarginalPathgroups string
-	StatsInterval      time.Duration
-	WeightMinInterval  time.Duration
-	WeightHysteresis   float64
-	StatsHalfLife      time.Duration
+	// Polling core (pkg/selector); names match selector.Config.
+	StatsInterval          time.Duration
+	StatsHalfLife          time.Duration
+	Shards                 int // 0: GOMAXPROCS
+	WeightUpdate           bool
+	WeightMinInterval      time.Duration
+	WeightHysteresis       float64
+	MarginalDetection      bool
+	MarginalLatencyFactor  float64
+	MarginalMinServiceTime time.Duration
+	MarginalMinIOPS        float64
+	MarginalTime           time.Duration
+	MarginalErrors         int
+	MarginalRecoveryTime   time.Duration
 
 	// Per path / device type: [defaults], [overrides], [[devices]].
 	PathChecker             string
@@ -57,22 +67,30 @@ type Settings struct {
 	MarginalPathErrRateThreshold  int
 	MarginalPathErrRecheckGapTime int
 	MarginalPathDoubleFailedTime  int
-	Weights                       bool
 }
 
 // Attrs is one layer of settings ([defaults], [overrides], one [[devices]] or
 // one [[multipaths]] entry): a nil field is not set in that layer.
 type Attrs struct {
-	PollingInterval    *int
-	MaxPollingInterval *int
-	FindMultipaths     *FindMultipaths
-	QueueWithoutDaemon *bool
-	CheckerTimeout     *int
-	MarginalPathgroups *string
-	StatsInterval      *time.Duration
-	WeightMinInterval  *time.Duration
-	WeightHysteresis   *float64
-	StatsHalfLife      *time.Duration
+	PollingInterval        *int
+	MaxPollingInterval     *int
+	FindMultipaths         *FindMultipaths
+	QueueWithoutDaemon     *bool
+	CheckerTimeout         *int
+	MarginalPathgroups     *string
+	StatsInterval          *time.Duration
+	StatsHalfLife          *time.Duration
+	Shards                 *int
+	WeightUpdate           *bool
+	WeightMinInterval      *time.Duration
+	WeightHysteresis       *float64
+	MarginalDetection      *bool
+	MarginalLatencyFactor  *float64
+	MarginalMinServiceTime *time.Duration
+	MarginalMinIOPS        *float64
+	MarginalTime           *time.Duration
+	MarginalErrors         *int
+	MarginalRecoveryTime   *time.Duration
 
 	PathChecker             *string
 	DetectPrio              *bool
@@ -107,7 +125,6 @@ type Attrs struct {
 	MarginalPathErrRateThreshold  *int
 	MarginalPathErrRecheckGapTime *int
 	MarginalPathDoubleFailedTime  *int
-	Weights                       *bool
 }
 
 // scope says in which sections a keyword may appear.
@@ -227,11 +244,20 @@ var keywords = []keyword{
 	kw("queue_without_daemon", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.QueueWithoutDaemon }, func(s *Settings) *bool { return &s.QueueWithoutDaemon }, btoa),
 	kw("checker_timeout", scopeGlobal, intIn(1, 3600), func(a *Attrs) **int { return &a.CheckerTimeout }, func(s *Settings) *int { return &s.CheckerTimeout }, itoaPositive),
 	kw("marginal_pathgroups", scopeGlobal, oneOf[string](nil, "off", "on", "fpin"), func(a *Attrs) **string { return &a.MarginalPathgroups }, func(s *Settings) *string { return &s.MarginalPathgroups }, quote),
-	kw("stats_interval", scopeGlobal, parseDuration(100*time.Millisecond), func(a *Attrs) **time.Duration { return &a.StatsInterval }, func(s *Settings) *time.Duration { return &s.StatsInterval }, dtoa),
-	kw("weight_min_interval", scopeGlobal, parseDuration(time.Second), func(a *Attrs) **time.Duration { return &a.WeightMinInterval }, func(s *Settings) *time.Duration { return &s.WeightMinInterval }, dtoa),
-	kw("weight_hysteresis", scopeGlobal, parseFraction, func(a *Attrs) **float64 { return &a.WeightHysteresis }, func(s *Settings) *float64 { return &s.WeightHysteresis }, ftoa),
-	kw("stats_half_life", scopeGlobal, parseDuration(time.Second), func(a *Attrs) **time.Duration { return &a.StatsHalfLife }, func(s *Settings) *time.Duration { return &s.StatsHalfLife }, dtoa),
 
+	kw("stats_interval", scopeGlobal, parseDuration(10*time.Millisecond, false), func(a *Attrs) **time.Duration { return &a.StatsInterval }, func(s *Settings) *time.Duration { return &s.StatsInterval }, dtoa),
+	kw("stats_half_life", scopeGlobal, parseDuration(0, true), func(a *Attrs) **time.Duration { return &a.StatsHalfLife }, func(s *Settings) *time.Duration { return &s.StatsHalfLife }, dtoa),
+	kw("shards", scopeGlobal, intIn(0, 4096), func(a *Attrs) **int { return &a.Shards }, func(s *Settings) *int { return &s.Shards }, itoa),
+	kw("weight_update", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.WeightUpdate }, func(s *Settings) *bool { return &s.WeightUpdate }, btoa),
+	kw("weight_min_interval", scopeGlobal, parseDuration(0, false), func(a *Attrs) **time.Duration { return &a.WeightMinInterval }, func(s *Settings) *time.Duration { return &s.WeightMinInterval }, dtoa),
+	kw("weight_hysteresis", scopeGlobal, parseFraction, func(a *Attrs) **float64 { return &a.WeightHysteresis }, func(s *Settings) *float64 { return &s.WeightHysteresis }, ftoa),
+	kw("marginal_detection", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.MarginalDetection }, func(s *Settings) *bool { return &s.MarginalDetection }, btoa),
+	kw("marginal_latency_factor", scopeGlobal, floatAbove(1), func(a *Attrs) **float64 { return &a.MarginalLatencyFactor }, func(s *Settings) *float64 { return &s.MarginalLatencyFactor }, ftoa),
+	kw("marginal_min_service_time", scopeGlobal, parseDuration(0, false), func(a *Attrs) **time.Duration { return &a.MarginalMinServiceTime }, func(s *Settings) *time.Duration { return &s.MarginalMinServiceTime }, dtoa),
+	kw("marginal_min_iops", scopeGlobal, floatAtLeast(0), func(a *Attrs) **float64 { return &a.MarginalMinIOPS }, func(s *Settings) *float64 { return &s.MarginalMinIOPS }, ftoa),
+	kw("marginal_time", scopeGlobal, parseDuration(0, true), func(a *Attrs) **time.Duration { return &a.MarginalTime }, func(s *Settings) *time.Duration { return &s.MarginalTime }, dtoa),
+	kw("marginal_errors", scopeGlobal, intIn(1, maxInt), func(a *Attrs) **int { return &a.MarginalErrors }, func(s *Settings) *int { return &s.MarginalErrors }, itoa),
+	kw("marginal_recovery_time", scopeGlobal, parseDuration(0, false), func(a *Attrs) **time.Duration { return &a.MarginalRecoveryTime }, func(s *Settings) *time.Duration { return &s.MarginalRecoveryTime }, dtoa),
 	kw("path_checker", scopeDevice, nameIn("path checker", checkers), func(a *Attrs) **string { return &a.PathChecker }, func(s *Settings) *string { return &s.PathChecker }, quote),
 	kw("detect_prio", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectPrio }, func(s *Settings) *bool { return &s.DetectPrio }, btoa),
 	kw("detect_checker", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectChecker }, func(s *Settings) *bool { return &s.DetectChecker }, btoa),
@@ -265,7 +291,6 @@ var keywords = []keyword{
 	kw("marginal_path_err_rate_threshold", scopeMap, intIn(0, 1000), func(a *Attrs) **int { return &a.MarginalPathErrRateThreshold }, func(s *Settings) *int { return &s.MarginalPathErrRateThreshold }, itoa),
 	kw("marginal_path_err_recheck_gap_time", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.MarginalPathErrRecheckGapTime }, func(s *Settings) *int { return &s.MarginalPathErrRecheckGapTime }, itoa),
 	kw("marginal_path_double_failed_time", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.MarginalPathDoubleFailedTime }, func(s *Settings) *int { return &s.MarginalPathDoubleFailedTime }, itoa),
-	kw("weights", scopeMap, parseBool, func(a *Attrs) **bool { return &a.Weights }, func(s *Settings) *bool { return &s.Weights }, btoa),
 }
 
 var keywordByName = func() map[string]*keyword {

@@ -385,7 +385,9 @@ func parseAliasPrefix(v any) (string, error) {
 	return s, nil
 }
 
-func parseDuration(min time.Duration) func(any) (time.Duration, error) {
+// parseDuration accepts a Go duration string of at least min (more than
+// min when positive is set).
+func parseDuration(min time.Duration, positive bool) func(any) (time.Duration, error) {
 	return func(v any) (time.Duration, error) {
 		s, ok := v.(string)
 		if !ok {
@@ -395,10 +397,43 @@ func parseDuration(min time.Duration) func(any) (time.Duration, error) {
 		if err != nil {
 			return 0, errf("%q is not a duration (e.g. \"1s\", \"500ms\")", s)
 		}
-		if d < min {
-			return 0, errf("%s is below the minimum %s", d, min)
+		if d < min || (positive && d <= min) {
+			return 0, errf("%s is too small (minimum %s%s)", d, min, map[bool]string{true: ", exclusive"}[positive])
 		}
 		return d, nil
+	}
+}
+
+func parseFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, errf("%v is not a finite number", x)
+		}
+		return x, nil
+	case int64:
+		return float64(x), nil
+	}
+	return 0, errf("must be a number, not %s", tomlType(v))
+}
+
+func floatAbove(lo float64) func(any) (float64, error) {
+	return func(v any) (float64, error) {
+		f, err := parseFloat(v)
+		if err == nil && !(f > lo) {
+			err = errf("%v must be greater than %v", f, lo)
+		}
+		return f, err
+	}
+}
+
+func floatAtLeast(lo float64) func(any) (float64, error) {
+	return func(v any) (float64, error) {
+		f, err := parseFloat(v)
+		if err == nil && !(f >= lo) {
+			err = errf("%v must be at least %v", f, lo)
+		}
+		return f, err
 	}
 }
 
