@@ -33,6 +33,7 @@ type Stats struct {
 	Truncated  uint64 // dropped: larger than the read buffer
 	Malformed  uint64 // dropped: unparseable, or in the other source's format
 	Overflows  uint64 // ENOBUFS: the kernel dropped messages for us
+	Discarded  uint64 // queued messages thrown away after an overflow
 	RecvBufLen int    // receive buffer the kernel granted (it reports double the request)
 }
 
@@ -48,7 +49,9 @@ type Conn struct {
 	oob    []byte
 	rcvbuf int
 
-	received, untrusted, truncated, malformed, overflows atomic.Uint64
+	closed atomic.Bool
+
+	received, untrusted, truncated, malformed, overflows, discarded atomic.Uint64
 }
 
 // Listen opens a NETLINK_KOBJECT_UEVENT socket joined to cfg.Source's group.
@@ -103,8 +106,9 @@ func Listen(cfg Config) (*Conn, error) {
 
 // Receive returns the next trusted, well-formed event. Dropped messages are
 // counted (Stats) and logged. When the kernel reports that messages were
-// lost (ENOBUFS), Receive returns an event with Overflow set; reading
-// continues normally afterwards.
+// lost (ENOBUFS), Receive discards what is queued and returns an event
+// with Overflow set: start the resynchronisation after receiving it, and
+// every later event is delivered again.
 func (c *Conn) Receive() (Event, error) {
 	for {
 		var (
@@ -121,11 +125,14 @@ func (c *Conn) Receive() (Event, error) {
 			}
 		})
 		if err != nil {
-			return Event{}, fmt.Errorf("uevent: receive %s: %w", c.src, err)
+			return Event{}, c.closedErr(err)
 		}
 		switch {
 		case rerr == unix.ENOBUFS:
-			c.drop(&c.overflows, "uevent: receive buffer overflowed, events lost; resync needed")
+			if err := c.drain(); err != nil {
+				return Event{}, err
+			}
+			c.drop(&c.overflows, "uevent: receive buffer overflowed, events lost; resync needed", "discarded", c.discarded.Load())
 			return Event{Source: c.src, Overflow: true}, nil
 		case rerr != nil:
 			return Event{}, fmt.Errorf("uevent: receive %s: recvmsg: %w", c.src, rerr)
@@ -148,6 +155,30 @@ func (c *Conn) Receive() (Event, error) {
 		c.received.Add(1)
 		return e, nil
 	}
+}
+
+// drain discards every queued message. After an overrun the kernel keeps
+// dropping new messages for this socket, without reporting ENOBUFS again,
+// until its queue is empty; draining at once ends that, so every event
+// that follows the Overflow event is delivered, and the queued ones are
+// covered by the resynchronisation the Overflow asks for.
+func (c *Conn) drain() error {
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, _, _, err := unix.Recvmsg(int(fd), c.buf, c.oob, 0)
+			switch err {
+			case nil, unix.ENOBUFS:
+				c.discarded.Add(1)
+			case unix.EINTR:
+			default:
+				return true // EAGAIN: empty
+			}
+		}
+	})
+	if err != nil {
+		return c.closedErr(err)
+	}
+	return nil
 }
 
 // untrustedSender returns why a message must be dropped, or "". Anyone with
@@ -192,17 +223,27 @@ func (c *Conn) drop(ctr *atomic.Uint64, msg string, args ...any) {
 	}
 }
 
+// closedErr maps the poller's "use of closed file" to os.ErrClosed.
+func (c *Conn) closedErr(err error) error {
+	if c.closed.Load() {
+		return fmt.Errorf("uevent: receive %s: %w", c.src, os.ErrClosed)
+	}
+	return fmt.Errorf("uevent: receive %s: %w", c.src, err)
+}
+
 // Stats returns the counters so far.
 func (c *Conn) Stats() Stats {
 	return Stats{
 		Received: c.received.Load(), Untrusted: c.untrusted.Load(), Truncated: c.truncated.Load(),
-		Malformed: c.malformed.Load(), Overflows: c.overflows.Load(), RecvBufLen: c.rcvbuf,
+		Malformed: c.malformed.Load(), Overflows: c.overflows.Load(), Discarded: c.discarded.Load(),
+		RecvBufLen: c.rcvbuf,
 	}
 }
 
 // Close closes the socket; a blocked Receive returns an error wrapping
 // os.ErrClosed.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	if err := c.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("uevent: close %s: %w", c.src, err)
 	}
