@@ -1,0 +1,71 @@
+package vm
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mpathd/mpathd/pkg/dm"
+)
+
+// TestVMDM proves pkg/dm on the real dm-multipath target: the guest-side
+// tests in pkg/dm/guest_test.go create, message, fail over, reload under
+// I/O, rename and remove a map for LUN 0 on a 2-host SAN, with dmsetup as
+// the oracle; then a map is left for the host to compare dmsetup's table
+// and status lines with what pkg/dm rendered and parsed. udev is not
+// running, so the client creates /dev/mapper nodes itself.
+func TestVMDM(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:        SAN{Hosts: 2, LUNs: 1},
+		GuestTests: []string{"./pkg/dm"},
+		Script: `
+run_gotest /bin/dm.test -test.run '^TestGuestDM$'
+run_gotest /bin/dm.test -test.run '^TestGuestDMKeep$'
+emit table.ours "$(cat /tmp/mpathkeep.table)"
+emit table.dmsetup "$(dmsetup table mpathkeep)"
+emit status.ours "$(cat /tmp/mpathkeep.status)"
+emit status.dmsetup "$(dmsetup status mpathkeep)"
+emit node "$(ls -l /dev/mapper/mpathkeep | awk '{print $1, $5, $6}')"
+emit dm.dev "$(cat /sys/block/dm-*/dev)"
+emit maps "$(dmsetup ls | wc -l)"
+dmsetup remove mpathkeep
+`,
+	})
+	for _, g := range res.All("gotest") {
+		if !strings.HasSuffix(g, " PASS") {
+			t.Errorf("guest test %s", g)
+		}
+	}
+	if n := len(res.All("gotest")); n != 2 {
+		t.Errorf("%d guest test runs reported, want 2", n)
+	}
+	trim := func(k string) string { return strings.TrimRight(res.Get(k), " ") }
+	if ours, theirs := trim("table.ours"), trim("table.dmsetup"); ours == "" || ours != theirs {
+		t.Errorf("table:\n  pkg/dm  %q\n  dmsetup %q", ours, theirs)
+	}
+	// The status line must parse to the same value from both sources.
+	parse := func(line string) string {
+		f := strings.SplitN(line, " ", 4)
+		if len(f) < 4 || f[2] != dm.TargetType {
+			t.Errorf("status line %q", line)
+			return ""
+		}
+		st, err := dm.ParseStatus(f[3])
+		if err != nil {
+			t.Error(err)
+		}
+		return st.String()
+	}
+	if ours, theirs := parse(trim("status.ours")), parse(trim("status.dmsetup")); ours != theirs {
+		t.Errorf("status:\n  pkg/dm  %q\n  dmsetup %q", ours, theirs)
+	}
+	// A block node made by pkg/dm (no udev): "brw------- MAJ, MIN" matching dm-N's dev.
+	node, dev := res.Get("node"), res.Get("dm.dev")
+	maj, min, _ := strings.Cut(dev, ":")
+	if !strings.HasPrefix(node, "brw-------") || !strings.HasSuffix(node, maj+", "+min) {
+		t.Errorf("/dev/mapper/mpathkeep = %q, dm device %q", node, dev)
+	}
+	if res.Get("maps") != "1" {
+		t.Errorf("dmsetup ls shows %s maps, want only mpathkeep (the others must be removed)", res.Get("maps"))
+	}
+}
