@@ -19,10 +19,13 @@ type Config struct {
 	// File is the path the configuration was read from; "" for built-in.
 	File string
 
-	Defaults   Attrs
-	Overrides  Attrs
-	Devices    []Device    // the file's [[devices]], in file order
-	Multipaths []Multipath // the file's [[multipaths]], in file order
+	Defaults  Attrs
+	Overrides Attrs
+	// ProtocolOverrides are the [[overrides.protocol]] entries, merged by
+	// type (later keys win).
+	ProtocolOverrides []ProtocolOverride
+	Devices           []Device    // the file's [[devices]], in file order
+	Multipaths        []Multipath // the file's [[multipaths]], in file order
 
 	Blacklist           FilterList // the file's entries; defaults are added by Filter
 	BlacklistExceptions FilterList
@@ -148,7 +151,12 @@ func Parse(data []byte, name string) (*Config, error) {
 		case "defaults":
 			p.attrs(v, k, secDefaults, &c.Defaults, nil)
 		case "overrides":
-			p.attrs(v, k, secOverrides, &c.Overrides, nil)
+			p.attrs(v, k, secOverrides, &c.Overrides, map[string]func(any) error{
+				"protocol": func(v any) error {
+					c.ProtocolOverrides = p.protocols(v, "overrides.protocol")
+					return nil
+				},
+			})
 		case "devices":
 			c.Devices = p.devices(v)
 		case "multipaths":
@@ -373,6 +381,69 @@ func (p *parser) devices(v any) []Device {
 			p.errorf(path, "product is required")
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// ProtocolOverride is one [[overrides.protocol]] entry: transport timeouts
+// for every path using that protocol, above all other layers.
+type ProtocolOverride struct {
+	Type          string // e.g. "scsi:fcp"; see Protocols
+	FastIOFailTmo *Tmo
+	DevLossTmo    *Tmo
+}
+
+// Protocols are the path protocol names multipath-tools reports, usable in
+// [[overrides.protocol]] type and in the protocol blacklist.
+var Protocols = []string{
+	"scsi:fcp", "scsi:spi", "scsi:ssa", "scsi:sbp", "scsi:srp", "scsi:iscsi", "scsi:sas",
+	"scsi:adt", "scsi:ata", "scsi:usb", "scsi:pcie", "scsi:unspec",
+	"ccw", "cciss",
+	"nvme:pcie", "nvme:rdma", "nvme:fc", "nvme:tcp", "nvme:loop", "nvme:apple-nvme", "nvme:unspec",
+	"undef",
+}
+
+func (p *parser) protocols(v any, path string) []ProtocolOverride {
+	var out []ProtocolOverride
+	index := map[string]int{}
+	for i, m := range p.tables(v, path) {
+		ep := fmt.Sprintf("%s[%d]", path, i)
+		var po ProtocolOverride
+		for _, k := range sortedKeys(m) {
+			var err error
+			switch k {
+			case "type":
+				po.Type, err = nameIn("protocol", Protocols)(m[k])
+			case "fast_io_fail_tmo":
+				var t Tmo
+				t, err = parseTmo(TmoOff)(m[k])
+				po.FastIOFailTmo = &t
+			case "dev_loss_tmo":
+				var t Tmo
+				t, err = parseTmo(TmoInfinity)(m[k])
+				po.DevLossTmo = &t
+			default:
+				err = errf("unknown key (known: type, fast_io_fail_tmo, dev_loss_tmo)")
+			}
+			if err != nil {
+				p.errorf(ep+"."+k, "%v", err)
+			}
+		}
+		if _, ok := m["type"]; !ok {
+			p.errorf(ep, "type is required")
+			continue
+		}
+		if j, ok := index[po.Type]; ok {
+			if po.FastIOFailTmo != nil {
+				out[j].FastIOFailTmo = po.FastIOFailTmo
+			}
+			if po.DevLossTmo != nil {
+				out[j].DevLossTmo = po.DevLossTmo
+			}
+			continue
+		}
+		index[po.Type] = len(out)
+		out = append(out, po)
 	}
 	return out
 }

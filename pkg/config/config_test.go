@@ -142,6 +142,56 @@ queue_mode = "mq"
 	}
 }
 
+func TestProtocolOverrides(t *testing.T) {
+	c := mustParse(t, `
+[defaults]
+dev_loss_tmo = 120
+
+[overrides]
+fast_io_fail_tmo = 15
+
+[[overrides.protocol]]
+type = "scsi:iscsi"
+fast_io_fail_tmo = "off"
+
+[[overrides.protocol]]
+type = "scsi:fcp"
+dev_loss_tmo = "infinity"
+
+[[overrides.protocol]]
+type = "scsi:iscsi"
+dev_loss_tmo = 30
+`)
+	r := c.Resolve("w", "Linux", "scsi_debug", "")
+	tests := []struct {
+		proto string
+		want  Timeouts
+	}{
+		{"scsi:iscsi", Timeouts{TmoOff, 30, "overrides.protocol[type=scsi:iscsi]", "overrides.protocol[type=scsi:iscsi]"}},
+		{"scsi:fcp", Timeouts{15, TmoInfinity, "overrides", "overrides.protocol[type=scsi:fcp]"}},
+		{"scsi:sas", Timeouts{15, 120, "overrides", "defaults"}},
+	}
+	for _, tt := range tests {
+		if got := r.Timeouts(tt.proto); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.proto, got, tt.want)
+		}
+	}
+	var buf bytes.Buffer
+	c.Dump(&buf)
+	c2, err := Parse(buf.Bytes(), "dump")
+	if err != nil {
+		t.Fatalf("dump: %v\n%s", err, buf.String())
+	}
+	if got := c2.Resolve("w", "Linux", "scsi_debug", "").Timeouts("scsi:iscsi"); got != tests[0].want {
+		t.Errorf("after round trip: %+v", got)
+	}
+	_, err = Parse([]byte("[overrides]\n[[overrides.protocol]]\ntype = \"scsi:fc\"\nprio = \"alua\"\n"), "test.toml")
+	if err == nil || !strings.Contains(err.Error(), "test.toml:3: overrides.protocol[0].type: unknown protocol") ||
+		!strings.Contains(err.Error(), "test.toml:4: overrides.protocol[0].prio: unknown key") {
+		t.Errorf("errors: %v", err)
+	}
+}
+
 func TestMultipathsMerge(t *testing.T) {
 	c := mustParse(t, `
 [[multipaths]]

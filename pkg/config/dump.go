@@ -86,9 +86,20 @@ func (c *Config) Dump(w io.Writer) error {
 	writeFilter("blacklist", c.Blacklist, builtinBL)
 	writeFilter("blacklist_exceptions", c.BlacklistExceptions, []string{"property " + tomlQuote(defaultPropertyException)})
 
-	if hasAny(&c.Overrides) {
+	if hasAny(&c.Overrides) || len(c.ProtocolOverrides) > 0 {
 		b.WriteString("\n[overrides]\n")
 		writeAttrs(&b, &c.Overrides)
+	}
+	for _, po := range c.ProtocolOverrides {
+		fmt.Fprintf(&b, "\n[[overrides.protocol]]\ntype = %s\n", tomlQuote(po.Type))
+		if po.FastIOFailTmo != nil {
+			v, _ := tmoStr(*po.FastIOFailTmo)
+			fmt.Fprintf(&b, "fast_io_fail_tmo = %s\n", v)
+		}
+		if po.DevLossTmo != nil {
+			v, _ := tmoStr(*po.DevLossTmo)
+			fmt.Fprintf(&b, "dev_loss_tmo = %s\n", v)
+		}
 	}
 	for _, d := range c.hwtable {
 		b.WriteString("\n")

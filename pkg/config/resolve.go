@@ -20,7 +20,8 @@ type Resolved struct {
 	// over user_friendly_names and the WWID.
 	Alias string
 
-	origins map[string]string
+	origins   map[string]string
+	protocols []ProtocolOverride
 }
 
 // Origin reports where keyword's value came from: "multipaths[wwid=W]",
@@ -61,7 +62,7 @@ type layer struct {
 // [defaults], built-in defaults.
 func (c *Config) Resolve(wwid, vendor, product, revision string) *Resolved {
 	var layers []layer
-	r := &Resolved{origins: make(map[string]string, len(keywords))}
+	r := &Resolved{origins: make(map[string]string, len(keywords)), protocols: c.ProtocolOverrides}
 	if m := c.byWWID[wwid]; wwid != "" && m != nil {
 		layers = append(layers, layer{&m.Attrs, fmt.Sprintf("multipaths[wwid=%s]", wwid)})
 		r.Alias = m.Alias
@@ -95,6 +96,37 @@ func (c *Config) Resolve(wwid, vendor, product, revision string) *Resolved {
 		r.origins["max_polling_interval"] = OriginBuiltin + " (4 × polling_interval)"
 	}
 	return r
+}
+
+// Timeouts are the transport timeouts for one path.
+type Timeouts struct {
+	FastIOFail       Tmo
+	DevLoss          Tmo
+	FastIOFailOrigin string
+	DevLossOrigin    string
+}
+
+// Timeouts returns fast_io_fail_tmo and dev_loss_tmo for a path of this map
+// whose transport is protocol (e.g. "scsi:fcp"). As in multipath-tools, an
+// [[overrides.protocol]] entry for the protocol beats every other layer.
+func (r *Resolved) Timeouts(protocol string) Timeouts {
+	t := Timeouts{
+		FastIOFail: r.FastIOFailTmo, FastIOFailOrigin: r.origins["fast_io_fail_tmo"],
+		DevLoss: r.DevLossTmo, DevLossOrigin: r.origins["dev_loss_tmo"],
+	}
+	for _, po := range r.protocols {
+		if po.Type != protocol {
+			continue
+		}
+		origin := "overrides.protocol[type=" + po.Type + "]"
+		if po.FastIOFailTmo != nil {
+			t.FastIOFail, t.FastIOFailOrigin = *po.FastIOFailTmo, origin
+		}
+		if po.DevLossTmo != nil {
+			t.DevLoss, t.DevLossOrigin = *po.DevLossTmo, origin
+		}
+	}
+	return t
 }
 
 // reconcileFeatures applies the deprecated feature words the way
