@@ -79,3 +79,40 @@ func RelativeThroughput(dst []uint8, capacity []float64) []uint8 {
 	}
 	return dst
 }
+
+// PathStats is one path of a map: its path group (index in the table) and
+// its estimates.
+type PathStats struct {
+	Path  string
+	Group int
+	Stats Stats
+}
+
+// ProposeWeights computes the relative_throughput of every path from its
+// [Capacity], scaled within its group by [RelativeThroughput]. The result
+// is in the order of paths, ready for [Planner.Plan].
+func ProposeWeights(paths []PathStats) []PathWeight {
+	out := make([]PathWeight, len(paths))
+	var idx []int
+	var caps []float64
+	var w []uint8
+	done := map[int]bool{}
+	for _, p := range paths {
+		if done[p.Group] {
+			continue
+		}
+		done[p.Group] = true
+		idx, caps = idx[:0], caps[:0]
+		for i, q := range paths {
+			if q.Group == p.Group {
+				idx = append(idx, i)
+				caps = append(caps, Capacity(q.Stats))
+			}
+		}
+		w = RelativeThroughput(w, caps)
+		for k, i := range idx {
+			out[i] = PathWeight{Path: paths[i].Path, Group: p.Group, Weight: w[k]}
+		}
+	}
+	return out
+}

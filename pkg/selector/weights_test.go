@@ -54,3 +54,19 @@ func TestRelativeThroughput(t *testing.T) {
 		}
 	}
 }
+
+func TestProposeWeights(t *testing.T) {
+	lat := func(d time.Duration) Stats {
+		return Stats{Valid: true, ReadIOPS: 100, AvgRequestBytes: 65536, ServiceTime: d}
+	}
+	got := ProposeWeights([]PathStats{
+		{"sdb", 0, lat(2 * time.Millisecond)},
+		{"sdd", 1, lat(10 * time.Millisecond)},
+		{"sdc", 0, lat(8 * time.Millisecond)},
+		{"sde", 1, Stats{}}, // idle: the group's median
+	})
+	want := []PathWeight{{"sdb", 0, 100}, {"sdd", 1, 100}, {"sdc", 0, 25}, {"sde", 1, 100}}
+	if !slices.Equal(got, want) {
+		t.Errorf("ProposeWeights = %v, want %v", got, want)
+	}
+}

@@ -322,13 +322,12 @@ func Run(sc Scenario, p Policy) Result {
 
 	if st, ok := s.sel.(*serviceTime); ok {
 		if p == ServiceTimeWeighted {
-			capacity := make([]float64, n)
+			paths := make([]selector.PathStats, n)
 			for i, est := range s.estimate {
-				capacity[i] = selector.Capacity(est.Stats())
+				paths[i] = selector.PathStats{Path: sc.Paths[i].Name, Stats: est.Stats()}
 			}
-			w := selector.RelativeThroughput(nil, capacity)
-			for i := range w {
-				st.rt[i] = uint64(w[i])
+			for i, w := range selector.ProposeWeights(paths) {
+				st.rt[i] = uint64(w.Weight)
 			}
 			s.estimate = nil
 		}
