@@ -508,3 +508,23 @@ func FuzzLoadConfig(f *testing.F) {
 		c.Filter(PathInfo{Devnode: "sda", Vendor: "v", Product: "p", WWID: "w", Properties: []string{"ID_SERIAL"}, UIDAttribute: "ID_SERIAL"})
 	})
 }
+
+func BenchmarkResolve(b *testing.B) {
+	c, err := Parse([]byte("[defaults]\nuser_friendly_names = true\n[[devices]]\nvendor = \"ACME\"\nproduct = \"X\"\nfailback = 3\n[[multipaths]]\nwwid = \"W\"\nalias = \"a\"\n"), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Resolve("W", "NETAPP", "LUN", "")
+	}
+}
+
+func BenchmarkFilter(b *testing.B) {
+	c := Builtin()
+	p := PathInfo{Devnode: "sdb", Vendor: "NETAPP", Product: "LUN", Protocol: "scsi:fcp", WWID: "3600a0980", Properties: []string{"DEVNAME", "ID_SERIAL", "ID_WWN", "SUBSYSTEM"}, UIDAttribute: "ID_SERIAL"}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Filter(p)
+	}
+}
