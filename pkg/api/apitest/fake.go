@@ -134,12 +134,22 @@ func (f *Fake) Topology() api.Topology { return *f.topo.Load() }
 // SetTopology replaces the snapshot.
 func (f *Fake) SetTopology(t api.Topology) { f.topo.Store(&t) }
 
-// mutate publishes a modified deep copy of the topology.
-func (f *Fake) mutate(fn func(*api.Topology) error) error {
+// mutate publishes a modified copy of the topology. fn gets a copy whose
+// Maps slice is fresh but whose maps still share groups with the published
+// snapshot: it must call own(i) before changing map i. Unchanged maps stay
+// shared, the way the daemon core's per-map snapshots do.
+func (f *Fake) mutate(fn func(t *api.Topology, own func(i int)) error) error {
 	for {
 		old := f.topo.Load()
-		t := clone(*old)
-		if err := fn(&t); err != nil {
+		t := api.Topology{Maps: slices.Clone(old.Maps)}
+		own := func(i int) {
+			m := &t.Maps[i]
+			m.Groups = slices.Clone(m.Groups)
+			for j := range m.Groups {
+				m.Groups[j].Paths = slices.Clone(m.Groups[j].Paths)
+			}
+		}
+		if err := fn(&t, own); err != nil {
 			return err
 		}
 		if f.topo.CompareAndSwap(old, &t) {
@@ -148,30 +158,19 @@ func (f *Fake) mutate(fn func(*api.Topology) error) error {
 	}
 }
 
-func clone(t api.Topology) api.Topology {
-	t.Maps = slices.Clone(t.Maps)
-	for i := range t.Maps {
-		m := &t.Maps[i]
-		m.Groups = slices.Clone(m.Groups)
-		for j := range m.Groups {
-			m.Groups[j].Paths = slices.Clone(m.Groups[j].Paths)
-		}
-	}
-	return t
-}
-
 // SetPathState changes a path's checker and dm state and publishes the
 // matching path_down, path_up or path_state event.
 func (f *Fake) SetPathState(dev, checker, dm, reason string) error {
 	var ev api.Event
-	err := f.mutate(func(t *api.Topology) error {
+	err := f.mutate(func(t *api.Topology, own func(int)) error {
 		for i := range t.Maps {
 			for j := range t.Maps[i].Groups {
 				for k := range t.Maps[i].Groups[j].Paths {
-					p := &t.Maps[i].Groups[j].Paths[k]
-					if p.Dev != dev {
+					if t.Maps[i].Groups[j].Paths[k].Dev != dev {
 						continue
 					}
+					own(i)
+					p := &t.Maps[i].Groups[j].Paths[k]
 					ev = api.Event{Time: time.Now(), Type: api.EventPathState, Map: t.Maps[i].Name, Path: dev,
 						Old: p.CheckerState, New: checker, Reason: reason}
 					switch {
@@ -292,12 +291,13 @@ func (f *Fake) SwitchGroup(ctx context.Context, mapName string, group int) error
 		return err
 	}
 	var ev api.Event
-	err := f.mutate(func(t *api.Topology) error {
+	err := f.mutate(func(t *api.Topology, own func(int)) error {
 		for i := range t.Maps {
-			m := &t.Maps[i]
-			if m.Name != mapName {
+			if t.Maps[i].Name != mapName {
 				continue
 			}
+			own(i)
+			m := &t.Maps[i]
 			if group < 1 || group > len(m.Groups) {
 				return api.Errorf(api.CodeInvalid, "map %s has no group %d (it has %d)", mapName, group, len(m.Groups))
 			}
