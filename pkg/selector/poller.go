@@ -138,6 +138,9 @@ type entry struct {
 	est  Estimator // owned by the shard goroutine
 	errs uint64
 	pub  published
+	// listed is set once the entry is in a view, so that an id added
+	// twice in one batch is listed once.
+	listed bool
 }
 
 type shard struct {
@@ -230,7 +233,8 @@ func (s *shard) apply() {
 		}
 	}
 	for _, o := range ops {
-		if e := byID[o.id]; e != nil && !slices.Contains(entries, e) {
+		if e := byID[o.id]; e != nil && !e.listed {
+			e.listed = true
 			entries = append(entries, e)
 		}
 	}

@@ -218,3 +218,38 @@ func TestPublishedNeverTorn(t *testing.T) {
 		}
 	}
 }
+
+func TestPollerBatchMembership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Shards = 1
+		p, err := NewPoller(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := &fakeDevice{start: time.Now()}, &fakeDevice{start: time.Now()}
+		// One batch: sda added twice with the same reader, sdb added and
+		// replaced, sdc added and removed.
+		p.Add("sda", a)
+		p.Add("sda", a)
+		p.Add("sdb", &fakeDevice{})
+		p.Add("sdb", b)
+		c := &fakeDevice{}
+		p.Add("sdc", c)
+		p.Remove("sdc")
+		for i := range 5000 {
+			p.Add(fmt.Sprintf("sdx%d", i), &fakeDevice{start: time.Now()})
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go p.Run(ctx)
+		synctest.Wait()
+		entries := p.shards[0].view.Load().entries
+		if len(entries) != 5002 || entries[0].id != "sda" || entries[1].id != "sdb" || entries[1].r != b {
+			t.Errorf("%d entries, first %q %q", len(entries), entries[0].id, entries[1].id)
+		}
+		if a.closed.Load() || !c.closed.Load() {
+			t.Errorf("closed: sda %v (want false), sdc %v (want true)", a.closed.Load(), c.closed.Load())
+		}
+	})
+}
