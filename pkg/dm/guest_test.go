@@ -519,3 +519,56 @@ func TestGuestDMKeep(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGuestReadback loads tables that the kernel canonicalises and checks
+// the readback against the expected string, against Normalize, and that
+// Equivalent sees no difference (so the daemon would not reload).
+// {A} and {B} stand for the two LUN0 paths.
+func TestGuestReadback(t *testing.T) {
+	guest.Require(t)
+	ps, size := lunPaths(t, lun0WWID)
+	c := openGuestClient(t)
+	const name = "mpathnorm"
+	for _, tc := range []struct{ load, readback string }{
+		{"0 0 2 1 round-robin 0 1 0 {A} round-robin 0 1 0 {B}", "0 0 2 1 round-robin 0 1 1 {A} 1 round-robin 0 1 1 {B} 1"},
+		{"0 0 1 1 round-robin 0 2 1 {A} 128 {B} 128", "0 0 1 1 round-robin 0 2 1 {A} 1 {B} 1"},
+		{"0 0 2 2 queue-length 0 1 1 {A} 1 queue-length 0 1 0 {B}", "0 0 2 2 queue-length 0 1 1 {A} 1 queue-length 0 1 1 {B} 1"},
+		{"1 queue_if_no_path 0 2 1 service-time 0 1 1 {A} 1 service-time 0 1 1 {B} 1", "1 queue_if_no_path 0 2 1 service-time 0 1 2 {A} 1 1 service-time 0 1 2 {B} 1 1"},
+		{"0 0 1 1 service-time 0 2 2 {A} 1 5 {B} 1 0", "0 0 1 1 service-time 0 2 2 {A} 1 5 {B} 1 0"},
+		{"6 queue_mode mq pg_init_delay_msecs 0 pg_init_retries 3 0 1 1 round-robin 0 2 1 {A} 1 {B} 1", "4 pg_init_retries 3 pg_init_delay_msecs 0 0 1 1 round-robin 0 2 1 {A} 1 {B} 1"},
+		{"1 QUEUE_IF_NO_PATH 2 alua 1 1 1 round-robin 0 2 1 {A} 1 {B} 1", "1 queue_if_no_path 1 alua 1 1 round-robin 0 2 1 {A} 1 {B} 1"},
+		// With retain, the handler already attached to the paths (scsi_dh_alua
+		// on scsi_debug) replaces the table's.
+		{"1 retain_attached_hw_handler 0 1 1 round-robin 0 2 1 {A} 1 {B} 1", "1 retain_attached_hw_handler 1 alua 1 1 round-robin 0 2 1 {A} 1 {B} 1"},
+		{"2 queue_mode bio 0 1 1 round-robin 0 2 1 {A} 1 {B} 1", "3 retain_attached_hw_handler queue_mode bio 1 alua 1 1 round-robin 0 2 1 {A} 1 {B} 1"},
+	} {
+		sub := strings.NewReplacer("{A}", ps[0].dev, "{B}", ps[1].dev)
+		load, readback := sub.Replace(tc.load), sub.Replace(tc.readback)
+		t.Run(tc.load, func(t *testing.T) {
+			desired, err := ParseTable(load)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := CreateMap(c, name, "", size, desired, 0); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Remove(name, RemoveOptions{})
+			if got := dmsetupParams(t, dmsetup(t, "table", name), size); got != readback {
+				t.Errorf("dmsetup table:\n got %q\nwant %q", got, readback)
+			}
+			live, _, err := c.Table(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if live.String() != readback {
+				t.Errorf("Table = %q, want %q", live.String(), readback)
+			}
+			if !Equivalent(desired, live) {
+				t.Errorf("Equivalent(%q, %q) = false", load, live.String())
+			}
+			if n := desired.Normalize(); !n.Features.RetainAttachedHWHandler && !n.Equal(live) {
+				t.Errorf("Normalize = %q, kernel %q", n.String(), live.String())
+			}
+		})
+	}
+}

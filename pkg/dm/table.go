@@ -485,10 +485,16 @@ func (t Table) Equal(u Table) bool {
 
 // Equivalent reports whether loading desired would give the map the live
 // table it already has: both are normalised and the initial PG (which the
-// kernel reports as the current PG) is ignored. A reload is needless when
-// this holds and the size is unchanged.
+// kernel reports as the current PG) is ignored. With
+// retain_attached_hw_handler (explicit, or implied by bio mode) the kernel
+// prints the handler already attached to the paths instead of the table's,
+// so the handler is not compared then. A reload is needless when this
+// holds and the size is unchanged.
 func Equivalent(desired, live Table) bool {
 	a, b := desired.Normalize(), live.Normalize()
 	a.InitialPG, b.InitialPG = 0, 0
+	if a.Features.RetainAttachedHWHandler {
+		a.HWHandler = b.HWHandler
+	}
 	return a.Equal(b)
 }

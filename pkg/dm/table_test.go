@@ -234,3 +234,23 @@ func FuzzParseTable(f *testing.F) {
 		}
 	})
 }
+
+// With retain_attached_hw_handler the kernel prints the attached handler
+// (seen on kernel 6.1 with scsi_dh_alua on scsi_debug paths), so the
+// handler must not count as a difference; without it, it must.
+func TestEquivalentRetainedHandler(t *testing.T) {
+	for _, c := range []struct {
+		desired, live string
+		want          bool
+	}{
+		{"1 retain_attached_hw_handler 0 1 1 round-robin 0 1 1 8:0 1", "1 retain_attached_hw_handler 1 alua 1 1 round-robin 0 1 1 8:0 1 ", true},
+		{"2 queue_mode bio 0 1 1 round-robin 0 1 1 8:0 1", "3 retain_attached_hw_handler queue_mode bio 1 alua 1 1 round-robin 0 1 1 8:0 1 ", true},
+		{"1 retain_attached_hw_handler 1 emc 1 1 round-robin 0 1 1 8:0 1", "1 retain_attached_hw_handler 1 alua 1 1 round-robin 0 1 1 8:0 1 ", true},
+		{"0 0 1 1 round-robin 0 1 1 8:0 1", "0 1 alua 1 1 round-robin 0 1 1 8:0 1 ", false},
+		{"0 1 alua 1 1 round-robin 0 1 1 8:0 1", "0 0 1 1 round-robin 0 1 1 8:0 1 ", false},
+	} {
+		if got := Equivalent(mustTable(t, c.desired), mustTable(t, c.live)); got != c.want {
+			t.Errorf("Equivalent(%q, %q) = %v, want %v", c.desired, c.live, got, c.want)
+		}
+	}
+}

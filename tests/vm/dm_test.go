@@ -20,6 +20,7 @@ func TestVMDM(t *testing.T) {
 		GuestTests: []string{"./pkg/dm"},
 		Script: `
 run_gotest /bin/dm.test -test.run '^TestGuestDM$'
+run_gotest /bin/dm.test -test.run '^TestGuestReadback$'
 run_gotest /bin/dm.test -test.run '^TestGuestDMKeep$'
 emit table.ours "$(cat /tmp/mpathkeep.table)"
 emit table.dmsetup "$(dmsetup table mpathkeep)"
@@ -36,8 +37,8 @@ dmsetup remove mpathkeep
 			t.Errorf("guest test %s", g)
 		}
 	}
-	if n := len(res.All("gotest")); n != 2 {
-		t.Errorf("%d guest test runs reported, want 2", n)
+	if n := len(res.All("gotest")); n != 3 {
+		t.Errorf("%d guest test runs reported, want 3", n)
 	}
 	trim := func(k string) string { return strings.TrimRight(res.Get(k), " ") }
 	if ours, theirs := trim("table.ours"), trim("table.dmsetup"); ours == "" || ours != theirs {
