@@ -82,9 +82,12 @@ func scsiCheck(ctx context.Context, p *Path, op string, attempts int, send func(
 		return result(Wild, "%s: no SG_IO device", p.Name)
 	}
 	var last Result
-	for range attempts {
-		if err := ctx.Err(); err != nil {
-			return errState(p, fmt.Errorf("%s: %w", op, context.Cause(ctx)))
+	for i := range attempts {
+		if ctx.Err() != nil {
+			if i == 0 {
+				return result(Timeout, "%s: %s: check deadline passed before the command was sent", p.Name, op)
+			}
+			return result(Timeout, "%s; check deadline passed before retry %d", last.Reason, i)
 		}
 		r, err := send()
 		if err != nil {

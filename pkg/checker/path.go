@@ -105,7 +105,7 @@ func sysfsState(p *Path) (Result, bool) {
 
 func errState(p *Path, err error) Result {
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return result(Timeout, "%s: %v", p.Name, err)
 	case errors.Is(err, sgio.ErrNotSupported):
 		return result(Wild, "%s: %v", p.Name, err)
