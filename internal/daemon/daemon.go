@@ -1,0 +1,676 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mpathd/mpathd/pkg/api"
+	"github.com/mpathd/mpathd/pkg/checker"
+	"github.com/mpathd/mpathd/pkg/config"
+	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/sysfs"
+)
+
+// Options wires a Daemon to its kernel.
+type Options struct {
+	Config   *config.Config
+	Topology Topology
+	DM       dm.Control
+	Monitor  Monitor
+	Names    Names // nil: user_friendly_names falls back to WWID names
+	WWIDs    WWIDs // nil: no wwids file
+	Log      zerolog.Logger
+	// Shards is the number of map owners (default 16).
+	Shards int
+	// Version is reported by show status.
+	Version string
+	// ConfigPath is the file Reconfigure reads when the running config came from built-in defaults.
+	ConfigPath string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Daemon is the multipath daemon core. Its input methods (PathChecked, PathsAdded, PathsRemoved,
+// PathChanged, MapChanged, Resync, Tick) may be called from any goroutine and never block on map
+// work; its read methods return snapshots.
+type Daemon struct {
+	o       Options
+	log     zerolog.Logger
+	dm      dm.Control
+	topo    Topology
+	monitor Monitor
+	names   Names
+	wwids   WWIDs
+	now     func() time.Time
+
+	config atomic.Pointer[config.Config]
+	shards []*shard
+	seed   maphash.Seed
+	hub    *api.Hub
+
+	devIndex sync.Map // path kernel name → WWID
+	mapIndex sync.Map // map name → WWID
+
+	started    time.Time
+	state      atomic.Value // string: startup, configure, running, reloading, stopping
+	lastConfig atomic.Value // time.Time
+	done       chan struct{}
+	runOnce    sync.Once
+}
+
+// New makes a Daemon; Run starts it.
+func New(o Options) *Daemon {
+	if o.Shards <= 0 {
+		o.Shards = 16
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Config == nil {
+		o.Config = config.Builtin()
+	}
+	d := &Daemon{
+		o: o, log: o.Log, dm: o.DM, topo: o.Topology, monitor: o.Monitor, names: o.Names, wwids: o.WWIDs,
+		now: o.Now, seed: maphash.MakeSeed(), hub: api.NewHub(api.DefaultQueue), done: make(chan struct{}),
+	}
+	d.config.Store(o.Config)
+	d.state.Store("startup")
+	d.lastConfig.Store(o.Now())
+	for range o.Shards {
+		d.shards = append(d.shards, newShard(d))
+	}
+	return d
+}
+
+// SetMonitor attaches the monitor after construction: the monitor's result callback needs the
+// Daemon, and the Daemon needs the monitor.
+func (d *Daemon) SetMonitor(m Monitor) { d.monitor = m }
+
+func (d *Daemon) cfg() *config.Config { return d.config.Load() }
+
+func (d *Daemon) shardOf(wwid string) *shard {
+	return d.shards[maphash.String(d.seed, wwid)%uint64(len(d.shards))]
+}
+
+func (d *Daemon) emit(ev api.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = d.now()
+	}
+	d.hub.Publish(ev)
+}
+
+func (d *Daemon) indexMap(m *mpath)   { d.mapIndex.Store(m.name, m.wwid) }
+func (d *Daemon) unindexMap(m *mpath) { d.mapIndex.Delete(m.name) }
+
+// weights are the service-time relative_throughput values the polling core wants for a map's
+// paths; none until the polling core is wired.
+func (d *Daemon) weights(*mpath) map[string]int { return nil }
+
+// Run starts the shards, assembles the maps from what the kernel has, and serves until ctx ends.
+// ready is called once when the first assembly has been applied (sd_notify READY=1).
+func (d *Daemon) Run(ctx context.Context, ready func()) error {
+	d.started = d.now()
+	for _, s := range d.shards {
+		go s.run(d.done)
+	}
+	defer d.runOnce.Do(func() { close(d.done) })
+	d.state.Store("configure")
+	if err := d.assemble(ctx); err != nil {
+		return err
+	}
+	d.waitAssembled(ctx)
+	d.state.Store("running")
+	if ready != nil {
+		ready()
+	}
+	tick := time.NewTicker(time.Duration(d.cfg().Global().PollingInterval) * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.state.Store("stopping")
+			d.shutdown()
+			return nil
+		case <-tick.C:
+			d.Tick()
+		}
+	}
+}
+
+// waitAssembled waits until every discovered map has been created or adopted with its paths'
+// first check results, so that READY=1 means the maps are there. Each first check is bounded by
+// the checker's deadline, so this ends; the cap guards against a monitor that never answers.
+func (d *Daemon) waitAssembled(ctx context.Context) {
+	limit := 30 * time.Second
+	if t := d.cfg().Global().CheckerTimeout; t > 0 {
+		limit = time.Duration(t) * time.Second
+	}
+	deadline := time.NewTimer(limit + 5*time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for d.unassembled(ctx) > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			d.log.Warn().Int("maps", d.unassembled(ctx)).Msg("startup: some maps still wait for first path checks")
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// unassembled counts maps still waiting for a first check of some path.
+func (d *Daemon) unassembled(ctx context.Context) int {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for _, s := range d.shards {
+		wg.Add(1)
+		s.post(func() {
+			defer wg.Done()
+			for _, m := range s.maps {
+				if !m.ready() || !m.exists {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	return int(n.Load())
+}
+
+// barrier waits until every shard has drained the work queued before it.
+func (d *Daemon) barrier(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range d.shards {
+		wg.Add(1)
+		s.post(func() {
+			s.publish() // readers after the barrier see everything queued before it
+			wg.Done()
+		})
+	}
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// assemble discovers paths and live maps and hands each wanted WWID to its shard.
+func (d *Daemon) assemble(ctx context.Context) error {
+	paths, err := d.topo.Paths()
+	if err != nil {
+		return fmt.Errorf("discover paths: %w", err)
+	}
+	live := map[string]dm.Device{}
+	devs, err := d.dm.List()
+	if err != nil {
+		return fmt.Errorf("list device-mapper maps: %w", err)
+	}
+	for _, dv := range devs {
+		if wwid, ok := strings.CutPrefix(dv.UUID, "mpath-"); ok {
+			live[wwid] = dv
+		}
+	}
+	byWWID := d.wanted(paths, live)
+	for wwid, ps := range byWWID {
+		dv, adopt := live[wwid]
+		d.shardOf(wwid).post(func() { d.shardOf(wwid).addPaths(wwid, ps, adopt, dv) })
+	}
+	return nil
+}
+
+// wanted filters paths through the blacklist and find_multipaths and groups them by WWID.
+func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device) map[string][]sysfs.Path {
+	cfg := d.cfg()
+	byWWID := map[string][]sysfs.Path{}
+	for _, p := range paths {
+		if p.WWID == "" {
+			d.log.Debug().Str("path", p.Name).AnErr("error", p.WWIDErr).Msg("path has no WWID: ignored")
+			continue
+		}
+		v := cfg.Filter(filterInfo(p))
+		if v.Blacklisted {
+			d.log.Debug().Str("path", p.Name).Str("why", v.String()).Msg("path blacklisted")
+			continue
+		}
+		byWWID[p.WWID] = append(byWWID[p.WWID], p)
+	}
+	mode := cfg.Global().FindMultipaths
+	for wwid, ps := range byWWID {
+		_, exists := live[wwid]
+		known := d.wwids != nil && d.wwids.Known(wwid)
+		dec := config.ShouldMultipath(mode, config.Candidate{Paths: len(ps), InWWIDsFile: known, MapExists: exists})
+		if !dec.Multipath {
+			d.log.Debug().Str("wwid", wwid).Str("why", dec.Reason).Msg("not multipathed")
+			delete(byWWID, wwid)
+		}
+	}
+	return byWWID
+}
+
+func filterInfo(p sysfs.Path) config.PathInfo {
+	proto := ""
+	switch p.Transport.Kind {
+	case "fc":
+		proto = "scsi:fcp"
+	case "iscsi":
+		proto = "scsi:iscsi"
+	case "sas":
+		proto = "scsi:sas"
+	}
+	return config.PathInfo{Devnode: p.Name, Vendor: p.Vendor, Product: p.Model, Protocol: proto, WWID: p.WWID}
+}
+
+// addPaths runs on the WWID's shard: it creates or adopts the map and starts checking new paths.
+func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device) {
+	d := s.d
+	m := s.maps[wwid]
+	if m == nil {
+		m = &mpath{wwid: wwid, retriesLeft: -1, failbackLeft: -1}
+		first := ps[0]
+		m.res = d.cfg().Resolve(wwid, first.Vendor, first.Model, first.Rev)
+		if adopt {
+			m.name, m.exists = dv.Name, true
+			d.indexMap(m)
+			s.refresh(m)
+			d.log.Info().Str("map", m.name).Str("wwid", wwid).Msg("adopted live map")
+		}
+		s.maps[wwid] = m
+	}
+	for _, pi := range ps {
+		if p := m.path(pi.Name); p != nil {
+			p.info = pi
+			continue
+		}
+		p := &path{info: pi, prio: prioUndef, since: d.now()}
+		p.spec = d.checkSpec(m, pi)
+		m.paths = append(m.paths, p)
+		d.devIndex.Store(pi.Name, wwid)
+		d.monitor.Watch(pi, p.spec)
+		if m.exists {
+			d.emit(api.Event{Type: api.EventPathAdded, Map: m.name, Path: pi.Name})
+		}
+	}
+	s.absorbStatus(m)
+	s.sync(m)
+}
+
+func (d *Daemon) checkSpec(m *mpath, p sysfs.Path) CheckSpec {
+	r := d.cfg().Resolve(m.wwid, p.Vendor, p.Model, p.Rev)
+	spec := CheckSpec{Checker: r.PathChecker, Prio: r.Prio, PrioArgs: r.PrioArgs, DetectPrio: r.DetectPrio}
+	if t := d.cfg().Global().CheckerTimeout; t > 0 {
+		spec.Timeout = time.Duration(t) * time.Second
+	} else if p.Timeout > 0 {
+		spec.Timeout = time.Duration(p.Timeout) * time.Second
+	}
+	return spec
+}
+
+// mapName chooses the name of a new map: [[multipaths]] alias, else the bindings file when
+// user_friendly_names is on, else the WWID.
+func (d *Daemon) mapName(m *mpath) (string, error) {
+	if m.res.Alias != "" {
+		return m.res.Alias, nil
+	}
+	if m.res.UserFriendlyNames && d.names != nil {
+		taken := func(alias string) bool {
+			w, ok := d.mapIndex.Load(alias)
+			return ok && w.(string) != m.wwid
+		}
+		return d.names.Alias(m.wwid, m.res.AliasPrefix, taken)
+	}
+	return m.wwid, nil
+}
+
+// PathChecked takes a check result. It is the Monitor's callback and never blocks.
+func (d *Daemon) PathChecked(dev string, r CheckResult) {
+	w, ok := d.devIndex.Load(dev)
+	if !ok {
+		return
+	}
+	wwid := w.(string)
+	s := d.shardOf(wwid)
+	s.post(func() { s.pathChecked(wwid, dev, r) })
+}
+
+func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
+	d := s.d
+	m := s.maps[wwid]
+	if m == nil {
+		return
+	}
+	p := m.path(dev)
+	if p == nil {
+		return
+	}
+	old, first := p.state, !p.checked
+	p.checked, p.recheck = true, false
+	p.state, p.reason = r.State, r.Reason
+	if r.Prio != checker.PrioUndefined {
+		p.prio = r.Prio
+	}
+	if r.PrioName != "" {
+		p.prioName = r.PrioName
+	}
+	if old != r.State || first {
+		p.since = d.now()
+		ev := api.Event{Type: api.EventPathState, Map: m.name, Path: dev, Old: old.String(), New: r.State.String(), Reason: r.Reason}
+		switch {
+		case r.State.Usable() && !old.Usable():
+			ev.Type = api.EventPathUp
+		case failing(r.State) && !failing(old):
+			ev.Type = api.EventPathDown
+		}
+		if !first || !r.State.Usable() {
+			d.log.Info().Str("map", m.name).Str("path", dev).Str("old", old.String()).Str("new", r.State.String()).
+				Str("reason", r.Reason).Msg("path state changed")
+			d.emit(ev)
+		}
+		if !r.State.Usable() {
+			m.failbackLeft = -1 // a path going down cancels a deferred failback
+		}
+		if r.State.Usable() && !old.Usable() && !first {
+			m.followover = m.onlyUsableInGroup(dev)
+		}
+	}
+	s.sync(m)
+}
+
+// onlyUsableInGroup is the followover trigger: dev just came back and is the first usable path of
+// its group.
+func (m *mpath) onlyUsableInGroup(dev string) bool {
+	for _, g := range m.groups {
+		for _, mem := range g {
+			if mem.dev == dev {
+				return usableCount(g) <= 1
+			}
+		}
+	}
+	return false
+}
+
+// PathsAdded handles new path devices (a coalesced uevent batch): read each from sysfs, filter,
+// and give each WWID's paths to its shard in one piece, so a map is reloaded once per batch.
+func (d *Daemon) PathsAdded(names []string) {
+	var ps []sysfs.Path
+	for _, n := range names {
+		p, err := d.topo.Path(n)
+		if err != nil {
+			d.log.Warn().Str("path", n).Err(err).Msg("new path cannot be read")
+			continue
+		}
+		ps = append(ps, p)
+	}
+	d.addDiscovered(ps)
+}
+
+func (d *Daemon) addDiscovered(ps []sysfs.Path) {
+	if len(ps) == 0 {
+		return
+	}
+	live := map[string]dm.Device{}
+	if devs, err := d.dm.List(); err == nil {
+		for _, dv := range devs {
+			if wwid, ok := strings.CutPrefix(dv.UUID, "mpath-"); ok {
+				live[wwid] = dv
+			}
+		}
+	}
+	// find_multipaths counts every path of the WWID, known or new.
+	for wwid := range groupByWWID(ps) {
+		d.devIndex.Range(func(k, v any) bool {
+			if v.(string) == wwid && !slices.ContainsFunc(ps, func(p sysfs.Path) bool { return p.Name == k.(string) }) {
+				if p, err := d.topo.Path(k.(string)); err == nil {
+					ps = append(ps, p)
+				}
+			}
+			return true
+		})
+	}
+	for wwid, group := range d.wanted(ps, live) {
+		dv, adopt := live[wwid]
+		s := d.shardOf(wwid)
+		s.post(func() { s.addPaths(wwid, group, adopt, dv) })
+	}
+}
+
+func groupByWWID(ps []sysfs.Path) map[string][]sysfs.Path {
+	m := map[string][]sysfs.Path{}
+	for _, p := range ps {
+		if p.WWID != "" {
+			m[p.WWID] = append(m[p.WWID], p)
+		}
+	}
+	return m
+}
+
+// PathsRemoved handles path devices that went away (a coalesced uevent batch).
+func (d *Daemon) PathsRemoved(names []string) {
+	byWWID := map[string][]string{}
+	for _, n := range names {
+		if w, ok := d.devIndex.Load(n); ok {
+			byWWID[w.(string)] = append(byWWID[w.(string)], n)
+		}
+	}
+	for wwid, devs := range byWWID {
+		s := d.shardOf(wwid)
+		s.post(func() { s.removePaths(wwid, devs, "device removed") })
+	}
+}
+
+func (s *shard) removePaths(wwid string, devs []string, why string) {
+	d := s.d
+	m := s.maps[wwid]
+	if m == nil {
+		return
+	}
+	for _, dev := range devs {
+		i := slices.IndexFunc(m.paths, func(p *path) bool { return p.info.Name == dev })
+		if i < 0 {
+			continue
+		}
+		m.paths = slices.Delete(m.paths, i, i+1)
+		d.devIndex.Delete(dev)
+		d.monitor.Unwatch(dev)
+		d.log.Info().Str("map", m.name).Str("path", dev).Str("why", why).Msg("path removed")
+		d.emit(api.Event{Type: api.EventPathRemoved, Map: m.name, Path: dev, Reason: why})
+	}
+	s.sync(m)
+}
+
+// PathChanged re-reads a path whose attributes changed (a change uevent: resize, ALUA state, state).
+func (d *Daemon) PathChanged(name string) {
+	p, err := d.topo.Path(name)
+	if err != nil {
+		d.log.Warn().Str("path", name).Err(err).Msg("changed path cannot be read")
+		return
+	}
+	w, ok := d.devIndex.Load(name)
+	if !ok {
+		d.addDiscovered([]sysfs.Path{p})
+		return
+	}
+	wwid := w.(string)
+	s := d.shardOf(wwid)
+	if p.WWID != "" && p.WWID != wwid {
+		// The LUN behind the device changed: take the path out and add it as new.
+		s.post(func() { s.removePaths(wwid, []string{name}, "WWID changed to "+p.WWID) })
+		d.addDiscovered([]sysfs.Path{p})
+		return
+	}
+	s.post(func() {
+		m := s.maps[wwid]
+		if m == nil {
+			return
+		}
+		if mp := m.path(name); mp != nil {
+			mp.info = p
+			d.monitor.CheckNow(name)
+		}
+		s.sync(m)
+	})
+}
+
+// MapChanged handles a device-mapper event on a map (its event counter moved): the kernel may have
+// failed a path. The status is re-read; nothing is trusted from the event itself.
+func (d *Daemon) MapChanged(name string) {
+	w, ok := d.mapIndex.Load(name)
+	if !ok {
+		return
+	}
+	wwid := w.(string)
+	s := d.shardOf(wwid)
+	s.post(func() {
+		m := s.maps[wwid]
+		if m == nil || !m.exists {
+			return
+		}
+		if _, err := d.dm.Info(m.name); dm.IsNotExist(err) {
+			d.log.Warn().Str("map", m.name).Msg("map removed outside mpathd")
+			d.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "removed outside mpathd"})
+			d.unindexMap(m)
+			for _, p := range m.paths {
+				d.devIndex.Delete(p.info.Name)
+				d.monitor.Unwatch(p.info.Name)
+			}
+			delete(s.maps, wwid)
+			return
+		}
+		s.refresh(m)
+		s.sync(m)
+	})
+}
+
+// Resync re-reads everything after events may have been lost (a netlink overflow).
+func (d *Daemon) Resync(ctx context.Context) error {
+	paths, err := d.topo.Paths()
+	if err != nil {
+		return fmt.Errorf("resync: discover paths: %w", err)
+	}
+	present := map[string]bool{}
+	for _, p := range paths {
+		present[p.Name] = true
+	}
+	var gone []string
+	d.devIndex.Range(func(k, _ any) bool {
+		if !present[k.(string)] {
+			gone = append(gone, k.(string))
+		}
+		return true
+	})
+	d.PathsRemoved(gone)
+	d.addDiscovered(paths)
+	d.mapIndex.Range(func(k, _ any) bool {
+		d.MapChanged(k.(string))
+		return true
+	})
+	return nil
+}
+
+// Tick advances the countdowns that run in polling intervals: no_path_retry and deferred failback.
+func (d *Daemon) Tick() {
+	for _, s := range d.shards {
+		s.post(func() {
+			for _, m := range s.maps {
+				s.tick(m)
+			}
+		})
+	}
+}
+
+func (s *shard) tick(m *mpath) {
+	if m.retriesLeft > 0 {
+		m.retriesLeft--
+		if m.retriesLeft == 0 {
+			m.retriesLeft, m.retryExpired = -1, true
+			s.d.log.Warn().Str("map", m.name).Int("no_path_retry", m.res.NoPathRetry.Count).
+				Msg("no path came back within no_path_retry: failing queued I/O")
+			s.sync(m)
+		}
+	}
+	if m.failbackLeft > 0 {
+		m.failbackLeft--
+		if m.failbackLeft == 0 {
+			s.sync(m)
+		}
+	}
+}
+
+// shutdown runs on SIGTERM: maps stay in the kernel; queueing is switched off first unless
+// queue_without_daemon says otherwise, so nothing hangs for ever without a daemon to bring paths
+// back.
+func (d *Daemon) shutdown() {
+	if d.cfg().Global().QueueWithoutDaemon {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range d.shards {
+		wg.Add(1)
+		s.post(func() {
+			defer wg.Done()
+			for _, m := range s.maps {
+				if m.exists && m.live.Features.QueueIfNoPath {
+					if err := dm.FailIfNoPath(d.dm, m.name); err != nil {
+						s.fail(m, "disable queueing at shutdown", err)
+						continue
+					}
+					d.log.Info().Str("map", m.name).Msg("queueing disabled at shutdown (queue_without_daemon no)")
+				}
+			}
+		})
+	}
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		d.log.Error().Msg("shutdown: shards did not finish disabling queueing in 10 s")
+	}
+}
+
+// Topology returns the merged snapshot of every shard.
+func (d *Daemon) Topology() api.Topology {
+	var maps []api.Map
+	for _, s := range d.shards {
+		maps = append(maps, *s.snap.Load()...)
+	}
+	slices.SortFunc(maps, func(a, b api.Map) int { return strings.Compare(a.Name, b.Name) })
+	return api.Topology{Maps: maps}
+}
+
+// Status reports the daemon's state with counts per checker and map state.
+func (d *Daemon) Status() api.Status {
+	st := api.Status{
+		Version:         d.o.Version,
+		PID:             os.Getpid(),
+		Started:         d.started,
+		UptimeSec:       d.now().Sub(d.started).Seconds(),
+		ConfigFile:      d.cfg().File,
+		State:           d.state.Load().(string),
+		LastReconfigure: d.lastConfig.Load().(time.Time),
+	}
+	st.CountStates(d.Topology())
+	return st
+}
+
+// Subscribe streams state changes.
+func (d *Daemon) Subscribe(ctx context.Context) <-chan api.Event { return d.hub.Subscribe(ctx) }

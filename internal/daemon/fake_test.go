@@ -1,0 +1,259 @@
+package daemon
+
+import (
+	"context"
+	"runtime"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mpathd/mpathd/pkg/checker"
+	"github.com/mpathd/mpathd/pkg/config"
+	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/sysfs"
+)
+
+// fakeTopo is an in-memory sysfs.
+type fakeTopo struct {
+	mu    sync.Mutex
+	paths map[string]sysfs.Path
+	scans []string
+}
+
+func (f *fakeTopo) Paths() ([]sysfs.Path, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ps []sysfs.Path
+	for _, p := range f.paths {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b sysfs.Path) int { return strings.Compare(a.Name, b.Name) })
+	return ps, nil
+}
+
+func (f *fakeTopo) Path(name string) (sysfs.Path, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.paths[name]
+	if !ok {
+		return sysfs.Path{}, fmt.Errorf("sysfs: %s: %w", name, sysfs.ErrNotSCSI)
+	}
+	return p, nil
+}
+
+func (f *fakeTopo) ScanHost(host int, a sysfs.ScanAddr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scans = append(f.scans, fmt.Sprint(host))
+	return nil
+}
+
+func (f *fakeTopo) Hosts() ([]sysfs.Host, error) { return []sysfs.Host{{Number: 0}, {Number: 1}}, nil }
+
+func (f *fakeTopo) set(p sysfs.Path) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paths[p.Name] = p
+}
+
+func (f *fakeTopo) del(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.paths, name)
+}
+
+// fakeMonitor records what the daemon asks of the checker; tests deliver results themselves.
+type fakeMonitor struct {
+	mu      sync.Mutex
+	watched map[string]CheckSpec
+	now     []string
+	// first answers a newly watched path's first check, as the real runner checks new paths at once.
+	first func(p sysfs.Path)
+}
+
+func (m *fakeMonitor) Watch(p sysfs.Path, spec CheckSpec) {
+	m.mu.Lock()
+	_, known := m.watched[p.Name]
+	m.watched[p.Name] = spec
+	first := m.first
+	m.mu.Unlock()
+	if !known && first != nil {
+		first(p) // PathChecked only queues work, so answering inline is safe and keeps order
+	}
+}
+
+func (m *fakeMonitor) Unwatch(dev string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.watched, dev)
+}
+
+func (m *fakeMonitor) CheckNow(dev string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = append(m.now, dev)
+}
+
+func (m *fakeMonitor) takeNow() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.now
+	m.now = nil
+	return n
+}
+
+// san builds the scsi_debug-like SAN of the VM test bed: hosts × LUNs, LUN k on every host is one
+// WWID, ALUA state by host number (0 optimized, 1 non-optimized, 2 standby).
+func san(hosts, luns int) *fakeTopo {
+	t := &fakeTopo{paths: map[string]sysfs.Path{}}
+	alua := []string{"active/optimized", "active/non-optimized", "standby"}
+	n := 0
+	for h := range hosts {
+		for l := range luns {
+			name := "sd" + string(rune('a'+n))
+			t.paths[name] = sysfs.Path{
+				Name: name, Dev: sysfs.DevT{Major: 8, Minor: uint32(16 * n)},
+				HCTL: sysfs.HCTL{Host: h, LUN: uint64(l)}, Vendor: "Linux", Model: "scsi_debug", Rev: "0191",
+				Size: 32768, State: "running", Timeout: 30, AccessState: alua[h%3], DHState: "alua",
+				WWID: fmt.Sprintf("333333330000007d%d", l), TPG: uint16((h + 1) << 8), HasTPG: true,
+			}
+			n++
+		}
+	}
+	return t
+}
+
+// prioOf is the sysfs prioritizer's value for the fake's ALUA states.
+func prioOf(p sysfs.Path) int {
+	switch p.AccessState {
+	case "active/optimized":
+		return 50
+	case "active/non-optimized":
+		return 10
+	case "standby":
+		return 1
+	}
+	return 0
+}
+
+type rig struct {
+	t      *testing.T
+	d      *Daemon
+	dm     *dm.Fake
+	topo   *fakeTopo
+	mon    *fakeMonitor
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newRig(t *testing.T, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *rig {
+	t.Helper()
+	cfg := config.Builtin()
+	if cfgText != "" {
+		var err error
+		if cfg, err = config.Parse([]byte(cfgText), "test.toml"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := dm.NewFake()
+	if prep != nil {
+		prep(f)
+	}
+	r := &rig{t: t, dm: f, topo: topo, mon: &fakeMonitor{watched: map[string]CheckSpec{}}, done: make(chan struct{})}
+	r.d = New(Options{Config: cfg, Topology: topo, DM: f, Monitor: r.mon, Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 4})
+	r.mon.first = func(p sysfs.Path) { r.check(p.Name, healthy(p)) }
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	ready := make(chan struct{})
+	go func() {
+		defer close(r.done)
+		if err := r.d.Run(ctx, func() { close(ready) }); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-ready
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *rig) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// settle waits until every shard is idle: work that queued more work (a first check answered while
+// a path was being added) is done too.
+func (r *rig) settle() {
+	for {
+		r.d.barrier(context.Background())
+		idle := true
+		for _, s := range r.d.shards {
+			idle = idle && s.idle()
+		}
+		if idle {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// check delivers a check result for one path, with the prio its ALUA state gives.
+func (r *rig) check(dev string, st checker.State) {
+	p, _ := r.topo.Path(dev)
+	prio := checker.PrioUndefined
+	if st.Usable() {
+		prio = prioOf(p)
+	}
+	r.d.PathChecked(dev, CheckResult{State: st, Reason: "test", Prio: prio, PrioName: "sysfs"})
+}
+
+// healthy is what TUR says of a working path: up, or ghost on a standby one.
+func healthy(p sysfs.Path) checker.State {
+	if p.AccessState == "standby" {
+		return checker.Ghost
+	}
+	return checker.Up
+}
+
+func (r *rig) table(name string) string {
+	r.t.Helper()
+	t, _, err := r.dm.Table(name)
+	if err != nil {
+		r.t.Fatalf("table %s: %v", name, err)
+	}
+	return strings.TrimSpace(t.String())
+}
+
+func (r *rig) pathStatus(name, devt string) (dm.PathStatus, int, bool) {
+	r.t.Helper()
+	st, err := r.dm.Status(name)
+	if err != nil {
+		r.t.Fatalf("status %s: %v", name, err)
+	}
+	return st.Path(devt)
+}
+
+// ops counts the recorded dm calls of one kind on one map since the last reset.
+func (r *rig) ops(op, name string) int {
+	n := 0
+	for _, c := range r.dm.Calls() {
+		if c.Op == op && (name == "" || c.Name == name) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *rig) messages(name string) []string {
+	var ms []string
+	for _, c := range r.dm.Calls() {
+		if c.Op == "DM_TARGET_MSG" && c.Name == name {
+			ms = append(ms, c.Arg)
+		}
+	}
+	return ms
+}

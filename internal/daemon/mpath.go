@@ -1,0 +1,322 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpathd/mpathd/pkg/api"
+	"github.com/mpathd/mpathd/pkg/checker"
+	"github.com/mpathd/mpathd/pkg/config"
+	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/sysfs"
+)
+
+// path is the daemon's state of one path device.
+type path struct {
+	info     sysfs.Path
+	spec     CheckSpec
+	checked  bool // a first check result arrived; until then the path stays out of the table
+	state    checker.State
+	reason   string
+	prio     int
+	prioName string
+	// dmFailed mirrors the path's A/F in the kernel's status line.
+	dmFailed  bool
+	failCount int
+	// recheck is set when the kernel failed the path behind the checker's back: it is not
+	// reinstated on the strength of an older "up" until a fresh check result arrives.
+	recheck bool
+	since   time.Time // last checker state change
+}
+
+// mpath is one multipath map, owned by exactly one shard.
+type mpath struct {
+	wwid string
+	name string
+	res  *config.Resolved
+
+	paths []*path // in discovery order; the table keeps this order inside groups
+
+	exists  bool
+	info    dm.Info
+	live    dm.Table
+	sectors uint64
+	status  dm.Status
+
+	policy config.GroupingPolicy
+	groups [][]member // the layout of the last table we computed
+
+	// retryExpired is set when no_path_retry N ran out; queueing stays off until a path is usable.
+	retryExpired bool
+	retriesLeft  int // polling intervals left before queueing stops; -1 when not counting
+	failbackLeft int // deferred failback ticks left; -1 when not counting
+	followover   bool
+
+	pathFaults, groupSwitches, tableLoads uint64
+	err                                   string // the last error acting on this map, for show
+}
+
+func (m *mpath) uuid() string { return "mpath-" + m.wwid }
+
+func (m *mpath) path(dev string) *path {
+	for _, p := range m.paths {
+		if p.info.Name == dev {
+			return p
+		}
+	}
+	return nil
+}
+
+// pathByDevT finds a path by the MAJ:MIN the kernel prints.
+func (m *mpath) pathByDevT(devt string) *path {
+	for _, p := range m.paths {
+		if p.info.Dev.String() == devt {
+			return p
+		}
+	}
+	return nil
+}
+
+func (m *mpath) usablePaths() int {
+	n := 0
+	for _, p := range m.paths {
+		if p.checked && p.state.Usable() {
+			n++
+		}
+	}
+	return n
+}
+
+// wantQueueing is whether queue_if_no_path should be set now.
+func (m *mpath) wantQueueing() bool {
+	switch m.res.NoPathRetry.Mode {
+	case config.RetryQueue:
+		return true
+	case config.RetryCount:
+		return !m.retryExpired
+	}
+	return false
+}
+
+// members describes the map's table-ready paths for the layout.
+func (m *mpath) members() []member {
+	var ms []member
+	for _, p := range m.paths {
+		if !p.checked {
+			continue
+		}
+		tpg := -1
+		if p.info.HasTPG {
+			tpg = int(p.info.TPG)
+		}
+		ms = append(ms, member{
+			dev:      p.info.Name,
+			devt:     dm.Dev{Major: p.info.Dev.Major, Minor: p.info.Dev.Minor},
+			prio:     p.prio,
+			usable:   p.state.Usable() && !p.recheck,
+			ghost:    p.state == checker.Ghost,
+			serial:   p.info.WWID, // VPD 0x80 serial is per LU on most arrays; WWID stands in
+			nodeName: p.info.Transport.NodeName,
+			tpg:      tpg,
+		})
+	}
+	return ms
+}
+
+// layout computes the groups and the desired table.
+func (m *mpath) layout(weights map[string]int) ([][]member, dm.Table, error) {
+	ms := m.members()
+	var prios []string
+	allTPG := len(ms) > 0
+	for _, p := range m.paths {
+		if p.checked {
+			prios = append(prios, p.prioName)
+			allTPG = allTPG && p.info.HasTPG
+		}
+	}
+	m.policy, _ = m.res.SelectGrouping(config.Grouping{Prios: prios, AllHaveTPG: allTPG})
+	gs := groupMembers(m.policy, ms)
+	sortGroups(gs)
+	t, err := buildTable(gs, tableParams{
+		selector:  m.res.PathSelector,
+		features:  m.res.Features,
+		queueMode: m.res.QueueMode,
+		hwHandler: m.hwHandler(),
+		rrMinIORq: m.res.RRMinIORq,
+		rrWeight:  m.res.RRWeight,
+		queueing:  m.wantQueueing(),
+		weights:   weights,
+	})
+	return gs, t, err
+}
+
+// hwHandler is the configured handler, else the one the kernel attached to every path (the kernel
+// reports the attached handler on table readback, so asking for another would never match).
+func (m *mpath) hwHandler() string {
+	if h := strings.Fields(m.res.HardwareHandler); len(h) >= 2 {
+		return h[1]
+	}
+	attached := ""
+	for _, p := range m.paths {
+		if !p.checked {
+			continue
+		}
+		h := p.info.DHState
+		if h == "" || h == "detached" {
+			return ""
+		}
+		if attached != "" && attached != h {
+			return ""
+		}
+		attached = h
+	}
+	return attached
+}
+
+// size is the size the map should have: the size every path reports; while paths disagree (a
+// resize in progress) the live size stays.
+func (m *mpath) size() uint64 {
+	var s uint64
+	for _, p := range m.paths {
+		if !p.checked || p.info.Size == 0 {
+			continue
+		}
+		if s != 0 && p.info.Size != s {
+			if m.sectors != 0 {
+				return m.sectors
+			}
+			return min(s, p.info.Size)
+		}
+		s = p.info.Size
+	}
+	return s
+}
+
+// ready is true when every path has had its first check, so the layout is known.
+func (m *mpath) ready() bool {
+	for _, p := range m.paths {
+		if !p.checked {
+			return false
+		}
+	}
+	return len(m.paths) > 0
+}
+
+// snapshot renders the map for readers.
+func (m *mpath) snapshot() api.Map {
+	am := api.Map{
+		Name:          m.name,
+		UUID:          m.uuid(),
+		WWID:          m.wwid,
+		SizeSectors:   m.sectors,
+		Failback:      m.res.Failback.String(),
+		PathFaults:    m.pathFaults,
+		GroupSwitches: m.groupSwitches,
+		TableLoads:    m.tableLoads,
+		Queueing:      m.queueingSnapshot(),
+		ReadOnly:      m.info.ReadOnly,
+		DMState:       "active",
+	}
+	if m.exists {
+		am.DM = fmt.Sprintf("dm-%d", m.info.Dev.Minor)
+		am.DevT = m.info.Dev.String()
+	}
+	if m.info.Suspended {
+		am.DMState = "suspended"
+	}
+	if len(m.paths) > 0 {
+		am.Vendor, am.Product, am.Revision = m.paths[0].info.Vendor, m.paths[0].info.Model, m.paths[0].info.Rev
+	}
+	am.Features, am.HWHandler = featureWords(m.live)
+	sel := strings.TrimSpace(m.res.PathSelector)
+	placed := map[string]bool{}
+	for gi, g := range m.groups {
+		ag := api.Group{Index: gi + 1, State: api.GroupEnabled, Prio: groupPrio(g), Selector: sel, Marginal: allMarginal(g)}
+		if gi < len(m.status.Groups) {
+			switch m.status.Groups[gi].State {
+			case dm.GroupActive:
+				ag.State = api.GroupActive
+			case dm.GroupDisabled:
+				ag.State = api.GroupDisabled
+			}
+		}
+		for _, mem := range g {
+			p := m.path(mem.dev)
+			if p == nil {
+				continue
+			}
+			placed[p.info.Name] = true
+			ag.Paths = append(ag.Paths, pathSnapshot(p))
+		}
+		am.Groups = append(am.Groups, ag)
+	}
+	// Paths not in the table yet (first check pending) are shown in a group 0 of their own.
+	var waiting []api.Path
+	for _, p := range m.paths {
+		if !placed[p.info.Name] {
+			waiting = append(waiting, pathSnapshot(p))
+		}
+	}
+	if len(waiting) > 0 {
+		am.Groups = append(am.Groups, api.Group{Index: 0, State: api.GroupDisabled, Prio: prioUndef, Selector: sel, Paths: waiting})
+	}
+	return am
+}
+
+func pathSnapshot(p *path) api.Path {
+	dmState := api.DMActive
+	if p.dmFailed {
+		dmState = api.DMFailed
+	}
+	return api.Path{
+		Dev:          p.info.Name,
+		DevT:         p.info.Dev.String(),
+		HCIL:         p.info.HCTL.String(),
+		DMState:      dmState,
+		CheckerState: p.state.String(),
+		DevState:     p.info.State,
+		Prio:         p.prio,
+		Checker:      p.spec.Checker,
+		FailCount:    uint64(p.failCount),
+	}
+}
+
+func (m *mpath) queueingSnapshot() api.Queueing {
+	q := api.Queueing{Configured: m.res.NoPathRetry.String(), Active: m.live.Features.QueueIfNoPath}
+	switch m.res.NoPathRetry.Mode {
+	case config.RetryQueue:
+		q.Mode = api.QueueingOn
+	case config.RetryCount:
+		q.Mode = api.QueueingRetries
+		if m.retriesLeft > 0 {
+			q.RetriesLeft = m.retriesLeft
+		}
+	default:
+		q.Mode = api.QueueingOff
+	}
+	return q
+}
+
+// featureWords renders the table's feature and handler fields as the kernel prints them.
+func featureWords(t dm.Table) (features, handler string) {
+	s := t.String()
+	w := strings.Fields(s)
+	if len(w) == 0 {
+		return "0", "0"
+	}
+	n, err := strconv.Atoi(w[0])
+	if err != nil || len(w) < n+2 {
+		return "0", "0"
+	}
+	features = strings.Join(w[:n+1], " ")
+	h, err := strconv.Atoi(w[n+1])
+	if err != nil || len(w) < n+2+h+1 {
+		return features, "0"
+	}
+	return features, strings.Join(w[n+1:n+2+h], " ")
+}
+
+var errNoPaths = errors.New("no usable path")

@@ -1,0 +1,401 @@
+package daemon
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/mpathd/mpathd/pkg/api"
+	"github.com/mpathd/mpathd/pkg/checker"
+	"github.com/mpathd/mpathd/pkg/config"
+	"github.com/mpathd/mpathd/pkg/dm"
+)
+
+// sync brings the kernel's map in line with what the daemon knows. It runs on the shard goroutine
+// after every change to the map. Messages are preferred to reloads; a reload happens only when the
+// layout (paths, groups, order, selector arguments) or the size must change, and never before every
+// path has had its first check, so the layout is computed from known priorities.
+func (s *shard) sync(m *mpath) {
+	d := s.d
+	if len(m.paths) == 0 {
+		s.lastPathGone(m)
+		return
+	}
+	ready := m.ready()
+	switch {
+	case !m.exists && !ready:
+		return
+	case !m.exists:
+		if !s.create(m) {
+			return
+		}
+	case ready:
+		gs, desired, err := m.layout(d.weights(m))
+		sectors := m.size()
+		if err != nil {
+			s.fail(m, "build table", err)
+			break
+		}
+		if sameLayout(desired, m.live) && sectors == m.sectors {
+			break
+		}
+		why := "layout changed"
+		if sectors != m.sectors {
+			why = fmt.Sprintf("size %d → %d sectors", m.sectors, sectors)
+		}
+		if err := dm.Reload(d.dm, m.name, sectors, desired, 0); err != nil {
+			s.fail(m, "reload", err)
+			break
+		}
+		m.tableLoads++
+		d.log.Info().Str("map", m.name).Str("why", why).Int("groups", len(gs)).Msg("table reloaded")
+		d.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
+		if sectors != m.sectors {
+			d.emit(api.Event{Type: api.EventMapResized, Map: m.name, Old: strconv.FormatUint(m.sectors, 10), New: strconv.FormatUint(sectors, 10)})
+		}
+		s.refresh(m)
+	}
+	changed := s.syncPathStates(m)
+	changed = s.syncQueueing(m) || changed
+	changed = s.syncGroups(m) || changed
+	if changed {
+		s.refresh(m)
+	}
+}
+
+// create makes the map in the kernel, or adopts one that appeared meanwhile.
+func (s *shard) create(m *mpath) bool {
+	d := s.d
+	if m.name == "" {
+		name, err := d.mapName(m)
+		if err != nil {
+			s.fail(m, "choose name", err)
+			return false
+		}
+		m.name = name
+	}
+	_, desired, err := m.layout(d.weights(m))
+	if err != nil {
+		s.fail(m, "build table", err)
+		return false
+	}
+	var flags dm.UdevFlags
+	if m.usablePaths() == 0 {
+		flags |= dm.MpathNoPaths
+	}
+	info, err := dm.CreateMap(d.dm, m.name, m.uuid(), m.size(), desired, flags)
+	if err != nil {
+		if dm.IsBusy(err) {
+			// Another map holds the name or uuid: adopt it if it is ours, else report.
+			if live, lerr := d.dm.Info(m.name); lerr == nil && live.UUID == m.uuid() {
+				m.exists, m.info = true, live
+				s.refresh(m)
+				return true
+			}
+		}
+		s.fail(m, "create", err)
+		return false
+	}
+	m.exists, m.info = true, info
+	m.tableLoads++
+	d.indexMap(m)
+	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
+	d.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: fmt.Sprintf("%d paths", len(m.paths))})
+	if d.wwids != nil && !d.wwids.Known(m.wwid) {
+		if err := d.wwids.Remember(m.wwid); err != nil {
+			d.log.Warn().Err(err).Str("map", m.name).Msg("cannot record WWID in the wwids file")
+		}
+	}
+	s.refresh(m)
+	return true
+}
+
+// refresh re-reads the live table and status, which are the truth about the map.
+func (s *shard) refresh(m *mpath) {
+	d := s.d
+	if info, err := d.dm.Info(m.name); err == nil {
+		m.info = info
+	}
+	t, sectors, err := d.dm.Table(m.name)
+	if err != nil {
+		s.fail(m, "read table", err)
+		return
+	}
+	st, err := d.dm.Status(m.name)
+	if err != nil {
+		s.fail(m, "read status", err)
+		return
+	}
+	m.live, m.sectors, m.status = t, sectors, st
+	m.groups = m.liveGroups()
+	s.absorbStatus(m)
+}
+
+// absorbStatus takes the kernel's per-path A/F into the paths. A path the kernel failed while the
+// checker still called it usable is marked for a fresh check and re-checked at once, with its
+// siblings: the kernel saw an I/O error the checker has not seen yet.
+func (s *shard) absorbStatus(m *mpath) {
+	d := s.d
+	kick := false
+	for _, p := range m.paths {
+		ps, _, ok := m.status.Path(p.info.Dev.String())
+		if !ok {
+			p.dmFailed = false
+			continue
+		}
+		if ps.Failed && !p.dmFailed && p.checked && p.state.Usable() {
+			p.recheck = true
+			kick = true
+			m.pathFaults++
+			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the kernel")
+			d.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the kernel (I/O error)"})
+		}
+		p.dmFailed = ps.Failed
+		p.failCount = ps.FailCount
+	}
+	if kick {
+		for _, p := range m.paths {
+			d.monitor.CheckNow(p.info.Name)
+		}
+	}
+}
+
+// liveGroups describes the live table's groups with the paths' current facts, so that group
+// numbers always match the kernel's.
+func (m *mpath) liveGroups() [][]member {
+	byDevT := map[string]member{}
+	for _, mem := range m.members() {
+		byDevT[mem.devt.String()] = mem
+	}
+	gs := make([][]member, 0, len(m.live.Groups))
+	for _, g := range m.live.Groups {
+		var mg []member
+		for _, p := range g.Paths {
+			mem, ok := byDevT[p.Dev]
+			if !ok {
+				mem = member{dev: p.Dev, prio: prioUndef, tpg: -1}
+				if dv, err := dm.ParseDev(p.Dev); err == nil {
+					mem.devt = dv
+				}
+			}
+			mg = append(mg, mem)
+		}
+		gs = append(gs, mg)
+	}
+	return gs
+}
+
+// syncPathStates fails and reinstates paths in the kernel to match the checker.
+func (s *shard) syncPathStates(m *mpath) bool {
+	d := s.d
+	changed := false
+	active := false
+	for _, p := range m.paths {
+		if p.checked && p.state == checker.Up && !p.recheck {
+			active = true
+		}
+	}
+	for _, p := range m.paths {
+		if !p.checked {
+			continue
+		}
+		ps, _, ok := m.status.Path(p.info.Dev.String())
+		if !ok {
+			continue
+		}
+		devt := p.info.Dev.String()
+		switch {
+		case failing(p.state) && !ps.Failed:
+			if err := dm.FailPath(d.dm, m.name, devt); err != nil {
+				s.fail(m, "fail_path "+p.info.Name, err)
+				continue
+			}
+			m.pathFaults++
+			changed = true
+			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Str("reason", p.reason).Msg("path failed")
+		case p.state.Usable() && !p.recheck && ps.Failed:
+			// A standby path of a map with no active path stays failed: the kernel would send I/O
+			// to it, the I/O would fail and the path would flap.
+			if p.state == checker.Ghost && !active {
+				continue
+			}
+			if err := dm.ReinstatePath(d.dm, m.name, devt); err != nil {
+				s.fail(m, "reinstate_path "+p.info.Name, err)
+				continue
+			}
+			changed = true
+			d.log.Info().Str("map", m.name).Str("path", p.info.Name).Str("state", p.state.String()).Msg("path reinstated")
+		}
+	}
+	return changed
+}
+
+// failing reports the checker states that take a path out of use.
+func failing(st checker.State) bool {
+	switch st {
+	case checker.Down, checker.Timeout, checker.Disconnected:
+		return true
+	}
+	return false
+}
+
+// syncQueueing applies no_path_retry: queue forever, fail at once, or queue for N polling
+// intervals after the last path went (counted down by tick) and queue again when a path returns.
+func (s *shard) syncQueueing(m *mpath) bool {
+	d := s.d
+	if m.res.NoPathRetry.Mode == config.RetryCount {
+		if m.usablePaths() > 0 {
+			if m.retriesLeft >= 0 || m.retryExpired {
+				d.log.Info().Str("map", m.name).Msg("path available again: leaving recovery mode")
+			}
+			m.retriesLeft, m.retryExpired = -1, false
+		} else if m.retriesLeft < 0 && !m.retryExpired {
+			m.retriesLeft = m.res.NoPathRetry.Count
+			d.log.Warn().Str("map", m.name).Int("no_path_retry", m.retriesLeft).
+				Int("polling_interval", d.cfg().Global().PollingInterval).
+				Msg("no usable path: entering recovery mode, I/O queued")
+		}
+	}
+	want := m.wantQueueing()
+	if want == m.live.Features.QueueIfNoPath {
+		return false
+	}
+	var err error
+	if want {
+		err = dm.QueueIfNoPath(d.dm, m.name)
+	} else {
+		err = dm.FailIfNoPath(d.dm, m.name)
+	}
+	if err != nil {
+		s.fail(m, "set queueing", err)
+		return false
+	}
+	m.live.Features.QueueIfNoPath = want
+	ev := api.Event{Type: api.EventQueueingOff, Map: m.name, Old: "on", New: "off"}
+	if want {
+		ev = api.Event{Type: api.EventQueueingOn, Map: m.name, Old: "off", New: "on"}
+	}
+	switch {
+	case want:
+		ev.Reason = "no_path_retry " + m.res.NoPathRetry.String()
+	case m.retryExpired:
+		ev.Reason = fmt.Sprintf("no_path_retry %d exhausted: queued I/O fails", m.res.NoPathRetry.Count)
+	default:
+		ev.Reason = "no_path_retry " + m.res.NoPathRetry.String()
+	}
+	d.log.Warn().Str("map", m.name).Bool("queue_if_no_path", want).Str("why", ev.Reason).Msg("queueing changed")
+	d.emit(ev)
+	return true
+}
+
+// syncGroups re-enables groups that have usable paths again and applies failback.
+func (s *shard) syncGroups(m *mpath) bool {
+	d := s.d
+	changed := false
+	m.groups = m.liveGroups() // path states may have changed since the last refresh
+	for i, g := range m.groups {
+		if i < len(m.status.Groups) && m.status.Groups[i].State == dm.GroupDisabled && usableCount(g) > 0 {
+			if err := dm.EnableGroup(d.dm, m.name, i+1); err != nil {
+				s.fail(m, "enable_group", err)
+			} else {
+				changed = true
+			}
+		}
+	}
+	best := bestGroup(m.groups)
+	cur := m.currentGroup()
+	// Failback moves I/O back to a better group; leaving a dead group for a worse one is the
+	// kernel's job, done on the next I/O.
+	if best == 0 || cur == 0 || cur > len(m.groups) || best == cur ||
+		groupPrio(m.groups[best-1]) <= groupPrio(m.groups[cur-1]) {
+		m.failbackLeft = -1
+		m.followover = false
+		return changed
+	}
+	fb := m.res.Failback
+	switch fb.Mode {
+	case config.FailbackImmediate:
+	case config.FailbackFollowover:
+		if !m.followover {
+			return changed
+		}
+	case config.FailbackDeferred:
+		if m.failbackLeft < 0 {
+			m.failbackLeft = fb.Ticks
+			d.log.Info().Str("map", m.name).Int("ticks", fb.Ticks).Msg("better group usable: deferred failback started")
+		}
+		if m.failbackLeft > 0 {
+			return changed
+		}
+	default:
+		return changed
+	}
+	return s.switchGroup(m, best, "failback "+fb.String()) || changed
+}
+
+func (s *shard) switchGroup(m *mpath, to int, why string) bool {
+	d := s.d
+	from := m.currentGroup()
+	if err := dm.SwitchGroup(d.dm, m.name, to); err != nil {
+		s.fail(m, "switch_group", err)
+		return false
+	}
+	m.groupSwitches++
+	m.failbackLeft, m.followover = -1, false
+	d.log.Info().Str("map", m.name).Int("from", from).Int("to", to).Str("why", why).Msg("group switched")
+	d.emit(api.Event{Type: api.EventGroupSwitch, Map: m.name, Old: strconv.Itoa(from), New: strconv.Itoa(to), Reason: why})
+	return true
+}
+
+// currentGroup is the 1-based group the kernel uses: the active one, or, when none is active (no
+// I/O since a load or a switch_group, or every path failed), the one it will use next.
+func (m *mpath) currentGroup() int {
+	for i, g := range m.status.Groups {
+		if g.State == dm.GroupActive {
+			return i + 1
+		}
+	}
+	if m.status.CurrentPG <= len(m.status.Groups) {
+		return m.status.CurrentPG
+	}
+	return 0
+}
+
+// lastPathGone applies flush_on_last_del when a map has lost its last path.
+func (s *shard) lastPathGone(m *mpath) {
+	d := s.d
+	if !m.exists {
+		delete(s.maps, m.wwid)
+		return
+	}
+	open := m.info.OpenCount > 0
+	if info, err := d.dm.Info(m.name); err == nil {
+		open = info.OpenCount > 0
+	}
+	mode := m.res.FlushOnLastDel
+	if mode == config.FlushNever || mode == config.FlushUnused && open && !m.res.DeferredRemove {
+		d.log.Warn().Str("map", m.name).Bool("open", open).Str("flush_on_last_del", string(mode)).
+			Msg("last path removed: keeping the map")
+		return
+	}
+	if m.live.Features.QueueIfNoPath {
+		// Queued I/O must not hang for ever on a map that is going away.
+		if err := dm.FailIfNoPath(d.dm, m.name); err != nil {
+			s.fail(m, "fail_if_no_path before remove", err)
+		}
+	}
+	pending, err := d.dm.Remove(m.name, dm.RemoveOptions{Deferred: m.res.DeferredRemove || mode == config.FlushAlways && open})
+	if err != nil {
+		s.fail(m, "remove", err)
+		return
+	}
+	d.log.Info().Str("map", m.name).Bool("deferred", pending).Msg("last path removed: map removed")
+	d.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "last path removed"})
+	d.unindexMap(m)
+	delete(s.maps, m.wwid)
+}
+
+// fail records and logs an error acting on a map; the daemon carries on.
+func (s *shard) fail(m *mpath, op string, err error) {
+	m.err = fmt.Sprintf("%s: %v", op, err)
+	s.d.log.Error().Str("map", m.name).Str("wwid", m.wwid).Str("op", op).Err(err).Msg("map operation failed")
+}

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mpathd/mpathd/pkg/api"
+)
+
+// shard owns the maps whose WWID hashes to it. Everything that touches those maps runs on the
+// shard's goroutine, in arrival order; producers never block (the queue is unbounded), so a
+// checker callback or a uevent reader is never held up by a slow reload elsewhere.
+type shard struct {
+	d    *Daemon
+	maps map[string]*mpath // by WWID; touched only on the shard goroutine
+
+	mu    sync.Mutex
+	queue []func()
+	busy  bool // a batch taken from queue is running
+	wake  chan struct{}
+
+	snap atomic.Pointer[[]api.Map]
+}
+
+func newShard(d *Daemon) *shard {
+	s := &shard{d: d, maps: map[string]*mpath{}, wake: make(chan struct{}, 1)}
+	s.snap.Store(&[]api.Map{})
+	return s
+}
+
+// post queues fn to run on the shard goroutine.
+func (s *shard) post(fn func()) {
+	s.mu.Lock()
+	s.queue = append(s.queue, fn)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run executes queued work until done is closed, publishing a snapshot after each batch.
+func (s *shard) run(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			work := s.queue
+			s.queue = nil
+			s.busy = len(work) > 0
+			s.mu.Unlock()
+			if len(work) == 0 {
+				break
+			}
+			for _, fn := range work {
+				fn()
+			}
+			s.publish()
+		}
+	}
+}
+
+// idle reports whether the shard has nothing queued and nothing running.
+func (s *shard) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.busy && len(s.queue) == 0
+}
+
+func (s *shard) publish() {
+	ms := make([]api.Map, 0, len(s.maps))
+	for _, m := range s.maps {
+		ms = append(ms, m.snapshot())
+	}
+	slices.SortFunc(ms, func(a, b api.Map) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	s.snap.Store(&ms)
+}
