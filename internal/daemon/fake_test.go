@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"context"
-	"runtime"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"

@@ -305,4 +305,3 @@ func (d *Daemon) CheckConfig(path string) error {
 
 // Stats is filled by the polling core; until it is wired there are none.
 func (d *Daemon) Stats() api.Stats { return api.Stats{Time: d.now()} }
-
