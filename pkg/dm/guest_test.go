@@ -572,3 +572,82 @@ func TestGuestReadback(t *testing.T) {
 		})
 	}
 }
+
+// udevProps returns the udev database properties of a block device.
+func udevProps(t *testing.T, dev string) map[string]string {
+	t.Helper()
+	if out, err := exec.Command("udevadm", "settle", "--timeout=20").CombinedOutput(); err != nil {
+		t.Fatalf("udevadm settle: %v %s", err, out)
+	}
+	out, err := exec.Command("udevadm", "info", "-q", "property", "-n", dev).Output()
+	if err != nil {
+		t.Fatalf("udevadm info %s: %v", dev, err)
+	}
+	props := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			props[k] = v
+		}
+	}
+	return props
+}
+
+// TestGuestUdev runs with udevd and the distribution's dm rules: the
+// client must leave /dev/mapper to udev, and the cookie flags must reach
+// the rules (dmsetup udevflags decodes them into the udev database).
+func TestGuestUdev(t *testing.T) {
+	guest.Require(t)
+	if !UdevRunning() {
+		t.Fatal("udev is not running in this scenario")
+	}
+	ps, size := lunPaths(t, lun0WWID)
+	c := openGuestClient(t) // ManageNodes is set: with udev it must not act
+	const name, uuid = "mpathu", "mpath-333333330000007d0"
+	info, err := CreateMap(c, name, uuid, size, twoGroupTable("round-robin", ps), MpathNoKpartx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dmN := fmt.Sprintf("/dev/dm-%d", info.Dev.Minor)
+	props := udevProps(t, dmN)
+	link, err := os.Readlink("/dev/mapper/" + name)
+	if err != nil || filepath.Base(link) != filepath.Base(dmN) {
+		t.Errorf("/dev/mapper/%s -> %q (%v), want a udev symlink to %s", name, link, err, dmN)
+	}
+	want := map[string]string{
+		"DM_NAME":                               name,
+		"DM_UUID":                               uuid,
+		"DM_UDEV_PRIMARY_SOURCE_FLAG":           "1",
+		"DM_UDEV_DISABLE_LIBRARY_FALLBACK_FLAG": "1",
+		"DM_SUBSYSTEM_UDEV_FLAG1":               "1", // MpathNoKpartx
+	}
+	for k, v := range want {
+		if props[k] != v {
+			t.Errorf("after create: %s = %q, want %q", k, props[k], v)
+		}
+	}
+
+	did, err := ReloadIfChanged(c, name, size, twoGroupTable("service-time", ps), 0)
+	if err != nil || !did {
+		t.Fatalf("reload: %v %v", did, err)
+	}
+	props = udevProps(t, dmN)
+	// DM_COOKIE itself is not kept in the udev database; the flags
+	// "dmsetup udevflags" decoded from it are.
+	if props["DM_SUBSYSTEM_UDEV_FLAG0"] != "1" || props["DM_UDEV_PRIMARY_SOURCE_FLAG"] != "1" {
+		t.Errorf("after reload: flag0 %q primary %q", props["DM_SUBSYSTEM_UDEV_FLAG0"], props["DM_UDEV_PRIMARY_SOURCE_FLAG"])
+	}
+	if props["DM_SUBSYSTEM_UDEV_FLAG1"] == "1" {
+		t.Errorf("after reload: no-kpartx flag still set")
+	}
+
+	if err := c.SyncNodes(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Remove(name, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	udevProps(t, "/dev/mapper/control") // settle
+	if _, err := os.Lstat("/dev/mapper/" + name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("/dev/mapper/%s after remove: %v", name, err)
+	}
+}

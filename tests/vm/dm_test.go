@@ -70,3 +70,19 @@ dmsetup remove mpathkeep
 		t.Errorf("dmsetup ls shows %s maps, want only mpathkeep (the others must be removed)", res.Get("maps"))
 	}
 }
+
+// TestVMDMUdev runs pkg/dm next to udevd and the distribution's dm rules:
+// udev makes /dev/mapper links from our cookie flags and pkg/dm leaves the
+// directory alone.
+func TestVMDMUdev(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:        SAN{Hosts: 2, LUNs: 1},
+		Udev:       true,
+		GuestTests: []string{"./pkg/dm"},
+		Script:     `run_gotest /bin/dm.test -test.run '^TestGuestUdev$'`,
+	})
+	if got := res.Get("gotest"); got != "/bin/dm.test PASS" {
+		t.Errorf("gotest = %q", got)
+	}
+}
