@@ -3,20 +3,175 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/mpathd/mpathd/internal/daemon"
+	"github.com/mpathd/mpathd/internal/linux"
 	"github.com/mpathd/mpathd/internal/version"
+	"github.com/mpathd/mpathd/pkg/bindings"
+	"github.com/mpathd/mpathd/pkg/config"
+	"github.com/mpathd/mpathd/pkg/control"
+	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/sdnotify"
+	"github.com/mpathd/mpathd/pkg/sysfs"
 )
 
 func main() {
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
+	os.Exit(run())
+}
+
+func run() int {
+	fl := flag.NewFlagSet("mpathd", flag.ContinueOnError)
+	cfgPath := fl.String("config", config.DefaultPath, "configuration file (missing: built-in defaults)")
+	check := fl.Bool("check", false, "validate the configuration file and exit")
+	showVersion := fl.Bool("version", false, "print the version and exit")
+	socket := fl.String("socket", control.DefaultSocket, "control socket path")
+	logFormat := fl.String("log-format", "console", "log format: console or json")
+	logLevel := fl.String("log-level", "info", "log level: debug, info, warn, error")
+	bindingsPath := fl.String("bindings", bindings.DefaultBindingsPath, "user_friendly_names bindings file")
+	wwidsPath := fl.String("wwids", bindings.DefaultWWIDsPath, "find_multipaths wwids file")
+	if err := fl.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	if fl.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "mpathd: unexpected arguments %q\n", fl.Args())
+		return 2
+	}
 	if *showVersion {
 		fmt.Println("mpathd", version.String())
-		return
+		return 0
 	}
-	fmt.Fprintln(os.Stderr, "mpathd: the daemon core is not built yet; see README.md")
-	os.Exit(1)
+	cfg, err := config.LoadOptional(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mpathd: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	if *check {
+		fmt.Printf("%s: valid\n", *cfgPath)
+		return 0
+	}
+	log, slogger, err := newLogger(os.Stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mpathd: %v\n", err)
+		return 2
+	}
+	if cfg.File == "" {
+		log.Info().Str("file", *cfgPath).Msg("no configuration file: running on built-in defaults")
+	}
+	if err := serve(cfg, *cfgPath, *socket, *bindingsPath, *wwidsPath, log, slogger); err != nil {
+		log.Error().Err(err).Msg("mpathd stopped")
+		return 1
+	}
+	return 0
+}
+
+func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, log zerolog.Logger, slogger *slog.Logger) error {
+	notify := sdnotify.New(slogger)
+	client, err := dm.Open(dm.Options{ManageNodes: true})
+	if err != nil {
+		return fmt.Errorf("device-mapper: %w", err)
+	}
+	defer client.Close()
+	fs := sysfs.New("/")
+	opts := daemon.Options{
+		Config: cfg, ConfigPath: cfgPath, Topology: fs, DM: client, Log: log, Version: version.String(),
+		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)},
+	}
+	if bf, warn, err := bindings.Open(bindingsPath, false); err != nil {
+		log.Warn().Err(err).Str("file", bindingsPath).Msg("bindings file unusable: new maps get WWID names")
+	} else {
+		if warn != nil {
+			log.Warn().Err(warn).Str("file", bindingsPath).Msg("bindings file has bad lines (skipped)")
+		}
+		opts.Names = linux.Names{File: bf}
+	}
+	d := daemon.New(opts)
+	g := cfg.Global()
+	poll := time.Duration(g.PollingInterval) * time.Second
+	mon := linux.NewMonitor(linux.MonitorConfig{
+		PollingInterval: poll, MaxPollingInterval: time.Duration(g.MaxPollingInterval) * time.Second, Logger: slogger,
+	}, d.PathChecked)
+	d.SetMonitor(mon)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	errc := make(chan error, 4)
+	go func() { errc <- mon.Run(ctx) }()
+	go func() { errc <- linux.Uevents(ctx, d, fs, slogger) }()
+	go func() { errc <- linux.DMEvents(ctx, d, slogger) }()
+
+	l, err := control.Listen(socket)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	srv := &control.Server{Service: d, Log: slogger}
+	go func() { errc <- srv.Serve(ctx, l) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				notify.Reloading("reconfigure")
+				if err := d.Reconfigure(ctx); err != nil {
+					log.Error().Err(err).Msg("SIGHUP: configuration not reloaded")
+				}
+				notify.Ready("running")
+			}
+		}
+	}()
+	go notify.Watchdog(ctx, func() error { return d.Alive(10 * time.Second) })
+
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- d.Run(ctx, func() {
+			top := d.Topology()
+			log.Info().Int("maps", len(top.Maps)).Msg("ready")
+			notify.Ready(fmt.Sprintf("running: %d maps", len(top.Maps)))
+		})
+	}()
+	select {
+	case err := <-runErr:
+		notify.Stopping("stopping")
+		return err
+	case err := <-errc:
+		if err != nil && ctx.Err() == nil {
+			stop()
+			<-runErr
+			return err
+		}
+		err = <-runErr
+		notify.Stopping("stopping")
+		return err
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, *slog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Logger{}, nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
+	default:
+		return zerolog.Logger{}, nil, errors.New("log format must be console or json")
+	}
+	zl := zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	return zl, slog.New(zerolog.NewSlogHandler(zl)), nil
 }

@@ -674,3 +674,24 @@ func (d *Daemon) Status() api.Status {
 
 // Subscribe streams state changes.
 func (d *Daemon) Subscribe(ctx context.Context) <-chan api.Event { return d.hub.Subscribe(ctx) }
+
+// PathWWID tells which WWID a path device belongs to, if the daemon manages it.
+func (d *Daemon) PathWWID(dev string) (string, bool) {
+	w, ok := d.devIndex.Load(dev)
+	if !ok {
+		return "", false
+	}
+	return w.(string), true
+}
+
+// Alive proves the daemon's shards still make progress: each must run a no-op within the timeout.
+// It backs the systemd watchdog, so a map owner stuck in the kernel is noticed.
+func (d *Daemon) Alive(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	d.barrier(ctx)
+	if ctx.Err() != nil {
+		return fmt.Errorf("a map shard did not respond within %v", timeout)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/mpathd/mpathd/internal/daemon"
+	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/sysfs"
+	"github.com/mpathd/mpathd/pkg/uevent"
+)
+
+// CoalesceWindow is how long path uevents are gathered before they are applied: long enough to
+// fold a host scan's burst into one reload per map, short against a human's patience.
+const CoalesceWindow = 200 * time.Millisecond
+
+// Uevents listens on the kernel's uevent group and feeds path changes into the daemon in batches,
+// one per WWID, so a map is reloaded once per burst. A lost-events overflow triggers a resync.
+func Uevents(ctx context.Context, d *daemon.Daemon, fs sysfs.FS, log *slog.Logger) error {
+	conn, err := uevent.Listen(uevent.Config{Source: uevent.Kernel, Logger: log})
+	if err != nil {
+		return fmt.Errorf("uevent listener: %w", err)
+	}
+	defer conn.Close()
+	in := make(chan uevent.Event, 1024)
+	out := make(chan uevent.Batch, 64)
+	co := &uevent.Coalescer{Window: CoalesceWindow, WWID: func(e uevent.Event) string {
+		if e.Kind() != uevent.KindPath {
+			return ""
+		}
+		if w, ok := d.PathWWID(e.DevName); ok {
+			return w
+		}
+		if e.Action == uevent.Remove {
+			return ""
+		}
+		p, err := fs.Path(e.DevName)
+		if err != nil {
+			return ""
+		}
+		return p.WWID
+	}}
+	go func() {
+		<-ctx.Done()
+		conn.Close()
+	}()
+	go func() {
+		defer close(in)
+		for {
+			e, err := conn.Receive()
+			if err != nil {
+				if !errors.Is(err, os.ErrClosed) && ctx.Err() == nil {
+					log.Error("uevent receive", "err", err)
+				}
+				return
+			}
+			if !uevent.PathsAndMaps.Match(e) {
+				continue
+			}
+			select {
+			case in <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		if err := co.Run(ctx, in, out); err != nil && ctx.Err() == nil {
+			log.Error("uevent coalescer", "err", err)
+		}
+		close(out)
+	}()
+	for b := range out {
+		apply(ctx, d, b, log)
+	}
+	return nil
+}
+
+func apply(ctx context.Context, d *daemon.Daemon, b uevent.Batch, log *slog.Logger) {
+	if b.Overflow {
+		log.Warn("uevents were lost (receive buffer overflow): resynchronising from sysfs")
+		if err := d.Resync(ctx); err != nil {
+			log.Error("resync", "err", err)
+		}
+		return
+	}
+	var added, removed []string
+	for _, e := range b.Events {
+		switch e.Kind() {
+		case uevent.KindPath:
+			switch e.Action {
+			case uevent.Add:
+				added = append(added, e.DevName)
+			case uevent.Remove:
+				removed = append(removed, e.DevName)
+			case uevent.Change:
+				d.PathChanged(e.DevName)
+			}
+		case uevent.KindDM:
+			// The dm event watcher sees every table event of our maps; a change uevent adds nothing.
+		}
+	}
+	if len(removed) > 0 {
+		d.PathsRemoved(removed)
+	}
+	if len(added) > 0 {
+		d.PathsAdded(added)
+	}
+}
+
+// DMEvents watches device-mapper event counters and tells the daemon which maps changed, so it
+// learns at once when the kernel fails a path.
+func DMEvents(ctx context.Context, d *daemon.Daemon, log *slog.Logger) error {
+	w, err := dm.OpenWatcher(dm.WatchOptions{})
+	if err != nil {
+		return fmt.Errorf("dm event watcher: %w", err)
+	}
+	defer w.Close()
+	for {
+		changes, err := w.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("dm event watcher: %w", err)
+		}
+		for _, c := range changes {
+			d.MapChanged(c.Device.Name)
+		}
+	}
+}
