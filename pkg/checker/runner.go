@@ -206,34 +206,47 @@ func (r *Runner) applyOps(now time.Time) {
 			if d <= 0 {
 				d = DefaultDeadline
 			}
-			if e != nil { // a new checker for a known path: keep its schedule and in-flight check
+			switch {
+			case e == nil:
+				e = &entry{id: op.id, heapIdx: -1}
+				r.entries[op.id] = e
+			case e.removed:
+				// Re-added while a check of the old registration is still
+				// running: reuse the entry so the device is never checked twice
+				// at once. complete schedules it when that check ends.
+				e.removed, e.hasLast = false, false
+			default: // a new checker for a known path: keep its schedule and in-flight check
 				e.check, e.deadline = op.check, d
 				continue
 			}
-			e = &entry{id: op.id, check: op.check, deadline: d, interval: r.cfg.PollingInterval, heapIdx: -1}
-			r.entries[op.id] = e
+			e.check, e.deadline, e.interval = op.check, d, r.cfg.PollingInterval
 			r.paths.Add(1)
-			r.schedule(e, now.Add(phase(op.id, r.cfg.PollingInterval)))
+			if e.flight == nil {
+				r.schedule(e, now.Add(phase(op.id, r.cfg.PollingInterval)))
+			}
 		case opRemove:
-			if e != nil {
+			if e != nil && !e.removed {
 				r.drop(e)
 			}
 		case opCheckNow:
-			if e != nil {
+			if e != nil && !e.removed {
 				r.schedule(e, now)
 			}
 		}
 	}
 }
 
-// drop forgets a path. An in-flight check keeps its slot until it returns or
-// its deadline passes; its result is then discarded.
+// drop unregisters a path. An entry with a check in flight stays in the map
+// (marked removed) until that check returns, so a quick re-Add cannot start
+// a second check of the same device; the check's result is discarded.
 func (r *Runner) drop(e *entry) {
 	e.removed = true
-	delete(r.entries, e.id)
 	r.paths.Add(-1)
 	if e.heapIdx >= 0 {
 		heap.Remove(&r.due, e.heapIdx)
+	}
+	if e.flight == nil {
+		delete(r.entries, e.id)
 	}
 }
 
@@ -328,6 +341,9 @@ func (r *Runner) complete(c completion, now time.Time) {
 	}
 	e.flight = nil
 	f.cancel()
+	if e.removed {
+		delete(r.entries, e.id)
+	}
 	if f.timedOut {
 		r.hung.Add(-1)
 		if !e.removed {

@@ -277,3 +277,42 @@ func TestRunnerRemoveAndReplace(t *testing.T) {
 		}
 	})
 }
+
+// Removing and re-adding a path while its check runs does not start a
+// second check of the same device.
+func TestRunnerReAddWhileInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		r := NewRunner(RunnerConfig{OnResult: rec.on})
+		var running, peak, calls atomic.Int64
+		slow := func(state State) CheckFunc {
+			return func(context.Context) Result {
+				calls.Add(1)
+				if n := running.Add(1); n > peak.Load() {
+					peak.Store(n)
+				}
+				time.Sleep(3 * time.Second)
+				running.Add(-1)
+				return Result{State: state}
+			}
+		}
+		r.Add("p", slow(Up), 0)
+		stop := startRunner(r)
+		defer stop()
+		time.Sleep(phase("p", 5*time.Second) + time.Second) // first check in flight
+		r.Remove("p")
+		r.Add("p", slow(Ghost), 0)
+		synctest.Wait()
+		if s := r.Stats(); s.Paths != 1 || calls.Load() != 1 {
+			t.Fatalf("stats %+v, %d calls right after re-add", s, calls.Load())
+		}
+		time.Sleep(30 * time.Second)
+		if peak.Load() != 1 {
+			t.Errorf("%d checks of one path ran at once", peak.Load())
+		}
+		got := rec.get("p")
+		if len(got) < 2 || got[len(got)-1].r.State != Ghost {
+			t.Errorf("results after re-add: %v", got)
+		}
+	})
+}

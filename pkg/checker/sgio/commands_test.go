@@ -211,3 +211,16 @@ func TestRead10CDB(t *testing.T) {
 		t.Errorf("CDB %x, want %x", got, want)
 	}
 }
+
+func FuzzParseVPD(f *testing.F) {
+	f.Add([]byte{0, 0x80, 0, 4, '2', '0', '0', '0'})
+	f.Add(sgiotest.StdInquiry("Linux", "scsi_debug", sgio.TPGSBoth))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if s, err := sgio.ParseUnitSerial(b); err == nil && len(s) > len(b) {
+			t.Fatalf("serial %q longer than the page", s)
+		}
+		if inq, err := sgio.ParseStdInquiry(b); err == nil && inq.TPGS > sgio.TPGSBoth {
+			t.Fatalf("TPGS %d", inq.TPGS)
+		}
+	})
+}
