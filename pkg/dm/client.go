@@ -110,6 +110,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// invalid reports input the kernel would reject with EINVAL, caught before
+// the ioctl.
+func invalid(op, name string, err error) error {
+	return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: %v", unix.EINVAL, err)}
+}
+
 var (
 	// ErrNoTable means the device has no live table.
 	ErrNoTable = errors.New("no live table")
@@ -141,6 +147,7 @@ const (
 // Options configures Open.
 type Options struct {
 	// ControlPath is the control node; default /dev/mapper/control.
+	// Managed nodes are made in its directory.
 	ControlPath string
 	// ManageNodes makes the client create and remove /dev/mapper/<name>
 	// block nodes itself when udev is not running (initramfs, containers),
@@ -219,7 +226,7 @@ func (c *Client) call(cmd command, h header, payload []byte, size int) (header, 
 	for {
 		buf, err := encodeRequest(h, payload, size)
 		if err != nil {
-			return header{}, nil, &Error{Op: cmd.name, Name: id, Err: err}
+			return header{}, nil, invalid(cmd.name, id, err)
 		}
 		if err := c.dev.ioctl(cmd.req, buf); err != nil {
 			return header{}, nil, &Error{Op: cmd.name, Name: id, Err: err}
@@ -240,7 +247,7 @@ func (c *Client) call(cmd command, h header, payload []byte, size int) (header, 
 
 func (c *Client) named(cmd command, name string) (header, error) {
 	if err := validName(name); err != nil {
-		return header{}, &Error{Op: cmd.name, Name: name, Err: err}
+		return header{}, invalid(cmd.name, name, err)
 	}
 	return header{Name: name}, nil
 }
@@ -280,7 +287,7 @@ func (c *Client) Create(name, uuid string) (Info, error) {
 		return Info{}, err
 	}
 	if err := validUUID(uuid); err != nil {
-		return Info{}, &Error{Op: cmdDevCreate.name, Name: name, Err: err}
+		return Info{}, invalid(cmdDevCreate.name, name, err)
 	}
 	h.UUID = uuid
 	rh, _, err := c.call(cmdDevCreate, h, nil, 0)
@@ -298,9 +305,12 @@ func (c *Client) Create(name, uuid string) (Info, error) {
 
 // Load implements Control.
 func (c *Client) Load(name string, sectors uint64, t Table) error {
+	if err := t.Validate(); err != nil {
+		return invalid(cmdTableLoad.name, name, fmt.Errorf("multipath table: %w", err))
+	}
 	params, err := t.MarshalText()
 	if err != nil {
-		return &Error{Op: cmdTableLoad.name, Name: name, Err: err}
+		return invalid(cmdTableLoad.name, name, err)
 	}
 	return c.LoadTargets(name, []Target{{Length: sectors, Type: TargetType, Params: string(params)}}, 0)
 }
@@ -314,7 +324,7 @@ func (c *Client) LoadTargets(name string, ts []Target, flags uint32) error {
 	}
 	payload, err := encodeTargets(ts)
 	if err != nil {
-		return &Error{Op: cmdTableLoad.name, Name: name, Err: err}
+		return invalid(cmdTableLoad.name, name, err)
 	}
 	h.TargetCount = uint32(len(ts))
 	h.Flags = flags
@@ -391,7 +401,7 @@ func (c *Client) Rename(name, newName string, flags UdevFlags) error {
 		return err
 	}
 	if err := validName(newName); err != nil {
-		return &Error{Op: cmdDevRename.name, Name: name, Err: err}
+		return invalid(cmdDevRename.name, name, err)
 	}
 	h.EventNr = c.cookie(flags)
 	rh, _, err := c.call(cmdDevRename, h, encodeString(newName), 0)
@@ -505,7 +515,7 @@ func (c *Client) Message(name, msg string) (string, error) {
 	}
 	payload, err := encodeMessage(0, msg)
 	if err != nil {
-		return "", &Error{Op: cmdTargetMsg.name, Name: name, Err: err}
+		return "", invalid(cmdTargetMsg.name, name, err)
 	}
 	rh, data, err := c.call(cmdTargetMsg, h, payload, initialBuffer)
 	if err != nil {

@@ -143,9 +143,13 @@ func TestBadNamesNeverReachTheKernel(t *testing.T) {
 	c, fd := newTestClient(t, false, nil)
 	n := len(fd.calls)
 	for _, name := range []string{"", "a/b", "control", strings.Repeat("x", 200)} {
-		if _, err := c.Info(name); err == nil {
-			t.Errorf("Info(%q) succeeded", name)
+		if _, err := c.Info(name); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("Info(%q) = %v, want EINVAL", name, err)
 		}
+	}
+	err := c.Load("ok", 8, Table{InitialPG: 1})
+	if want := "dm: DM_TABLE_LOAD ok: invalid argument: multipath table: initial_pg 1 invalid for 0 groups"; err == nil || err.Error() != want {
+		t.Errorf("invalid table: %v, want %q", err, want)
 	}
 	if _, err := c.Create("ok", strings.Repeat("u", 200)); err == nil {
 		t.Error("long uuid accepted")

@@ -269,10 +269,8 @@ func (f *Fake) Load(name string, sectors uint64, t Table) error {
 	if d.live != nil && (d.live.t.Features.QueueMode == "bio") != (t.Features.QueueMode == "bio") {
 		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: can't change device type", unix.EINVAL)}
 	}
-	// Keep a private copy: the caller may reuse its slices.
-	n := t.Normalize()
-	n.InitialPG = t.InitialPG
-	d.inactive = &fakeTable{t: n, sectors: sectors}
+	// Normalize also copies the slices the caller may reuse.
+	d.inactive = &fakeTable{t: t.Normalize(), sectors: sectors}
 	return nil
 }
 

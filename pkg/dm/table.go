@@ -131,7 +131,7 @@ func validWord(what, w string, emptyOK bool) error {
 // encoding.TextAppender.
 func (t Table) AppendText(b []byte) ([]byte, error) {
 	if err := t.Validate(); err != nil {
-		return b, fmt.Errorf("dm: multipath table: %w", err)
+		return b, fmt.Errorf("dm: invalid multipath table: %w", err)
 	}
 	f := t.Features
 	n := 0

@@ -254,3 +254,13 @@ func TestEquivalentRetainedHandler(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParseTable(b *testing.B) {
+	s := tableExamples[0].readback
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseTable(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

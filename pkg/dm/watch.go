@@ -181,6 +181,7 @@ func (w *Watcher) diff(devs []Device) []Change {
 // returns promptly without a helper goroutine.
 type pollSource struct {
 	c    *Client
+	path string
 	fd   int
 	wake int
 }
@@ -200,7 +201,7 @@ func openPollSource(path string) (*pollSource, error) {
 		dev.close()
 		return nil, fmt.Errorf("dm: watcher eventfd: %w", err)
 	}
-	return &pollSource{c: c, fd: dev.fd, wake: wake}, nil
+	return &pollSource{c: c, path: path, fd: dev.fd, wake: wake}, nil
 }
 
 func (p *pollSource) wait(ctx context.Context) error {
@@ -217,7 +218,7 @@ func (p *pollSource) wait(ctx context.Context) error {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			return fmt.Errorf("dm: poll %s: %w", ControlPath, err)
+			return fmt.Errorf("dm: poll %s: %w", p.path, err)
 		}
 		if fds[1].Revents != 0 {
 			// A wake-up from this or an earlier context: drain it and
@@ -230,7 +231,7 @@ func (p *pollSource) wait(ctx context.Context) error {
 			return nil
 		}
 		if fds[0].Revents != 0 {
-			return fmt.Errorf("dm: poll %s: revents %#x", ControlPath, fds[0].Revents)
+			return fmt.Errorf("dm: poll %s: revents %#x", p.path, fds[0].Revents)
 		}
 	}
 }

@@ -288,3 +288,17 @@ func FuzzDecodeReply(f *testing.F) {
 		_, _ = decodeDeps(data)
 	})
 }
+
+func BenchmarkDecodeNameList1000(b *testing.B) {
+	var devs []Device
+	for i := range 1000 {
+		devs = append(devs, Device{Name: "mpath" + strings.Repeat("x", i%8), UUID: "mpath-3600a0980383030534f2b4d3153324d71", Dev: Dev{253, uint32(i)}, EventNr: uint32(i)})
+	}
+	data := kernelNameList(devs, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeNameList(data, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
