@@ -14,6 +14,11 @@ import (
 // rely on it: a check blocked in the kernel is abandoned at its deadline.
 type CheckFunc func(ctx context.Context) Result
 
+// Bind makes a CheckFunc of a checker and a path.
+func Bind(c Checker, p *Path) CheckFunc {
+	return func(ctx context.Context) Result { return c.Check(ctx, p) }
+}
+
 // RunnerConfig configures a Runner. Zero fields take the defaults.
 type RunnerConfig struct {
 	// Workers bounds the checks running within their deadline (default 64).
@@ -136,7 +141,11 @@ func NewRunner(cfg RunnerConfig) *Runner {
 }
 
 // Add registers a path, or replaces the check function and deadline of a
-// registered one (its schedule and any in-flight check stay). A new path's
+// registered one (its schedule and any in-flight check stay). The deadline
+// is normally the device's SCSI timeout (checker_timeout), the same value
+// as Path.Timeout; a deadline below 7 s is the only way to bound an SG_IO
+// check more tightly, since the kernel raises shorter SG_IO timeouts to 7 s
+// on block devices. A new path's
 // first check comes at a phase inside the polling interval derived from the
 // id, so a mass Add does not fire every check at once. deadline ≤ 0 means
 // DefaultDeadline.

@@ -316,3 +316,10 @@ func TestRunnerReAddWhileInFlight(t *testing.T) {
 		}
 	})
 }
+
+func TestBind(t *testing.T) {
+	p := &Path{Name: "sdx", Attr: func(string) (string, error) { return "offline", nil }}
+	if r := Bind(None{}, p)(context.Background()); r.State != Down {
+		t.Errorf("%v, want down", r)
+	}
+}

@@ -5,6 +5,16 @@
 // SCSI commands go through the sgio.Device seam; the sysfs attributes of the
 // path come in through Path.Attr, so the whole package is tested without a
 // kernel.
+//
+// Typical use:
+//
+//	dev, _ := sgio.Open("/dev/sdb")
+//	p := &checker.Path{Name: "sdb", HBTL: "2:0:0:0", Attr: checker.SysfsAttr("/sys", "sdb"), SG: dev, Timeout: 30 * time.Second}
+//	c, _ := checker.New("tur")
+//	r := checker.NewRunner(checker.RunnerConfig{OnResult: func(id string, res checker.Result) { … }})
+//	r.Add("sdb", checker.Bind(c, p), p.Timeout)
+//	go r.Run(ctx)
+//	prio, err := checker.DetectPrioritizer(ctx, p).Prio(ctx, p)
 package checker
 
 import "fmt"
