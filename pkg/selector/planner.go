@@ -33,6 +33,12 @@ type Decision struct {
 // minimum interval after the previous reload of the same map. The clock
 // is the caller's: every method takes the current time.
 //
+// Weights feed back into what is measured: a path given more weight gets
+// more I/O and looks slower at the next measurement. When a path's
+// proposed weight reverses the direction of its previous change, the
+// Planner goes only halfway, so the loop settles instead of swinging
+// between two values at the edge of the band.
+//
 // A Planner is safe for concurrent use.
 type Planner struct {
 	enabled     bool
@@ -40,7 +46,12 @@ type Planner struct {
 	band        float64
 
 	mu   sync.Mutex
-	last map[string]time.Time // last reload, or first sight, per map
+	maps map[string]*planState
+}
+
+type planState struct {
+	last time.Time       // last reload, or first sight
+	dir  map[string]int8 // direction of each path's last pushed change
 }
 
 // NewPlanner returns a Planner using the weight_* fields of cfg.
@@ -49,15 +60,15 @@ func NewPlanner(cfg Config) *Planner {
 		enabled:     cfg.WeightUpdate,
 		minInterval: cfg.WeightMinInterval,
 		band:        cfg.WeightHysteresis,
-		last:        map[string]time.Time{},
+		maps:        map[string]*planState{},
 	}
 }
 
 // Plan compares the weights in the live table (current) with the measured
-// ones (proposed, from [RelativeThroughput] per group) and reports whether
-// the map should be reloaded with proposed now. When it says yes, it counts
-// the reload as done at now; call [Planner.Reloaded] for reloads made for
-// other reasons.
+// ones (proposed, from [ProposeWeights]) and reports whether the map should
+// be reloaded now, with Decision.After. When it says yes, it counts the
+// reload as done at now; call [Planner.Reloaded] for reloads made for other
+// reasons.
 //
 // The first call for a map only starts its clock, so weights are pushed no
 // sooner than the minimum interval after the estimates began. Weights are
@@ -72,16 +83,19 @@ func (p *Planner) Plan(mapName string, now time.Time, current, proposed []PathWe
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	last, seen := p.last[mapName]
-	if !seen {
-		p.last[mapName] = now
+	st := p.maps[mapName]
+	if st == nil {
+		p.maps[mapName] = &planState{last: now, dir: map[string]int8{}}
 		return Decision{}, false
 	}
-	if now.Sub(last) < p.minInterval {
+	if now.Sub(st.last) < p.minInterval {
 		return Decision{}, false
 	}
 	oldScaled := scaleGroups(current)
 	newScaled := scaleGroups(proposed)
+	top := groupMax(proposed)
+	after := append([]PathWeight(nil), proposed...)
+	dirs := map[string]int8{}
 	var moved []string
 	for i, pw := range proposed {
 		j := indexOf(current, pw.Path)
@@ -90,20 +104,40 @@ func (p *Planner) Plan(mapName string, now time.Time, current, proposed []PathWe
 			continue
 		}
 		o, n := oldScaled[j], newScaled[i]
+		dir := int8(0)
+		switch {
+		case n > o:
+			dir = 1
+		case n < o:
+			dir = -1
+		}
+		note := ""
+		if dir != 0 && st.dir[pw.Path] == -dir {
+			measured := n
+			n = (o + n) / 2
+			w := math.Round(n * float64(top[pw.Group]) / 100)
+			after[i].Weight = uint8(min(max(w, 1), MaxRelativeThroughput))
+			note = fmt.Sprintf(", halfway to the measured %.0f%% as the previous change went the other way", measured)
+		}
 		if d := math.Abs(n - o); d > 1 && d > p.band*math.Max(o, n) {
-			moved = append(moved, fmt.Sprintf("%s %d→%d (%.0f%%→%.0f%% of the group's largest)",
-				pw.Path, current[j].Weight, pw.Weight, o, n))
+			dirs[pw.Path] = dir
+			moved = append(moved, fmt.Sprintf("%s %d→%d (%.0f%%→%.0f%% of the group's largest%s)",
+				pw.Path, current[j].Weight, after[i].Weight, o, n, note))
 		}
 	}
 	if len(moved) == 0 {
 		return Decision{}, false
 	}
-	p.last[mapName] = now
+	last := st.last
+	st.last = now
+	for path, d := range dirs {
+		st.dir[path] = d
+	}
 	return Decision{
 		Map:    mapName,
 		At:     now,
 		Before: append([]PathWeight(nil), current...),
-		After:  append([]PathWeight(nil), proposed...),
+		After:  after,
 		Reason: fmt.Sprintf("measured path capacity changed beyond the %.0f%% band: %s (previous reload %v ago)",
 			p.band*100, strings.Join(moved, ", "), now.Sub(last).Round(time.Second)),
 	}, true
@@ -113,15 +147,27 @@ func (p *Planner) Plan(mapName string, now time.Time, current, proposed []PathWe
 // added or removed), which restarts its minimum interval.
 func (p *Planner) Reloaded(mapName string, now time.Time) {
 	p.mu.Lock()
-	p.last[mapName] = now
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if st := p.maps[mapName]; st != nil {
+		st.last = now
+		return
+	}
+	p.maps[mapName] = &planState{last: now, dir: map[string]int8{}}
 }
 
 // Forget drops the state of a removed map.
 func (p *Planner) Forget(mapName string) {
 	p.mu.Lock()
-	delete(p.last, mapName)
+	delete(p.maps, mapName)
 	p.mu.Unlock()
+}
+
+func groupMax(ws []PathWeight) map[int]uint8 {
+	top := map[int]uint8{}
+	for _, w := range ws {
+		top[w.Group] = max(top[w.Group], w.Weight)
+	}
+	return top
 }
 
 func indexOf(ws []PathWeight, path string) int {
@@ -135,10 +181,7 @@ func indexOf(ws []PathWeight, path string) int {
 
 // scaleGroups returns each weight as a percentage of its group's largest.
 func scaleGroups(ws []PathWeight) []float64 {
-	top := map[int]uint8{}
-	for _, w := range ws {
-		top[w.Group] = max(top[w.Group], w.Weight)
-	}
+	top := groupMax(ws)
 	out := make([]float64, len(ws))
 	for i, w := range ws {
 		if t := top[w.Group]; t > 0 {

@@ -81,6 +81,20 @@ func TestPlanner(t *testing.T) {
 			},
 		},
 		{
+			name: "a reversal goes halfway",
+			steps: []step{
+				{at: 0, current: live, proposed: live},
+				{at: time.Minute, current: live, proposed: pw(0, "sdb", 100, "sdc", 46), push: true, reason: "sdc 1→46 (100%→46%"},
+				// Measured 86 under the new weights: back up, but only to 66.
+				{at: 2 * time.Minute, current: pw(0, "sdb", 100, "sdc", 46), proposed: pw(0, "sdb", 100, "sdc", 86), push: true,
+					reason: "sdc 46→66 (46%→66% of the group's largest, halfway to the measured 86%"},
+				// Then 74: same direction, within the band of 66.
+				{at: 3 * time.Minute, current: pw(0, "sdb", 100, "sdc", 66), proposed: pw(0, "sdb", 100, "sdc", 74)},
+				// A reversal whose halfway point stays within the band is not pushed.
+				{at: 4 * time.Minute, current: pw(0, "sdb", 100, "sdc", 66), proposed: pw(0, "sdb", 100, "sdc", 46)},
+			},
+		},
+		{
 			name: "weight_update off",
 			cfg:  func(c *Config) { c.WeightUpdate = false },
 			steps: []step{
@@ -107,7 +121,8 @@ func TestPlanner(t *testing.T) {
 				if !strings.Contains(d.Reason, s.reason) {
 					t.Errorf("step %d: reason %q, want it to contain %q", i, d.Reason, s.reason)
 				}
-				if d.Map != "mpatha" || !d.At.Equal(at(s.at)) || len(d.Before) != len(s.current) || len(d.After) != len(s.proposed) {
+				if d.Map != "mpatha" || !d.At.Equal(at(s.at)) || len(d.Before) != len(s.current) || len(d.After) != len(s.proposed) ||
+					d.Before[0] != s.current[0] {
 					t.Errorf("step %d: decision %+v", i, d)
 				}
 			}

@@ -23,21 +23,27 @@ func ServiceTimeLoad(s Stats) time.Duration {
 }
 
 // Capacity estimates the bytes per second a path delivers for each request
-// kept in flight on it: mean request size over mean service time. By
-// Little's law that is the throughput the path sustained divided by its
-// mean concurrency, so it does not grow just because more I/O was sent to
-// the path, and it falls when the path's latency rises under the same load
-// (a congested link, a busy port). Zero means unknown (no completions).
+// kept in flight on it, for requests of requestBytes: requestBytes over the
+// path's mean service time. By Little's law that is the throughput the path
+// would sustain per unit of concurrency. It does not grow just because more
+// I/O was sent to the path, and it falls when the path's latency rises
+// under the same load (a congested link, a busy port). Zero means unknown
+// (no completions yet).
+//
+// Pass the same requestBytes for every path of a group (ProposeWeights uses
+// the group's mean): the kernel's service-time selector sends small requests
+// to weak paths, and a path's own mean size would then shrink its capacity
+// further at every update, driving its weight to the floor.
 //
 // Used as service-time's relative_throughput, it makes the kernel's
-// estimate (in-flight bytes + incoming) / rt equal to the number of
+// estimate (in-flight bytes + incoming) / rt proportional to the number of
 // requests in flight plus one, times the path's mean latency: the
 // historical-service-time model, with the latency measured here.
-func Capacity(s Stats) float64 {
-	if !s.Valid || s.ServiceTime <= 0 || s.AvgRequestBytes <= 0 {
+func Capacity(s Stats, requestBytes float64) float64 {
+	if !s.Valid || s.ServiceTime <= 0 || !(requestBytes > 0) {
 		return 0
 	}
-	return s.AvgRequestBytes / s.ServiceTime.Seconds()
+	return requestBytes / s.ServiceTime.Seconds()
 }
 
 // MaxRelativeThroughput is the largest relative_throughput the kernel's
@@ -89,8 +95,9 @@ type PathStats struct {
 }
 
 // ProposeWeights computes the relative_throughput of every path from its
-// [Capacity], scaled within its group by [RelativeThroughput]. The result
-// is in the order of paths, ready for [Planner.Plan].
+// [Capacity] at the mean request size of its group, scaled within the group
+// by [RelativeThroughput]. The result is in the order of paths, ready for
+// [Planner.Plan].
 func ProposeWeights(paths []PathStats) []PathWeight {
 	out := make([]PathWeight, len(paths))
 	var idx []int
@@ -102,12 +109,19 @@ func ProposeWeights(paths []PathStats) []PathWeight {
 			continue
 		}
 		done[p.Group] = true
-		idx, caps = idx[:0], caps[:0]
+		idx = idx[:0]
+		var bps, iops float64
 		for i, q := range paths {
 			if q.Group == p.Group {
 				idx = append(idx, i)
-				caps = append(caps, Capacity(q.Stats))
+				bps += q.Stats.BytesPerSec()
+				iops += q.Stats.IOPS()
 			}
+		}
+		caps = caps[:0]
+		for _, i := range idx {
+			// iops 0 gives NaN, which Capacity reports as unknown.
+			caps = append(caps, Capacity(paths[i].Stats, bps/iops))
 		}
 		w = RelativeThroughput(w, caps)
 		for k, i := range idx {

@@ -21,12 +21,15 @@ func TestLoadMetrics(t *testing.T) {
 		t.Errorf("ServiceTimeLoad without throughput = %v, want 0", got)
 	}
 	// 64000 bytes per 4 ms per request in flight.
-	if got := Capacity(st); got != 16e6 {
+	if got := Capacity(st, 64000); got != 16e6 {
 		t.Errorf("Capacity = %v, want 16e6", got)
 	}
-	for _, s := range []Stats{{}, {Valid: true, AvgRequestBytes: 4096}, {Valid: true, ServiceTime: time.Millisecond}} {
-		if got := Capacity(s); got != 0 {
-			t.Errorf("Capacity(%+v) = %v, want 0 (unknown)", s, got)
+	for _, c := range []struct {
+		s   Stats
+		req float64
+	}{{Stats{}, 4096}, {Stats{Valid: true}, 4096}, {st, 0}, {st, math.NaN()}} {
+		if got := Capacity(c.s, c.req); got != 0 {
+			t.Errorf("Capacity(%+v, %v) = %v, want 0 (unknown)", c.s, c.req, got)
 		}
 	}
 }
@@ -56,16 +59,18 @@ func TestRelativeThroughput(t *testing.T) {
 }
 
 func TestProposeWeights(t *testing.T) {
-	lat := func(d time.Duration) Stats {
-		return Stats{Valid: true, ReadIOPS: 100, AvgRequestBytes: 65536, ServiceTime: d}
+	lat := func(d time.Duration, size float64) Stats {
+		return Stats{Valid: true, ReadIOPS: 100, ReadBytesPerSec: 100 * size, AvgRequestBytes: size, ServiceTime: d}
 	}
 	got := ProposeWeights([]PathStats{
-		{"sdb", 0, lat(2 * time.Millisecond)},
-		{"sdd", 1, lat(10 * time.Millisecond)},
-		{"sdc", 0, lat(8 * time.Millisecond)},
+		{"sdb", 0, lat(2*time.Millisecond, 131072)},
+		{"sdd", 1, lat(10*time.Millisecond, 4096)},
+		// Small requests on a slow path do not make it look slower.
+		{"sdc", 0, lat(8*time.Millisecond, 4096)},
 		{"sde", 1, Stats{}}, // idle: the group's median
+		{"sdf", 2, Stats{}}, // a group without I/O: kernel default
 	})
-	want := []PathWeight{{"sdb", 0, 100}, {"sdd", 1, 100}, {"sdc", 0, 25}, {"sde", 1, 100}}
+	want := []PathWeight{{"sdb", 0, 100}, {"sdd", 1, 100}, {"sdc", 0, 25}, {"sde", 1, 100}, {"sdf", 2, 1}}
 	if !slices.Equal(got, want) {
 		t.Errorf("ProposeWeights = %v, want %v", got, want)
 	}

@@ -3,6 +3,8 @@ package sim
 import (
 	"slices"
 	"time"
+
+	"github.com/mpathd/mpathd/pkg/selector"
 )
 
 const (
@@ -26,8 +28,17 @@ func base(name string) Scenario {
 		Measure:        6 * time.Second,
 		SampleInterval: 100 * time.Millisecond,
 		HalfLife:       time.Second,
+		Planner:        plannerConfig(),
 		Seed:           1,
 	}
+}
+
+// plannerConfig scales the daemon's defaults to the simulated run: a
+// reload at most every 2 s instead of 60 s.
+func plannerConfig() selector.Config {
+	cfg := selector.DefaultConfig()
+	cfg.WeightMinInterval = 2 * time.Second
+	return cfg
 }
 
 // Symmetric: identical paths, nothing else on the links.

@@ -60,7 +60,10 @@ type Scenario struct {
 	// SampleInterval into estimators of half-life HalfLife).
 	Warmup, Measure          time.Duration
 	SampleInterval, HalfLife time.Duration
-	Seed                     uint64
+	// Planner configures the adaptive policy's weight_min_interval and
+	// weight_hysteresis.
+	Planner selector.Config
+	Seed    uint64
 }
 
 // Policy is a path selector configuration.
@@ -71,10 +74,13 @@ const (
 	QueueLength
 	ServiceTime         // relative_throughput 1 on every path
 	ServiceTimeWeighted // relative_throughput measured during warm-up
+	// ServiceTimeAdaptive measures all the time and reloads weights when
+	// a selector.Planner allows it, as the daemon does.
+	ServiceTimeAdaptive
 )
 
 // Policies lists every Policy in report order.
-var Policies = []Policy{RoundRobin, QueueLength, ServiceTime, ServiceTimeWeighted}
+var Policies = []Policy{RoundRobin, QueueLength, ServiceTime, ServiceTimeWeighted, ServiceTimeAdaptive}
 
 func (p Policy) String() string {
 	switch p {
@@ -86,6 +92,8 @@ func (p Policy) String() string {
 		return "service-time rt=1"
 	case ServiceTimeWeighted:
 		return "service-time measured"
+	case ServiceTimeAdaptive:
+		return "service-time planner"
 	}
 	return fmt.Sprintf("policy(%d)", int(p))
 }
@@ -101,9 +109,12 @@ type Result struct {
 	OtherThroughput float64
 	// Share is the fraction of the map's requests each path carried.
 	Share []float64
-	// Weights are the relative_throughput values used (nil for
-	// round-robin and queue-length).
+	// Weights are the relative_throughput values used at the end (nil
+	// for round-robin and queue-length).
 	Weights []uint8
+	// Reloads counts the weight changes the planner allowed (adaptive
+	// policy only).
+	Reloads int
 }
 
 type evKind uint8
@@ -200,7 +211,9 @@ type sim struct {
 	devs      []device
 	sel       pathSelector
 	estimate  []*selector.Estimator // per map path, while measuring weights
-	measuring bool                  // in the measured phase
+	planner   *selector.Planner     // adaptive policy only
+	reloads   int
+	measuring bool // in the measured phase
 	lat       []int64
 	bytes     int64
 	bgBytes   int64
@@ -267,8 +280,37 @@ func (s *sim) handle(e event) {
 			smp := s.devs[i].sample(s.now)
 			est.Update(&smp)
 		}
+		if s.planner != nil {
+			s.replan()
+		}
 		s.schedule(s.now+int64(s.sc.SampleInterval), evSample, nil)
 	}
+}
+
+// proposed computes weights from the estimates so far.
+func (s *sim) proposed() []selector.PathWeight {
+	paths := make([]selector.PathStats, len(s.estimate))
+	for i, est := range s.estimate {
+		paths[i] = selector.PathStats{Path: s.sc.Paths[i].Name, Stats: est.Stats()}
+	}
+	return selector.ProposeWeights(paths)
+}
+
+// replan asks the planner whether to load the measured weights.
+func (s *sim) replan() {
+	st := s.sel.(*serviceTime)
+	current := make([]selector.PathWeight, len(st.rt))
+	for i, rt := range st.rt {
+		current[i] = selector.PathWeight{Path: s.sc.Paths[i].Name, Weight: uint8(rt)}
+	}
+	d, ok := s.planner.Plan(s.sc.Name, time.Unix(0, s.now), current, s.proposed())
+	if !ok {
+		return
+	}
+	for i, w := range d.After {
+		st.rt[i] = uint64(w.Weight)
+	}
+	s.reloads++
 }
 
 func (s *sim) runUntil(t int64) {
@@ -304,11 +346,14 @@ func Run(sc Scenario, p Policy) Result {
 		perPath:  make([]int, n),
 	}
 	res := Result{Policy: p}
-	if p == ServiceTimeWeighted {
+	if p == ServiceTimeWeighted || p == ServiceTimeAdaptive {
 		for range n {
 			s.estimate = append(s.estimate, selector.NewEstimator(sc.HalfLife))
 		}
 		s.schedule(0, evSample, nil)
+	}
+	if p == ServiceTimeAdaptive {
+		s.planner = selector.NewPlanner(sc.Planner)
 	}
 	for range sc.Depth {
 		s.issueMap()
@@ -320,23 +365,22 @@ func Run(sc Scenario, p Policy) Result {
 	}
 	s.runUntil(int64(sc.Warmup))
 
-	if st, ok := s.sel.(*serviceTime); ok {
-		if p == ServiceTimeWeighted {
-			paths := make([]selector.PathStats, n)
-			for i, est := range s.estimate {
-				paths[i] = selector.PathStats{Path: sc.Paths[i].Name, Stats: est.Stats()}
-			}
-			for i, w := range selector.ProposeWeights(paths) {
-				st.rt[i] = uint64(w.Weight)
-			}
-			s.estimate = nil
+	if p == ServiceTimeWeighted {
+		st := s.sel.(*serviceTime)
+		for i, w := range s.proposed() {
+			st.rt[i] = uint64(w.Weight)
 		}
+		s.estimate = nil
+	}
+	s.measuring = true
+	s.runUntil(int64(sc.Warmup + sc.Measure))
+
+	if st, ok := s.sel.(*serviceTime); ok {
 		for _, rt := range st.rt {
 			res.Weights = append(res.Weights, uint8(rt))
 		}
 	}
-	s.measuring = true
-	s.runUntil(int64(sc.Warmup + sc.Measure))
+	res.Reloads = s.reloads
 
 	sec := sc.Measure.Seconds()
 	res.Throughput = float64(s.bytes) / sec

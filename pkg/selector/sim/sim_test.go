@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // results runs every scenario under every policy once per test binary.
@@ -44,9 +45,11 @@ func TestSimulatorOrdering(t *testing.T) {
 		t.Run(sc.Name, func(t *testing.T) {
 			res := results()[i]
 			rr, st, w := res[RoundRobin], res[ServiceTime], res[ServiceTimeWeighted]
-			if w.Throughput < rr.Throughput || w.MeanLatency > rr.MeanLatency {
-				t.Errorf("weighted service-time %.1f MB/s, %v mean; round-robin %.1f MB/s, %v mean",
-					w.Throughput/1e6, w.MeanLatency, rr.Throughput/1e6, rr.MeanLatency)
+			for _, x := range []Result{w, res[ServiceTimeAdaptive]} {
+				if x.Throughput < rr.Throughput || x.MeanLatency > rr.MeanLatency {
+					t.Errorf("%v %.1f MB/s, %v mean; round-robin %.1f MB/s, %v mean",
+						x.Policy, x.Throughput/1e6, x.MeanLatency, rr.Throughput/1e6, rr.MeanLatency)
+				}
 			}
 			if !strings.HasPrefix(sc.Name, "symmetric") {
 				return
@@ -66,6 +69,23 @@ func TestSimulatorOrdering(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Weights change what is measured; the planner must settle rather than
+// reload at every interval.
+func TestSimulatorPlannerSettles(t *testing.T) {
+	for i, sc := range Scenarios() {
+		if n := results()[i][ServiceTimeAdaptive].Reloads; n > 3 {
+			t.Errorf("%s: %d reloads in %v (one allowed every %v)", sc.Name, n, sc.Warmup+sc.Measure, sc.Planner.WeightMinInterval)
+		}
+	}
+	// The heterogeneous pair swung between two weights at the edge of
+	// the band before reversals were damped; watch it for a minute.
+	sc := Heterogeneous()
+	sc.Measure = time.Minute
+	if r := Run(sc, ServiceTimeAdaptive); r.Reloads > 3 {
+		t.Errorf("%s over a minute: %d reloads, weights %v", sc.Name, r.Reloads, r.Weights)
 	}
 }
 
