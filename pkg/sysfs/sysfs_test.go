@@ -282,3 +282,59 @@ func TestParseHCTLAndDevT(t *testing.T) {
 		}
 	}
 }
+
+// testdata/scsi_debug was captured from the tests/vm guest (TestVMSysfs with
+// MPATHD_CAPTURE_FIXTURE) with udevd running: real kernel VPD bytes, and
+// udev's ID_SERIAL for each path in udev-id-serial.
+func TestCapturedSCSIDebug(t *testing.T) {
+	fsys := New("testdata/scsi_debug")
+	b, err := os.ReadFile("testdata/scsi_debug/udev-id-serial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udev := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			udev[f[0]] = f[1]
+		}
+	}
+	paths, err := fsys.Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 8 || len(udev) != 8 {
+		t.Fatalf("%d paths, %d udev serials; want 8", len(paths), len(udev))
+	}
+	for _, p := range paths {
+		if p.WWID != udev[p.Name] {
+			t.Errorf("%s: WWID %q, udev ID_SERIAL %q", p.Name, p.WWID, udev[p.Name])
+		}
+		wantTPG := uint16((p.HCTL.Host+1)&0x7f) << 8
+		wantState := []string{"active/optimized", "active/non-optimized", "standby"}[p.HCTL.Host%3]
+		if p.TPG != wantTPG || p.AccessState != wantState || p.Vendor != "Linux" || p.Model != "scsi_debug" || p.State != "running" {
+			t.Errorf("%s: %+v", p.Name, p)
+		}
+	}
+	maps, err := fsys.Maps()
+	if err != nil || len(maps) != 1 || maps[0].UUID != "mpath-333333330000007d0" || len(maps[0].Slaves) != 2 {
+		t.Fatalf("Maps = %+v, %v", maps, err)
+	}
+	for _, s := range maps[0].Slaves {
+		if p, err := fsys.Path(s); err != nil || len(p.Holders) != 1 || p.Holders[0] != maps[0].Node {
+			t.Errorf("slave %s: holders %v, %v", s, p.Holders, err)
+		}
+	}
+	d, err := fsys.OpenDiskstats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sd := 0
+	if err := d.Read(func(e DiskstatsEntry) {
+		if strings.HasPrefix(string(e.Name), "sd") {
+			sd++
+		}
+	}); err != nil || sd != 8 {
+		t.Errorf("diskstats: %d sd lines, %v", sd, err)
+	}
+}

@@ -10,9 +10,13 @@
 #           (host5, EUI-64 only).
 #   torn/   paths and a map with files missing, as when a device disappears
 #           while it is being read.
+#
+# scsi_debug/ is not made here: it is a capture of the tests/vm guest by
+# capture.sh (MPATHD_CAPTURE_FIXTURE=$PWD/scsi_debug go test ./tests/vm -vm
+# -run TestVMSysfs), with udev's ID_SERIAL of every path.
 set -eu
 cd "$(dirname "$0")"
-rm -rf fc iscsi torn
+rm -rf fc iscsi torn # not scsi_debug
 
 # hex2bin HEX FILE: write the bytes spelled by HEX (spaces ignored).
 hex2bin() { printf %s "$1" | tr -d ' \n' | xxd -r -p > "$2"; }
