@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,25 @@ func TestOverflow(t *testing.T) {
 		t.Fatalf("event after the overflow = %+v", e)
 	}
 	if s := c.Stats(); s.Overflows != 1 || s.Discarded == 0 || s.Received != 1 {
+		t.Errorf("Stats = %+v", s)
+	}
+}
+
+// A datagram larger than the read buffer is dropped, not parsed cut short.
+func TestTruncatedDropped(t *testing.T) {
+	c := listen(t, Config{Source: Udev})
+	fd := sender(t)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 1<<20); err != nil {
+		t.Skipf("SO_SNDBUFFORCE: %v", err)
+	}
+	big := marker("big")
+	big.Env["PAD"] = strings.Repeat("x", maxMsg)
+	send(t, fd, 2, big.MarshalUdev(), nil)
+	send(t, fd, 2, marker("small").MarshalUdev(), nil)
+	if e := receive(t, c); e.DevPath != "/devices/virtual/mpathd-test/small" {
+		t.Fatalf("event = %.200v", e)
+	}
+	if s := c.Stats(); s.Truncated != 1 || s.Received != 1 {
 		t.Errorf("Stats = %+v", s)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Action is the ACTION of a uevent. Unknown actions are kept as they are.
@@ -61,7 +62,7 @@ type Event struct {
 	DevPath   string // "/devices/.../block/sdb", without "/sys"
 	Subsystem string
 	DevType   string
-	DevName   string // "sdb", "dm-3"
+	DevName   string // "sdb", "dm-3": udev's "/dev/sdb" without "/dev/" (Env keeps it as sent)
 	Major     uint32
 	Minor     uint32
 	HasDevNum bool // MAJOR and MINOR were present
@@ -172,7 +173,7 @@ func parseEnv(b []byte, src Source) (Event, error) {
 	e.DevPath = get("DEVPATH")
 	e.Subsystem = get("SUBSYSTEM")
 	e.DevType = get("DEVTYPE")
-	e.DevName = get("DEVNAME")
+	e.DevName = strings.TrimPrefix(get("DEVNAME"), "/dev/")
 	e.DMName, e.DMUUID, e.DMAction, e.DMPath = get("DM_NAME"), get("DM_UUID"), get("DM_ACTION"), get("DM_PATH")
 	maj, hasMaj := e.Env["MAJOR"]
 	min, hasMin := e.Env["MINOR"]

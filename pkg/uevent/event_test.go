@@ -64,7 +64,7 @@ func TestParseUdev(t *testing.T) {
 		if err != nil {
 			t.Fatalf("off %d: %v", off, err)
 		}
-		if e.Source != Udev || e.Action != Add || e.DevName != "/dev/sdb" || e.Seqnum != 1842 || e.Kind() != KindPath {
+		if e.Source != Udev || e.Action != Add || e.DevName != "sdb" || e.Env["DEVNAME"] != "/dev/sdb" || e.Seqnum != 1842 || e.Kind() != KindPath {
 			t.Errorf("off %d: %+v", off, e)
 		}
 		if e.Env["ID_FS_LABEL"] != "a=b==c" || e.Env["ID_SERIAL"] != "333333330000007d0" || len(e.Env) != 11 {

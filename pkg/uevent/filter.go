@@ -24,7 +24,7 @@ func (e Event) Kind() Kind {
 	if name == "" {
 		name = path.Base(e.DevPath)
 	}
-	name = strings.TrimPrefix(name, "/dev/")
+	name = strings.TrimPrefix(name, "/dev/") // for events not built by Parse
 	switch {
 	case strings.HasPrefix(name, "dm-"):
 		return KindDM
