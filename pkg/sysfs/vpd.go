@@ -167,6 +167,10 @@ var ErrNoWWID = errors.New("no usable identifier in VPD pages 0x83/0x80")
 // of page 0x83 as a type digit plus lowercase hex (binary) or raw text
 // (ASCII); failing that "S"+vendor+model+page-0x80 serial; then whitespace
 // runs collapse to "_" and characters outside udev's allow list become "_".
+//
+// This is the scsi_id rule that sets ID_SERIAL for SAN LUNs. udev's rules
+// give disks with INQUIRY vendor "ATA" and USB disks their ID_SERIAL from
+// ata_id/usb_id instead, which this function does not reproduce.
 func UdevSerial(id Identity) (string, error) {
 	raw, err83 := udevSerial83(id)
 	if err83 == nil {

@@ -5,6 +5,13 @@
 //
 // Events are hints: on an Overflow event (the socket dropped messages) the
 // consumer must re-read sysfs and the device-mapper state in full.
+//
+// The socket loop and the parser are the project's own rather than
+// github.com/pilebones/go-udev v0.9.1, whose monitor leaks its goroutine
+// after quit (blocked in recvfrom), stops for good at the first ENOBUFS,
+// can let a stale goroutine read a reused fd after reconnecting, rejects
+// a whole event when a value contains '=', and sets no CLOEXEC/NONBLOCK,
+// receive buffer or sender credential check.
 package uevent
 
 import (
