@@ -209,6 +209,12 @@ func TestGuestDM(t *testing.T) {
 	if err != nil || !HasTarget(vs, "multipath") {
 		t.Fatalf("targets %v, %v", vs, err)
 	}
+	// The bed loads these selector modules at boot.
+	for _, sel := range []string{"round-robin", "queue-length", "service-time"} {
+		if ok, err := SelectorLoaded("/sys", sel); !ok || err != nil {
+			t.Errorf("SelectorLoaded(%s) = %v, %v", sel, ok, err)
+		}
+	}
 
 	tb := twoGroupTable("round-robin", ps)
 	info, err := CreateMap(c, name, uuid, size, tb, 0)
