@@ -596,6 +596,12 @@ func (d *Daemon) Tick() {
 }
 
 func (s *shard) tick(m *mpath) {
+	// Re-read the kernel's view once per interval: not every change raises a dm event (the first
+	// I/O activating a group does not), and a reconcile pass heals anything that drifted.
+	if m.exists {
+		s.refresh(m)
+		s.sync(m)
+	}
 	if m.retriesLeft > 0 {
 		m.retriesLeft--
 		if m.retriesLeft == 0 {
