@@ -31,105 +31,70 @@ var (
 	errStatNumber     = fmt.Errorf("%w: field is not a decimal uint64", ErrMalformedStat)
 )
 
-func (s *Stat) field(i int) *uint64 {
-	switch i {
-	case 0:
-		return &s.ReadIOs
-	case 1:
-		return &s.ReadMerges
-	case 2:
-		return &s.ReadSectors
-	case 3:
-		return &s.ReadTicks
-	case 4:
-		return &s.WriteIOs
-	case 5:
-		return &s.WriteMerges
-	case 6:
-		return &s.WriteSectors
-	case 7:
-		return &s.WriteTicks
-	case 8:
-		return &s.InFlight
-	case 9:
-		return &s.IOTicks
-	case 10:
-		return &s.TimeInQueue
-	case 11:
-		return &s.DiscardIOs
-	case 12:
-		return &s.DiscardMerges
-	case 13:
-		return &s.DiscardSectors
-	case 14:
-		return &s.DiscardTicks
-	case 15:
-		return &s.FlushIOs
-	case 16:
-		return &s.FlushTicks
-	}
-	return nil
-}
-
 // statFieldsOK accepts the counts of the three kernel generations; more
 // than 17 (a future kernel) keeps the first 17.
 func statFieldsOK(n int) bool { return n == 11 || n == 15 || n >= 17 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// nextUint scans one decimal field starting at b[i] (after blanks) and
-// returns the value and the index after it; ok is false at end of input.
-func nextUint(b []byte, i int) (v uint64, next int, ok bool, err error) {
-	for i < len(b) && isBlank(b[i]) {
-		i++
-	}
-	if i == len(b) {
-		return 0, i, false, nil
-	}
+// scanUint parses the decimal field starting at b[i] (a non-blank byte)
+// and returns it with the index after it. Up to 19 digits cannot overflow
+// a uint64, so only a 20th digit is checked.
+func scanUint(b []byte, i int) (uint64, int, error) {
+	var v uint64
 	start := i
-	for ; i < len(b) && !isBlank(b[i]); i++ {
+	for ; i < len(b) && i-start < 19; i++ {
 		c := b[i] - '0'
 		if c > 9 {
-			return 0, i, false, errStatNumber
-		}
-		if i-start >= 19 { // only a 20th digit can overflow
-			hi, lo := bits.Mul64(v, 10)
-			var carry uint64
-			lo, carry = bits.Add64(lo, uint64(c), 0)
-			if hi != 0 || carry != 0 || i-start >= 20 {
-				return 0, i, false, errStatNumber
-			}
-			v = lo
-			continue
+			break
 		}
 		v = v*10 + uint64(c)
 	}
-	return v, i, true, nil
+	if i < len(b) && i-start == 19 && b[i]-'0' <= 9 {
+		hi, lo := bits.Mul64(v, 10)
+		lo, carry := bits.Add64(lo, uint64(b[i]-'0'), 0)
+		if hi != 0 || carry != 0 {
+			return 0, i, errStatNumber
+		}
+		v = lo
+		i++
+	}
+	if i == start || (i < len(b) && !isBlank(b[i])) {
+		return 0, i, errStatNumber
+	}
+	return v, i, nil
 }
 
 // ParseStat parses the contents of /sys/block/X/stat into s without
 // allocating. The input may end with a newline.
 func ParseStat(b []byte, s *Stat) error {
-	*s = Stat{}
+	var v [17]uint64
 	n, i := 0, 0
 	for {
-		v, next, ok, err := nextUint(b, i)
+		for i < len(b) && isBlank(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
+		var x uint64
+		var err error
+		x, i, err = scanUint(b, i)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			break
-		}
-		if p := s.field(n); p != nil {
-			*p = v
+		if n < len(v) {
+			v[n] = x
 		}
 		n++
-		i = next
 	}
 	if !statFieldsOK(n) {
 		return errStatFieldCount
 	}
-	s.Fields = min(n, 17)
+	*s = Stat{
+		v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+		v[11], v[12], v[13], v[14], v[15], v[16], min(n, 17),
+	}
 	return nil
 }
 
@@ -232,16 +197,22 @@ var (
 )
 
 func parseDiskstatsLine(l []byte, e *DiskstatsEntry) error {
-	maj, i, ok, err := nextUint(l, 0)
-	if err != nil || !ok {
-		if err == nil {
-			return errBlankLine
+	i := 0
+	var head [2]uint64
+	for k := range head {
+		for i < len(l) && isBlank(l[i]) {
+			i++
 		}
-		return errDiskstatsHead
-	}
-	min, i, ok, err := nextUint(l, i)
-	if err != nil || !ok || maj > 1<<32-1 || min > 1<<32-1 {
-		return errDiskstatsHead
+		if i == len(l) {
+			if k == 0 {
+				return errBlankLine
+			}
+			return errDiskstatsHead
+		}
+		var err error
+		if head[k], i, err = scanUint(l, i); err != nil || head[k] > 1<<32-1 {
+			return errDiskstatsHead
+		}
 	}
 	for i < len(l) && isBlank(l[i]) {
 		i++
@@ -253,7 +224,7 @@ func parseDiskstatsLine(l []byte, e *DiskstatsEntry) error {
 	if i == start {
 		return errDiskstatsHead
 	}
-	e.Major, e.Minor, e.Name = uint32(maj), uint32(min), l[start:i]
+	e.Major, e.Minor, e.Name = uint32(head[0]), uint32(head[1]), l[start:i]
 	return ParseStat(l[i:], &e.Stat)
 }
 
