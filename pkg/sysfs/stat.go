@@ -38,19 +38,23 @@ func statFieldsOK(n int) bool { return n == 11 || n == 15 || n >= 17 }
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // scanUint parses the decimal field starting at b[i] (a non-blank byte)
-// and returns it with the index after it. Up to 19 digits cannot overflow
-// a uint64, so only a 20th digit is checked.
+// and returns it with the index after it. Up to 19 significant digits
+// cannot overflow a uint64, so only a 20th is checked.
 func scanUint(b []byte, i int) (uint64, int, error) {
 	var v uint64
 	start := i
-	for ; i < len(b) && i-start < 19; i++ {
+	for i < len(b) && b[i] == '0' {
+		i++
+	}
+	digits := i
+	for ; i < len(b) && i-digits < 19; i++ {
 		c := b[i] - '0'
 		if c > 9 {
 			break
 		}
 		v = v*10 + uint64(c)
 	}
-	if i < len(b) && i-start == 19 && b[i]-'0' <= 9 {
+	if i < len(b) && i-digits == 19 && b[i]-'0' <= 9 {
 		hi, lo := bits.Mul64(v, 10)
 		lo, carry := bits.Add64(lo, uint64(b[i]-'0'), 0)
 		if hi != 0 || carry != 0 {

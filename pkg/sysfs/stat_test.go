@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -230,10 +232,26 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("   8       0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n 253 0 dm-0 0 0 0 0 0 0 0 0 0 0 0\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var s Stat
-		if err := ParseStat(in, &s); err == nil && s.Fields != 11 && s.Fields != 15 && s.Fields != 17 {
+		err := ParseStat(in, &s)
+		if err == nil && s.Fields != 11 && s.Fields != 15 && s.Fields != 17 {
 			t.Fatalf("ParseStat accepted %d fields", s.Fields)
 		} else if err != nil && !errors.Is(err, ErrMalformedStat) {
 			t.Fatalf("error %v does not wrap ErrMalformedStat", err)
+		}
+		// Differential check against strconv.
+		fields := strings.FieldsFunc(string(in), func(r rune) bool { return r < 0x80 && isBlank(byte(r)) })
+		var ref []uint64
+		refOK := len(fields) == 11 || len(fields) == 15 || len(fields) >= 17
+		for _, f := range fields {
+			v, perr := strconv.ParseUint(f, 10, 64)
+			refOK = refOK && perr == nil
+			ref = append(ref, v)
+		}
+		if refOK != (err == nil) {
+			t.Fatalf("ParseStat(%q) err = %v, strconv says ok=%v", in, err, refOK)
+		}
+		if err == nil && (s.ReadIOs != ref[0] || s.TimeInQueue != ref[10] || (len(ref) >= 17 && s.FlushTicks != ref[16])) {
+			t.Fatalf("ParseStat(%q) = %+v, strconv %v", in, s, ref)
 		}
 		ParseDiskstats(in, func(e DiskstatsEntry) {
 			if len(e.Name) == 0 || e.Stat.Fields < 11 {
