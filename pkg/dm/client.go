@@ -297,7 +297,11 @@ func (c *Client) Create(name, uuid string) (Info, error) {
 	info := infoFrom(rh)
 	if c.manageNodes() {
 		if err := c.makeNode(name, info.Dev); err != nil {
-			return info, err
+			// Do not leave a device behind that callers think failed.
+			if _, rerr := c.Remove(name, RemoveOptions{}); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return Info{}, err
 		}
 	}
 	return info, nil

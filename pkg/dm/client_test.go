@@ -479,3 +479,27 @@ func TestNodesWithoutUdev(t *testing.T) {
 		t.Errorf("node created while udev runs: %v", err)
 	}
 }
+
+func TestCreateRollsBackWhenNodeFails(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mknod needs root")
+	}
+	dir := t.TempDir()
+	// A directory where the node should be makes mknod impossible.
+	if err := os.Mkdir(filepath.Join(dir, "mpatha"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd := &fakeFD{version: [3]uint32{4, 47, 0}, handle: func(call fdCall) (header, []byte, error) {
+		return header{Name: call.h.Name, Dev: unix.Mkdev(253, 1)}, nil, nil
+	}}
+	c, err := newClient(fd, Options{ControlPath: filepath.Join(dir, "control"), ManageNodes: true, UdevRunning: func() bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create("mpatha", ""); err == nil || !strings.Contains(err.Error(), "not a block device") {
+		t.Fatalf("Create = %v", err)
+	}
+	if last := fd.last(); last.cmd != cmdDevRemove.req || last.h.Name != "mpatha" {
+		t.Errorf("last ioctl %#x %q, want DM_DEV_REMOVE of the new device", last.cmd, last.h.Name)
+	}
+}
