@@ -357,6 +357,16 @@ func TestGuestDM(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.Close()
+		if devs := w.Devices(); len(devs) != 1 || devs[0].Name != name {
+			t.Errorf("watcher sees %+v", devs)
+		}
+		// With nothing happening, cancellation ends the wait on the real fd.
+		quiet, cancelQuiet := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		ch, err := w.Next(quiet)
+		cancelQuiet()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("idle watcher: %+v, %v", ch, err)
+		}
 		r := startReader(t, node, size)
 		r.waitReads(t, 20)
 		st, _ := c.Status(name)
