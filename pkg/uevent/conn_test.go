@@ -76,8 +76,23 @@ func receive(t *testing.T, c *Conn) Event {
 	return Event{}
 }
 
+// markerDir is unique to this process, so tests that run at the same time
+// in other processes (and send on the same groups) do not confuse these.
+var markerDir = "/devices/virtual/mpathd-test-" + strconv.Itoa(os.Getpid()) + "/"
+
 func marker(name string) Event {
-	return Event{Action: Change, DevPath: "/devices/virtual/mpathd-test/" + name, Env: map[string]string{"SUBSYSTEM": "mpathd-test"}}
+	return Event{Action: Change, DevPath: markerDir + name, Env: map[string]string{"SUBSYSTEM": "mpathd-test"}}
+}
+
+// receiveOwn is receive, skipping other processes' test events.
+func receiveOwn(t *testing.T, c *Conn) Event {
+	t.Helper()
+	for {
+		e := receive(t, c)
+		if e.Overflow || e.Subsystem != "mpathd-test" || strings.HasPrefix(e.DevPath, markerDir) {
+			return e
+		}
+	}
 }
 
 // A uevent multicast to the kernel group by a user-space socket (port id
@@ -93,7 +108,7 @@ func TestSpoofedKernelEventDropped(t *testing.T) {
 	}
 	for {
 		e := receive(t, c)
-		if e.DevPath == "/devices/virtual/mpathd-test/spoof" {
+		if e.DevPath == markerDir+"spoof" {
 			t.Fatalf("spoofed event delivered: %+v", e)
 		}
 		if e.DevPath == "/devices/virtual/mem/null" {
@@ -103,8 +118,8 @@ func TestSpoofedKernelEventDropped(t *testing.T) {
 			break
 		}
 	}
-	if s := c.Stats(); s.Untrusted != 1 || s.Received == 0 {
-		t.Errorf("Stats = %+v, want exactly 1 untrusted drop", s)
+	if s := c.Stats(); s.Untrusted < 1 || s.Received == 0 {
+		t.Errorf("Stats = %+v, want an untrusted drop", s)
 	}
 }
 
@@ -117,11 +132,11 @@ func TestUdevGroupCredentials(t *testing.T) {
 	send(t, fd, 2, marker("uid1000").MarshalUdev(), &unix.Ucred{Pid: pid, Uid: 1000, Gid: 1000})
 	send(t, fd, 2, marker("kernel-format").MarshalKernel(), nil)
 	send(t, fd, 2, marker("root").MarshalUdev(), nil)
-	e := receive(t, c)
-	if e.DevPath != "/devices/virtual/mpathd-test/root" || e.Source != Udev || e.Subsystem != "mpathd-test" {
+	e := receiveOwn(t, c)
+	if e.DevPath != markerDir+"root" || e.Source != Udev || e.Subsystem != "mpathd-test" {
 		t.Errorf("event = %+v", e)
 	}
-	if s := c.Stats(); s.Untrusted != 1 || s.Malformed != 1 || s.Received != 1 {
+	if s := c.Stats(); s.Untrusted < 1 || s.Malformed < 1 || s.Received < 1 {
 		t.Errorf("Stats = %+v", s)
 	}
 }
@@ -134,16 +149,16 @@ func TestOverflow(t *testing.T) {
 	for i := range 200 {
 		send(t, fd, 2, marker("flood"+strconv.Itoa(i)).MarshalUdev(), nil)
 	}
-	if e := receive(t, c); !e.Overflow {
+	if e := receiveOwn(t, c); !e.Overflow {
 		t.Fatalf("first event after the flood = %+v, want Overflow", e)
 	}
 	// The queue was drained, so the next event is the first one sent after
 	// the overflow: nothing stale, nothing lost.
 	send(t, fd, 2, marker("after").MarshalUdev(), nil)
-	if e := receive(t, c); e.DevPath != "/devices/virtual/mpathd-test/after" {
+	if e := receiveOwn(t, c); e.DevPath != markerDir+"after" {
 		t.Fatalf("event after the overflow = %+v", e)
 	}
-	if s := c.Stats(); s.Overflows != 1 || s.Discarded == 0 || s.Received != 1 {
+	if s := c.Stats(); s.Overflows != 1 || s.Discarded == 0 || s.Received < 1 {
 		t.Errorf("Stats = %+v", s)
 	}
 }
@@ -159,10 +174,10 @@ func TestTruncatedDropped(t *testing.T) {
 	big.Env["PAD"] = strings.Repeat("x", maxMsg)
 	send(t, fd, 2, big.MarshalUdev(), nil)
 	send(t, fd, 2, marker("small").MarshalUdev(), nil)
-	if e := receive(t, c); e.DevPath != "/devices/virtual/mpathd-test/small" {
+	if e := receiveOwn(t, c); e.DevPath != markerDir+"small" {
 		t.Fatalf("event = %.200v", e)
 	}
-	if s := c.Stats(); s.Truncated != 1 || s.Received != 1 {
+	if s := c.Stats(); s.Truncated < 1 || s.Received < 1 {
 		t.Errorf("Stats = %+v", s)
 	}
 }
