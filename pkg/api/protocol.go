@@ -49,6 +49,16 @@ func KnownOp(op string) bool { return readOps[op] || writeOps[op] }
 // privileged, so a typo never widens access.
 func Privileged(op string) bool { return !readOps[op] }
 
+// Authorize decides whether a caller with this uid may run op: root may run
+// everything, other users only read operations. The control socket and the
+// D-Bus export share it.
+func Authorize(op string, uid uint32) error {
+	if uid == 0 || !Privileged(op) {
+		return nil
+	}
+	return Errorf(CodePermission, "%s changes the daemon's state and needs root (you are uid %d); read commands such as show work for everyone", op, uid)
+}
+
 // Request is one line a client sends.
 type Request struct {
 	V    int    `json:"v"`

@@ -171,7 +171,7 @@ func TestAuthorize(t *testing.T) {
 		{api.OpFailPath, 1, false}, {api.OpReconfigure, 65534, false}, {api.OpCheckConfig, 1000, false},
 		{"unknown", 1000, false}, {"unknown", 0, true},
 	} {
-		err := Authorize(tc.op, tc.uid)
+		err := api.Authorize(tc.op, tc.uid)
 		if (err == nil) != tc.ok || err != nil && !api.IsCode(err, api.CodePermission) {
 			t.Errorf("Authorize(%s, %d) = %v", tc.op, tc.uid, err)
 		}

@@ -96,15 +96,6 @@ func Listen(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// Authorize decides whether uid may run op: root may run everything, other
-// users only read operations.
-func Authorize(op string, uid uint32) error {
-	if uid == 0 || !api.Privileged(op) {
-		return nil
-	}
-	return api.Errorf(api.CodePermission, "%s changes the daemon's state and needs root (you are uid %d); read commands such as show work for everyone", op, uid)
-}
-
 func (s *Server) log() *slog.Logger {
 	if s.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -255,7 +246,7 @@ func (s *Server) handle(ctx context.Context, req api.Request, uid uint32) (resp 
 		resp.Error = api.Errorf(api.CodeInvalid, "unknown operation %q", req.Op)
 		return resp
 	}
-	if err := Authorize(req.Op, uid); err != nil {
+	if err := api.Authorize(req.Op, uid); err != nil {
 		resp.Error = api.AsError(err)
 		return resp
 	}
