@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"runtime"
 	"sort"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -214,4 +216,38 @@ func TestFakeActionsPublish(t *testing.T) {
 			t.Errorf("paths %v", devs)
 		}
 	})
+}
+
+// Publishers and subscribers coming and going at once (run with -race).
+func TestHubConcurrent(t *testing.T) {
+	h := api.NewHub(16)
+	ctx, cancel := context.WithCancel(t.Context())
+	var pubs, subs sync.WaitGroup
+	for range 4 {
+		pubs.Go(func() {
+			for ctx.Err() == nil {
+				h.Publish(api.Event{Type: api.EventPathUp})
+			}
+		})
+	}
+	for range 8 {
+		subs.Go(func() {
+			for range 50 {
+				sctx, scancel := context.WithCancel(t.Context())
+				ch := h.Subscribe(sctx)
+				if _, ok := <-ch; !ok {
+					t.Error("closed before an event")
+				}
+				scancel()
+				for range ch { // drains, then closes
+				}
+			}
+		})
+	}
+	subs.Wait()
+	cancel()
+	pubs.Wait()
+	for h.Subscribers() != 0 { // the last forwarders are on their way out
+		runtime.Gosched()
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -398,7 +399,9 @@ func TestDialNoDaemon(t *testing.T) {
 
 func TestBusy(t *testing.T) {
 	h := &harness{fake: apitest.New(apitest.Generate(1, 1, 1)), path: filepath.Join(t.TempDir(), "s.sock")}
-	h.srv = &Server{Service: h.fake, MaxConns: 1, PeerUID: func(net.Conn) (uint32, error) { return 0, nil }}
+	var uid atomic.Uint32
+	uid.Store(1000)
+	h.srv = &Server{Service: h.fake, MaxConns: 1, PeerUID: func(net.Conn) (uint32, error) { return uid.Load(), nil }}
 	l, err := Listen(h.path)
 	if err != nil {
 		t.Fatal(err)
@@ -416,6 +419,12 @@ func TestBusy(t *testing.T) {
 	if err := second.Call(t.Context(), api.OpStatus, api.Args{}, nil); !api.IsCode(err, api.CodeBusy) {
 		t.Fatalf("second connection: %v", err)
 	}
+	uid.Store(0)
+	root := h.dial(t)
+	if err := root.Call(t.Context(), api.OpStatus, api.Args{}, nil); err != nil {
+		t.Fatalf("root turned away: %v", err)
+	}
+	uid.Store(1000)
 	first.Close()
 	for { // the slot frees once the server sees the close
 		c := h.dial(t)
@@ -552,4 +561,42 @@ func (l latencies) report(b *testing.B) {
 	b.ReportMetric(ms(l[len(l)/2]), "p50-ms")
 	b.ReportMetric(ms(l[len(l)*99/100]), "p99-ms")
 	b.ReportMetric(ms(l[len(l)-1]), "max-ms")
+}
+
+// A subscriber that stops reading never holds up the publisher: the hub
+// drops its events, and the server disconnects it once a write stalls.
+func TestStalledEventReader(t *testing.T) {
+	fake := apitest.New(apitest.Generate(1, 1, 1))
+	path := filepath.Join(t.TempDir(), "s.sock")
+	srv := &Server{Service: fake, WriteTimeout: 50 * time.Millisecond}
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte(`{"v":1,"op":"events"}` + "\n"))
+	for fake.Hub.Subscribers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// Never read. Publish until the server gives up on us; every Publish
+	// returns at once whatever the reader does.
+	ev := api.Event{Type: api.EventPathDown, Map: "mpatha", Path: "sdb", Reason: strings.Repeat("x", 200)}
+	for i := 0; fake.Hub.Subscribers() > 0; i++ {
+		if i > 10_000_000 {
+			t.Fatal("the stalled subscriber was never dropped")
+		}
+		fake.Hub.Publish(ev)
+		if i%1000 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
 }

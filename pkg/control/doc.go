@@ -39,7 +39,8 @@
 //
 // Every connection has deadlines: a client idle between requests for
 // IdleTimeout, or slower than WriteTimeout to accept a reply, is dropped. At
-// most MaxConns connections are served at once; the next ones get a "busy"
-// error. A panic while serving one request is answered as an "internal" error
+// most MaxConns connections of non-root users are served at once; the next
+// ones get a "busy" error. Root is always served, so other users cannot lock
+// the administrator out. A panic while serving one request is answered as an "internal" error
 // and logged; the daemon keeps running.
 package control

@@ -39,7 +39,7 @@ type Server struct {
 	Service api.Service
 	Log     *slog.Logger // nil: discard
 
-	MaxConns      int           // 0: DefaultMaxConns
+	MaxConns      int           // non-root connections at once; 0: DefaultMaxConns
 	IdleTimeout   time.Duration // between requests; 0: DefaultIdleTimeout
 	WriteTimeout  time.Duration // per reply or event; 0: DefaultWriteTimeout
 	ActionTimeout time.Duration // upper bound for one action; 0: DefaultActionTimeout
@@ -154,39 +154,40 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			return fmt.Errorf("control: accept: %w", err)
 		}
 		delay = 0
-		select {
-		case sem <- struct{}{}:
-		default:
-			s.wg.Go(func() {
-				defer c.Close()
-				s.reply(c, &reply{V: api.ProtocolVersion,
-					Error: api.Errorf(api.CodeBusy, "too many control connections; try again")})
-			})
-			continue
-		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Go(func() {
-			defer func() { <-sem }()
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
 				s.mu.Unlock()
 				c.Close()
 			}()
-			s.serveConn(ctx, c)
+			uid, err := s.peerUID(c)
+			if err != nil {
+				// Without credentials we cannot tell root from anyone: read-only.
+				s.log().Warn("control: peer credentials", "err", err)
+				uid = ^uint32(0)
+			}
+			// Root is never turned away, so idle connections opened by other
+			// users cannot lock the administrator out.
+			if uid != 0 {
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				default:
+					s.reply(c, &reply{V: api.ProtocolVersion,
+						Error: api.Errorf(api.CodeBusy, "too many control connections from non-root users; try again")})
+					return
+				}
+			}
+			s.serveConn(ctx, c, uid)
 		})
 	}
 }
 
-func (s *Server) serveConn(ctx context.Context, c net.Conn) {
-	uid, err := s.peerUID(c)
-	if err != nil {
-		// Without credentials we cannot tell root from anyone: read-only.
-		s.log().Warn("control: peer credentials", "err", err)
-		uid = ^uint32(0)
-	}
+func (s *Server) serveConn(ctx context.Context, c net.Conn, uid uint32) {
 	r := bufio.NewReaderSize(c, MaxRequest)
 	idle := orDefault(s.IdleTimeout, DefaultIdleTimeout)
 	for {
