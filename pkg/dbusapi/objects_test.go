@@ -163,3 +163,22 @@ func TestErrorNames(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSync4096 is the D-Bus export's work per burst of events on
+// 4,096 paths: a new snapshot and its diff against the previous one.
+func BenchmarkSync4096(b *testing.B) {
+	f := apitest.New(apitest.Generate(1024, 2, 2))
+	st := f.Status()
+	prev := build(f.Topology(), st)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.SetPathState(prev.topo.Paths()[i%4096].Dev, api.CheckerDown, api.DMFailed, "")
+		next := build(f.Topology(), st)
+		if len(diff(prev, next)) == 0 {
+			b.Fatal("no change seen")
+		}
+		prev = next
+		i++
+	}
+}
