@@ -251,3 +251,22 @@ func TestHubConcurrent(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+func TestNormalize(t *testing.T) {
+	b, _ := json.Marshal(api.Topology{}.Normalize())
+	if string(b) != `{"maps":[]}` {
+		t.Errorf("empty topology: %s", b)
+	}
+	shared := api.Topology{Maps: []api.Map{{Name: "a"}, {Name: "b", Groups: []api.Group{{Index: 1}}}}}
+	n := shared.Normalize()
+	if shared.Maps[0].Groups != nil || shared.Maps[1].Groups[0].Paths != nil {
+		t.Error("Normalize changed its receiver's arrays")
+	}
+	if n.Maps[0].Groups == nil || n.Maps[1].Groups[0].Paths == nil {
+		t.Errorf("not normalized: %+v", n)
+	}
+	full := apitest.Generate(2, 1, 1)
+	if got := full.Normalize(); &got.Maps[0] != &full.Maps[0] {
+		t.Error("copied a topology that needed nothing")
+	}
+}

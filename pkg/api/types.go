@@ -117,6 +117,40 @@ type Path struct {
 	Weight int `json:"weight"`
 }
 
+// Normalize returns t with every nil slice replaced by an empty one, so that
+// JSON shows [] rather than null. It copies only what it changes: t may be a
+// shared snapshot.
+func (t Topology) Normalize() Topology {
+	if t.Maps == nil {
+		return Topology{Maps: []Map{}}
+	}
+	copied := false
+	for i := range t.Maps {
+		m := &t.Maps[i]
+		need := m.Groups == nil
+		for _, g := range m.Groups {
+			need = need || g.Paths == nil
+		}
+		if !need {
+			continue
+		}
+		if !copied {
+			t.Maps = append([]Map(nil), t.Maps...)
+			m = &t.Maps[i]
+			copied = true
+		}
+		groups := make([]Group, len(m.Groups))
+		copy(groups, m.Groups)
+		for j := range groups {
+			if groups[j].Paths == nil {
+				groups[j].Paths = []Path{}
+			}
+		}
+		m.Groups = groups
+	}
+	return t
+}
+
 // PathInfo is one row of `show paths`: a path with the map and group it is in.
 type PathInfo struct {
 	Path
@@ -127,7 +161,7 @@ type PathInfo struct {
 
 // Paths flattens a topology into path rows, in map, group, path order.
 func (t Topology) Paths() []PathInfo {
-	var out []PathInfo
+	out := []PathInfo{}
 	for _, m := range t.Maps {
 		for _, g := range m.Groups {
 			for _, p := range g.Paths {

@@ -276,22 +276,29 @@ func (s *Server) dispatch(ctx context.Context, req api.Request) (any, error) {
 	svc, a := s.Service, req.Args
 	switch req.Op {
 	case api.OpTopology, api.OpMaps:
-		return svc.Topology(), nil
+		return svc.Topology().Normalize(), nil
 	case api.OpMap:
 		if err := need("map", a.Map); err != nil {
 			return nil, err
 		}
-		m, ok := svc.Topology().Find(a.Map)
+		t, ok := svc.Topology().Find(a.Map)
 		if !ok {
 			return nil, api.Errorf(api.CodeNotFound, "no map %q", a.Map)
 		}
-		return m, nil
+		return api.Topology{Maps: []api.Map{t}}.Normalize().Maps[0], nil
 	case api.OpPaths:
 		return svc.Topology().Paths(), nil
 	case api.OpStatus:
 		return svc.Status(), nil
 	case api.OpStats:
-		return svc.Stats(), nil
+		st := svc.Stats()
+		if st.Maps == nil {
+			st.Maps = []api.MapStats{}
+		}
+		if st.Paths == nil {
+			st.Paths = []api.PathStats{}
+		}
+		return st, nil
 	case api.OpConfig:
 		text, err := svc.EffectiveConfig()
 		if err != nil {

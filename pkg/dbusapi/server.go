@@ -371,7 +371,7 @@ func (m *manager) GetStatus() (map[string]dbus.Variant, *dbus.Error) {
 
 // GetTopology returns `mpathctl show topology --json`.
 func (m *manager) GetTopology() (string, *dbus.Error) {
-	b, err := json.Marshal(m.s.Service.Topology())
+	b, err := json.Marshal(m.s.Service.Topology().Normalize())
 	if err != nil {
 		return "", dbusError(err)
 	}
