@@ -37,6 +37,8 @@ type Options struct {
 	ConfigPath string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Stats is the polling core; nil: no statistics, weights or marginal paths.
+	Stats StatsSource
 }
 
 // Daemon is the multipath daemon core. Its input methods (PathChecked, PathsAdded, PathsRemoved,
@@ -65,6 +67,8 @@ type Daemon struct {
 	lastConfig atomic.Value // time.Time
 	done       chan struct{}
 	runOnce    sync.Once
+
+	stats statsCore
 }
 
 // New makes a Daemon; Run starts it.
@@ -111,9 +115,9 @@ func (d *Daemon) emit(ev api.Event) {
 func (d *Daemon) indexMap(m *mpath)   { d.mapIndex.Store(m.name, m.wwid) }
 func (d *Daemon) unindexMap(m *mpath) { d.mapIndex.Delete(m.name) }
 
-// weights are the service-time relative_throughput values the polling core wants for a map's
-// paths; none until the polling core is wired.
-func (d *Daemon) weights(*mpath) map[string]int { return nil }
+// weights are the service-time relative_throughput values a map's next table carries: the live
+// table's until the polling core's planner changes them (see desiredWeights).
+func (d *Daemon) weights(m *mpath) map[string]int { return m.desiredWeights() }
 
 // Run starts the shards, assembles the maps from what the kernel has, and serves until ctx ends.
 // ready is called once when the first assembly has been applied (sd_notify READY=1).
@@ -551,6 +555,7 @@ func (d *Daemon) MapChanged(name string) {
 				d.monitor.Unwatch(p.info.Name)
 			}
 			delete(s.maps, wwid)
+			s.trackStats(m)
 			return
 		}
 		s.refresh(m)
@@ -617,6 +622,7 @@ func (s *shard) tick(m *mpath) {
 			s.sync(m)
 		}
 	}
+	s.statsTick(m)
 }
 
 // shutdown runs on SIGTERM: maps stay in the kernel; queueing is switched off first unless

@@ -26,10 +26,22 @@ type member struct {
 const prioUndef = -1
 
 // groupMembers splits a map's paths into priority groups by the grouping policy. Paths keep their
-// order; each path not yet placed opens a group that every later matching path joins.
+// order; each path not yet placed opens a group that every later matching path joins. Marginal
+// paths are grouped by the same policy among themselves, never with normal ones.
 func groupMembers(policy config.GroupingPolicy, ms []member) [][]member {
 	if len(ms) == 0 {
 		return nil
+	}
+	if slices.ContainsFunc(ms, func(m member) bool { return m.marginal }) && slices.ContainsFunc(ms, func(m member) bool { return !m.marginal }) {
+		var normal, marginal []member
+		for _, m := range ms {
+			if m.marginal {
+				marginal = append(marginal, m)
+			} else {
+				normal = append(normal, m)
+			}
+		}
+		return append(groupMembers(policy, normal), groupMembers(policy, marginal)...)
 	}
 	if policy == config.Multibus {
 		return [][]member{slices.Clone(ms)}

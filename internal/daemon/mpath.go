@@ -30,6 +30,9 @@ type path struct {
 	// reinstated on the strength of an older "up" until a fresh check result arrives.
 	recheck bool
 	since   time.Time // last checker state change
+	// marginal is set while the polling core's detector finds the path marginal: it is grouped
+	// apart, after the normal groups.
+	marginal bool
 }
 
 // mpath is one multipath map, owned by exactly one shard.
@@ -57,6 +60,8 @@ type mpath struct {
 
 	pathFaults, groupSwitches, tableLoads uint64
 	err                                   string // the last error acting on this map, for show
+
+	st mapStats // polling core: sampled devices, planned weights
 }
 
 func (m *mpath) uuid() string { return "mpath-" + m.wwid }
@@ -121,6 +126,7 @@ func (m *mpath) members() []member {
 			serial:   p.info.WWID, // VPD 0x80 serial is per LU on most arrays; WWID stands in
 			nodeName: p.info.Transport.NodeName,
 			tpg:      tpg,
+			marginal: p.marginal,
 		})
 	}
 	return ms
@@ -249,7 +255,9 @@ func (m *mpath) snapshot() api.Map {
 				continue
 			}
 			placed[p.info.Name] = true
-			ag.Paths = append(ag.Paths, pathSnapshot(p))
+			ap := pathSnapshot(p)
+			ap.Marginal, ap.Weight = p.marginal, liveWeight(m.live, gi, p.info.Dev.String())
+			ag.Paths = append(ag.Paths, ap)
 		}
 		am.Groups = append(am.Groups, ag)
 	}

@@ -16,6 +16,7 @@ import (
 // path has had its first check, so the layout is computed from known priorities.
 func (s *shard) sync(m *mpath) {
 	d := s.d
+	defer s.trackStats(m)
 	if len(m.paths) == 0 {
 		s.lastPathGone(m)
 		return

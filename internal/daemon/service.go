@@ -209,6 +209,7 @@ func (d *Daemon) FlushMap(ctx context.Context, mapName string) error {
 		}
 		d.unindexMap(m)
 		delete(s.maps, wwid)
+		s.trackStats(m)
 		d.log.Info().Str("map", m.name).Msg("map flushed by the administrator")
 		d.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "flushed by the administrator"})
 		return nil
@@ -303,5 +304,5 @@ func (d *Daemon) CheckConfig(path string) error {
 	return nil
 }
 
-// Stats is filled by the polling core; until it is wired there are none.
-func (d *Daemon) Stats() api.Stats { return api.Stats{Time: d.now()} }
+// Stats reports the polling core's estimates per map and path, with each path's live weight.
+func (d *Daemon) Stats() api.Stats { return d.statsSnapshot() }
