@@ -84,9 +84,15 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	}
 	defer client.Close()
 	fs := sysfs.New("/")
+	// The polling core's interval, half-life and shards are fixed at start; the weight and
+	// marginal settings follow a reconfigure.
+	stats, err := linux.NewStats(daemon.SelectorConfig(cfg), fs)
+	if err != nil {
+		return err
+	}
 	opts := daemon.Options{
 		Config: cfg, ConfigPath: cfgPath, Topology: fs, DM: client, Log: log, Version: version.String(),
-		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)},
+		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)}, Stats: stats,
 	}
 	if bf, warn, err := bindings.Open(bindingsPath, false); err != nil {
 		log.Warn().Err(err).Str("file", bindingsPath).Msg("bindings file unusable: new maps get WWID names")
@@ -106,8 +112,9 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- mon.Run(ctx) }()
+	go func() { errc <- stats.Run(ctx) }()
 	go func() { errc <- linux.Uevents(ctx, d, fs, slogger) }()
 	go func() { errc <- linux.DMEvents(ctx, d, slogger) }()
 
