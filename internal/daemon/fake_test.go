@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -115,6 +116,9 @@ func san(hosts, luns int) *fakeTopo {
 	for h := range hosts {
 		for l := range luns {
 			name := "sd" + string(rune('a'+n))
+			if n >= 26 {
+				name = fmt.Sprintf("sdx%d", n)
+			}
 			t.paths[name] = sysfs.Path{
 				Name: name, Dev: sysfs.DevT{Major: 8, Minor: uint32(16 * n)},
 				HCTL: sysfs.HCTL{Host: h, LUN: uint64(l)}, Vendor: "Linux", Model: "scsi_debug", Rev: "0191",
@@ -141,7 +145,7 @@ func prioOf(p sysfs.Path) int {
 }
 
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	d      *Daemon
 	dm     *dm.Fake
 	topo   *fakeTopo
@@ -150,7 +154,7 @@ type rig struct {
 	done   chan struct{}
 }
 
-func newRig(t *testing.T, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *rig {
+func newRig(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *rig {
 	t.Helper()
 	cfg := config.Builtin()
 	if cfgText != "" {
@@ -164,7 +168,11 @@ func newRig(t *testing.T, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *
 		prep(f)
 	}
 	r := &rig{t: t, dm: f, topo: topo, mon: &fakeMonitor{watched: map[string]CheckSpec{}}, done: make(chan struct{})}
-	r.d = New(Options{Config: cfg, Topology: topo, DM: f, Monitor: r.mon, Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 4})
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	if _, bench := t.(*testing.B); bench {
+		log = zerolog.New(io.Discard) // the daemon logs to a file or journald, not to a test buffer
+	}
+	r.d = New(Options{Config: cfg, Topology: topo, DM: f, Monitor: r.mon, Log: log, Shards: 4})
 	r.mon.first = func(p sysfs.Path) { r.check(p.Name, healthy(p)) }
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
