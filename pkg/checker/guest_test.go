@@ -93,9 +93,17 @@ func openPath(t, owner *testing.T, hbtl string) *sanPath {
 	if _, err := fmt.Sscanf(hbtl, "%d:%d:%d:%d", &h, &c, &tg, &l); err != nil {
 		t.Fatalf("hbtl %q: %v", hbtl, err)
 	}
-	dev, err := sgio.Open("/dev/" + name)
-	if err != nil {
-		t.Fatal(err)
+	// The block directory shows up in sysfs while sd is still probing the disk; until the disk
+	// is added, opening its node fails with ENXIO.
+	var dev *sgio.File
+	for i := 0; ; i++ {
+		if dev, err = sgio.Open("/dev/" + name); err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	owner.Cleanup(func() { dev.Close() })
 	return &sanPath{name: name, hbtl: hbtl, host: h, lun: l, dev: dev, p: &checker.Path{

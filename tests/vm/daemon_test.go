@@ -257,6 +257,7 @@ start_mpathd --config /tmp/c.toml
 M=333333330000007d0
 P0=$(path_of 0 0)
 mpathctl events --json > /tmp/events 2>&1 &
+sleep 2 # let the event stream subscribe before anything happens
 read_loop $M
 wait_for 10 sh -c "dmsetup status $M | grep -q ' A 0 1 2 $(devt_of $P0) A'" || fail "I/O not on the optimized group"
 t0=$(now)
