@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -233,11 +235,56 @@ func (d *Daemon) assemble(ctx context.Context) error {
 		}
 	}
 	byWWID := d.wanted(paths, live)
-	for wwid, ps := range byWWID {
+	// Names are handed out in SCSI address order, as multipath-tools does at boot, so the first
+	// LUN becomes mpatha whatever order the shards run in.
+	wwids := slices.Collect(maps.Keys(byWWID))
+	slices.SortFunc(wwids, func(a, b string) int { return compareHCTL(firstHCTL(byWWID[a]), firstHCTL(byWWID[b])) })
+	for _, wwid := range wwids {
+		ps := byWWID[wwid]
 		dv, adopt := live[wwid]
-		d.shardOf(wwid).post(func() { d.shardOf(wwid).addPaths(wwid, ps, adopt, dv) })
+		name := dv.Name
+		if !adopt {
+			name = d.newMapName(wwid, ps[0])
+		}
+		s := d.shardOf(wwid)
+		s.post(func() { s.addPaths(wwid, ps, adopt, dv, name) })
 	}
 	return nil
+}
+
+func firstHCTL(ps []sysfs.Path) sysfs.HCTL {
+	h := ps[0].HCTL
+	for _, p := range ps[1:] {
+		if compareHCTL(p.HCTL, h) < 0 {
+			h = p.HCTL
+		}
+	}
+	return h
+}
+
+func compareHCTL(a, b sysfs.HCTL) int {
+	if c := cmp.Compare(a.Host, b.Host); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Channel, b.Channel); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Target, b.Target); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.LUN, b.LUN)
+}
+
+// newMapName chooses the name of a map that does not exist yet; "" leaves it to the shard, which
+// tries again when it creates the map.
+func (d *Daemon) newMapName(wwid string, p sysfs.Path) string {
+	m := &mpath{wwid: wwid, res: d.cfg().Resolve(wwid, p.Vendor, p.Model, p.Rev)}
+	name, err := d.mapName(m)
+	if err != nil {
+		d.log.Warn().Err(err).Str("wwid", wwid).Msg("cannot choose a name yet")
+		return ""
+	}
+	return name
 }
 
 // wanted filters paths through the blacklist and find_multipaths and groups them by WWID.
@@ -283,11 +330,11 @@ func filterInfo(p sysfs.Path) config.PathInfo {
 }
 
 // addPaths runs on the WWID's shard: it creates or adopts the map and starts checking new paths.
-func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device) {
+func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device, name string) {
 	d := s.d
 	m := s.maps[wwid]
 	if m == nil {
-		m = &mpath{wwid: wwid, retriesLeft: -1, failbackLeft: -1}
+		m = &mpath{wwid: wwid, name: name, retriesLeft: -1, failbackLeft: -1}
 		first := ps[0]
 		m.res = d.cfg().Resolve(wwid, first.Vendor, first.Model, first.Rev)
 		if adopt {
@@ -451,7 +498,7 @@ func (d *Daemon) addDiscovered(ps []sysfs.Path) {
 	for wwid, group := range d.wanted(ps, live) {
 		dv, adopt := live[wwid]
 		s := d.shardOf(wwid)
-		s.post(func() { s.addPaths(wwid, group, adopt, dv) })
+		s.post(func() { s.addPaths(wwid, group, adopt, dv, dv.Name) })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -437,4 +438,35 @@ func next(t *testing.T, ch <-chan api.Event) api.Event {
 		t.Fatal("no event")
 	}
 	return api.Event{}
+}
+
+// fakeNames allocates mpatha, mpathb, ... in call order.
+type fakeNames struct {
+	mu    sync.Mutex
+	bound map[string]string
+}
+
+func (f *fakeNames) Alias(wwid, prefix string, taken func(string) bool) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a, ok := f.bound[wwid]; ok {
+		return a, nil
+	}
+	a := prefix + string(rune('a'+len(f.bound)))
+	f.bound[wwid] = a
+	return a, nil
+}
+
+func TestFriendlyNamesFollowSCSIOrder(t *testing.T) {
+	for range 5 { // shards run in any order; names must not
+		topo := san(2, 4)
+		names := &fakeNames{bound: map[string]string{}}
+		r := newRigWith(t, topo, "[defaults]\nuser_friendly_names = true\n", nil, func(o *Options) { o.Names = names })
+		for l, want := range []string{"mpatha", "mpathb", "mpathc", "mpathd"} {
+			wwid := "333333330000007d" + string(rune('0'+l))
+			if m, ok := r.d.Topology().Find(wwid); !ok || m.Name != want {
+				t.Fatalf("LUN %d named %q, want %s", l, m.Name, want)
+			}
+		}
+	}
 }

@@ -156,6 +156,11 @@ type rig struct {
 
 func newRig(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *rig {
 	t.Helper()
+	return newRigWith(t, topo, cfgText, prep, nil)
+}
+
+func newRigWith(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake), opt func(*Options)) *rig {
+	t.Helper()
 	cfg := config.Builtin()
 	if cfgText != "" {
 		var err error
@@ -172,7 +177,11 @@ func newRig(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *
 	if _, bench := t.(*testing.B); bench {
 		log = zerolog.New(io.Discard) // the daemon logs to a file or journald, not to a test buffer
 	}
-	r.d = New(Options{Config: cfg, Topology: topo, DM: f, Monitor: r.mon, Log: log, Shards: 4})
+	o := Options{Config: cfg, Topology: topo, DM: f, Monitor: r.mon, Log: log, Shards: 4}
+	if opt != nil {
+		opt(&o)
+	}
+	r.d = New(o)
 	r.mon.first = func(p sysfs.Path) { r.check(p.Name, healthy(p)) }
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
