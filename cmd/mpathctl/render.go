@@ -169,6 +169,7 @@ func renderStatus(w io.Writer, s api.Status, p paint) {
 	if s.DBus != "" {
 		fmt.Fprintf(tw, "d-bus\t%s\n", s.DBus)
 	}
+	fmt.Fprintf(tw, "event streams\t%d\n", s.EventSubscribers)
 	fmt.Fprintf(tw, "maps\t%d\n", s.Maps)
 	for _, h := range []string{api.MapOptimal, api.MapDegraded, api.MapQueueing, api.MapFailed} {
 		fmt.Fprintf(tw, "  %s\t%d\n", p.state(h), s.MapStates[h])

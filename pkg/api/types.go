@@ -238,6 +238,9 @@ type Status struct {
 	LastReconfigure time.Time `json:"last_reconfigure,omitzero"`
 	// DBus is "connected", "disconnected" or "disabled".
 	DBus string `json:"dbus,omitempty"`
+	// EventSubscribers counts open event streams (control socket and
+	// D-Bus); a script can wait for its `mpathctl events` to be listening.
+	EventSubscribers int `json:"event_subscribers"`
 }
 
 // CountStates fills the Maps, Paths, CheckerStates and MapStates fields from

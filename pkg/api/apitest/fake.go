@@ -195,7 +195,8 @@ func (f *Fake) SetPathState(dev, checker, dm, reason string) error {
 // Status implements api.Service.
 func (f *Fake) Status() api.Status {
 	s := api.Status{Version: "test", PID: 4242, Started: f.started, UptimeSec: 3600,
-		ConfigFile: "/etc/mpathd/mpathd.toml", State: "running", DBus: "disabled"}
+		ConfigFile: "/etc/mpathd/mpathd.toml", State: "running", DBus: "disabled",
+		EventSubscribers: f.Hub.Subscribers()}
 	s.CountStates(f.Topology())
 	return s
 }
