@@ -334,7 +334,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device,
 	d := s.d
 	m := s.maps[wwid]
 	if m == nil {
-		m = &mpath{wwid: wwid, name: name, retriesLeft: -1, failbackLeft: -1}
+		m = &mpath{wwid: wwid, name: name, retriesLeft: -1, failbackLeft: -1, dirty: true}
 		first := ps[0]
 		m.res = d.cfg().Resolve(wwid, first.Vendor, first.Model, first.Rev)
 		if adopt {

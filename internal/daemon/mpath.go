@@ -58,6 +58,10 @@ type mpath struct {
 	failbackLeft int // deferred failback ticks left; -1 when not counting
 	followover   bool
 
+	// dirty is set whenever the map may have changed; publish re-renders only dirty maps.
+	dirty  bool
+	cached api.Map
+
 	pathFaults, groupSwitches, tableLoads uint64
 	err                                   string // the last error acting on this map, for show
 

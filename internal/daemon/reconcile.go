@@ -16,6 +16,7 @@ import (
 // path has had its first check, so the layout is computed from known priorities.
 func (s *shard) sync(m *mpath) {
 	d := s.d
+	m.dirty = true
 	defer s.trackStats(m)
 	if len(m.paths) == 0 {
 		s.lastPathGone(m)
@@ -113,6 +114,7 @@ func (s *shard) create(m *mpath) bool {
 // refresh re-reads the live table and status, which are the truth about the map.
 func (s *shard) refresh(m *mpath) {
 	d := s.d
+	m.dirty = true
 	if info, err := d.dm.Info(m.name); err == nil {
 		m.info = info
 	}

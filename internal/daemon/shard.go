@@ -75,7 +75,10 @@ func (s *shard) idle() bool {
 func (s *shard) publish() {
 	ms := make([]api.Map, 0, len(s.maps))
 	for _, m := range s.maps {
-		ms = append(ms, m.snapshot())
+		if m.dirty {
+			m.cached, m.dirty = m.snapshot(), false
+		}
+		ms = append(ms, m.cached)
 	}
 	slices.SortFunc(ms, func(a, b api.Map) int {
 		switch {
