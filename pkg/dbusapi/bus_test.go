@@ -433,3 +433,39 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// A second daemon on the same bus waits for the name, says so once, and
+// takes over when the first one leaves.
+func TestNameTaken(t *testing.T) {
+	dir := testDir(t)
+	addr, _ := startBus(t, dir, "bus", policyInclude(t))
+	c := clientConn(t, addr)
+	first := &Server{Service: apitest.New(apitest.Generate(1, 1, 1)), SocketPath: filepath.Join(dir, "bus"),
+		Connect: func(ctx context.Context) (*dbus.Conn, error) { return dbus.Connect(addr, dbus.WithContext(ctx)) }}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { first.Run(ctx); close(done) }()
+	waitForName(t, c)
+
+	var logs lockedBuffer
+	second := serveOn(t, apitest.New(apitest.Generate(2, 1, 1)), addr, filepath.Join(dir, "bus"), &logs)
+	for !strings.Contains(logs.String(), "owned by another process") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for second.State() != StateConnected {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "cannot export"); n != 1 {
+		t.Errorf("said %d times that the name is taken:\n%s", n, logs.String())
+	}
+	var n uint32
+	v, err := c.Object(BusName, ManagerPath).GetProperty(ManagerIface + ".MapCount")
+	if err == nil {
+		n = v.Value().(uint32)
+	}
+	if n != 2 {
+		t.Errorf("MapCount from the second daemon: %v %v", v, err)
+	}
+}

@@ -80,15 +80,21 @@ func (s *Server) Run(ctx context.Context) error {
 		s.state.Store(StateDisconnected)
 		conn, err := connect(ctx)
 		if err == nil {
-			backoff = time.Second
-			lastErr = ""
-			err = s.serve(ctx, conn)
+			var served bool
+			served, err = s.serve(ctx, conn)
 			conn.Close()
 			if ctx.Err() != nil {
 				s.state.Store(StateDisconnected)
 				return nil
 			}
-			s.log().Warn("dbus: lost the bus; reconnecting when it is back", "err", err)
+			if served {
+				backoff, lastErr = time.Second, ""
+				s.log().Warn("dbus: lost the bus; reconnecting when it is back", "err", err)
+			} else if err.Error() != lastErr {
+				// On the bus but not exported (the name is taken): said once.
+				s.log().Warn("dbus: cannot export; retrying", "err", err)
+				lastErr = err.Error()
+			}
 		} else if ctx.Err() != nil {
 			return nil
 		} else if err.Error() != lastErr {
@@ -128,8 +134,8 @@ func waitForBus(ctx context.Context, socket string, d time.Duration) bool {
 }
 
 // serve exports everything on conn and keeps it current until ctx ends or
-// the connection breaks.
-func (s *Server) serve(ctx context.Context, conn *dbus.Conn) error {
+// the connection breaks. served reports whether the name was taken.
+func (s *Server) serve(ctx context.Context, conn *dbus.Conn) (served bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := s.Service.Subscribe(ctx)
@@ -154,15 +160,15 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) error {
 			export = conn.ExportSubtreeMethodTable
 		}
 		if err := export(e.methods, ManagerPath, e.iface); err != nil {
-			return fmt.Errorf("dbus: export %s: %w", e.iface, err)
+			return false, fmt.Errorf("dbus: export %s: %w", e.iface, err)
 		}
 	}
 	reply, err := conn.RequestName(BusName, dbus.NameFlagDoNotQueue)
 	if err != nil {
-		return fmt.Errorf("dbus: request name %s: %w", BusName, err)
+		return false, fmt.Errorf("dbus: request name %s: %w", BusName, err)
 	}
 	if reply != dbus.RequestNameReplyPrimaryOwner {
-		return fmt.Errorf("dbus: name %s is owned by another process (another mpathd?)", BusName)
+		return false, fmt.Errorf("dbus: name %s is owned by another process (another mpathd?)", BusName)
 	}
 	s.state.Store(StateConnected)
 	s.log().Info("dbus: on the bus", "name", BusName)
@@ -177,14 +183,14 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) error {
 		select {
 		case <-ctx.Done():
 			conn.ReleaseName(BusName)
-			return ctx.Err()
+			return true, ctx.Err()
 		case <-conn.Context().Done():
-			return errors.New("connection closed")
+			return true, errors.New("connection closed")
 		case <-tick.C:
 			s.sync(conn)
 		case ev, ok := <-events:
 			if !ok {
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 			// Take the whole burst, publish the state once, then the signals,
 			// so a client reacting to a signal reads the new state.
