@@ -201,7 +201,7 @@ func renderExplain(w io.Writer, e api.Explanation) {
 	tw.Flush()
 }
 
-const mb = 1 << 20
+const mb = 1e6 // MB/s columns are SI megabytes, as iostat prints them
 
 func renderStats(w io.Writer, s api.Stats, p paint) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
