@@ -8,9 +8,10 @@ DESTDIR   ?=
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -s -w -X github.com/mpathd/mpathd/internal/version.Version=$(VERSION)
 BIN       := bin
-# Debian packages the VM test bed needs: the kernel it boots, qemu, busybox for the guest, kmod to
-# resolve module dependencies, udev and dmsetup/fio as independent oracles inside the guest.
-VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio
+# Debian packages the tests need: the kernel the VM boots, qemu, busybox for the guest, kmod to
+# resolve module dependencies, udev, dmsetup and fio as independent oracles inside the guest, and
+# dbus (dbus-daemon) for the D-Bus tests' private bus.
+VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus
 VM_TIMEOUT ?= 40m
 
 .PHONY: all build demo test check vet unit vm deps install clean fuzz bench
@@ -64,7 +65,9 @@ bench:
 install: build
 	install -D -m 0755 $(BIN)/mpathd $(DESTDIR)$(PREFIX)/sbin/mpathd
 	install -D -m 0755 $(BIN)/mpathctl $(DESTDIR)$(PREFIX)/sbin/mpathctl
-	@if [ -f configs/mpathd.toml ]; then install -D -m 0644 configs/mpathd.toml $(DESTDIR)/usr/share/doc/mpathd/mpathd.toml.example; fi
+	install -D -m 0644 configs/mpathd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/mpathd.service
+	install -D -m 0644 configs/org.mpathd.Daemon1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.mpathd.Daemon1.conf
+	install -D -m 0644 configs/mpathd.toml $(DESTDIR)$(PREFIX)/share/doc/mpathd/mpathd.toml
 
 clean:
 	rm -rf $(BIN)
