@@ -334,3 +334,18 @@ func TestCommandTableUnambiguous(t *testing.T) {
 		}
 	}
 }
+
+// Completion never panics on what a shell may pass, options included.
+func FuzzCandidates(f *testing.F) {
+	for _, s := range []string{"", "show m", "--socket", "--socket /x fail path sd", "-- -", "config check "} {
+		f.Add(s)
+	}
+	names := func(string) []string { return []string{"mpatha", "sdb"} }
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, c := range candidates(strings.Split(line, " "), names) {
+			if c == "" {
+				t.Fatalf("%q: empty candidate", line)
+			}
+		}
+	})
+}
