@@ -22,6 +22,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/bindings"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/control"
+	"github.com/mpathd/mpathd/pkg/dbusapi"
 	"github.com/mpathd/mpathd/pkg/dm"
 	"github.com/mpathd/mpathd/pkg/sdnotify"
 	"github.com/mpathd/mpathd/pkg/sysfs"
@@ -124,6 +125,10 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	}
 	srv := &control.Server{Service: d, Log: slogger}
 	go func() { errc <- srv.Serve(ctx, l) }()
+	// D-Bus is optional: without a system bus the daemon runs on and connects when one appears.
+	bus := &dbusapi.Server{Service: d, Log: slogger}
+	d.SetDBusState(bus.State)
+	go bus.Run(ctx)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

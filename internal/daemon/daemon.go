@@ -67,6 +67,7 @@ type Daemon struct {
 	started    time.Time
 	state      atomic.Value // string: startup, configure, running, reloading, stopping
 	lastConfig atomic.Value // time.Time
+	dbusState  atomic.Pointer[func() string]
 	done       chan struct{}
 	runOnce    sync.Once
 
@@ -96,6 +97,9 @@ func New(o Options) *Daemon {
 	}
 	return d
 }
+
+// SetDBusState lets show status report the D-Bus connection ("connected", "disconnected").
+func (d *Daemon) SetDBusState(f func() string) { d.dbusState.Store(&f) }
 
 // SetMonitor attaches the monitor after construction: the monitor's result callback needs the
 // Daemon, and the Daemon needs the monitor.
@@ -726,6 +730,9 @@ func (d *Daemon) Status() api.Status {
 		ConfigFile:      d.cfg().File,
 		State:           d.state.Load().(string),
 		LastReconfigure: d.lastConfig.Load().(time.Time),
+	}
+	if f := d.dbusState.Load(); f != nil {
+		st.DBus = (*f)()
 	}
 	st.CountStates(d.Topology())
 	return st
