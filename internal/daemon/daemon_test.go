@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/checker"
@@ -469,4 +470,54 @@ func TestFriendlyNamesFollowSCSIOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A path that answers TEST UNIT READY but fails every I/O (an implicit-ALUA standby path, a broken
+// link that still passes TUR) must not flap in and out of the map: each quick re-failure doubles
+// the time it is held out.
+func TestFlappingPathIsHeldOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, san(2, 1), "[defaults]\npolling_interval = 1\n", nil)
+		reinstated := func() int {
+			n := 0
+			for _, m := range r.messages(lun0) {
+				if m == "reinstate_path 8:0" {
+					n++
+				}
+			}
+			return n
+		}
+		flap := func() {
+			r.dm.KernelFailPath(lun0, "8:0")
+			r.d.MapChanged(lun0)
+			r.settle()
+			r.check("sda", checker.Up) // TUR still passes
+			r.settle()
+		}
+		r.dm.ResetCalls()
+		flap() // first failure: not a flap yet, reinstated at once
+		if reinstated() != 1 {
+			t.Fatalf("first failure: reinstated %d times", reinstated())
+		}
+		flap() // fails again right after: held out for 2 intervals
+		if reinstated() != 1 {
+			t.Fatalf("flapping path reinstated at once: %q", r.messages(lun0))
+		}
+		time.Sleep(3 * time.Second) // ticks pass the hold
+		r.settle()
+		if reinstated() != 2 {
+			t.Fatalf("held path not reinstated after its hold: %q", r.messages(lun0))
+		}
+		flap() // again: hold doubles to 4 intervals
+		time.Sleep(3 * time.Second)
+		r.settle()
+		if reinstated() != 2 {
+			t.Fatalf("second hold shorter than doubled: %q", r.messages(lun0))
+		}
+		time.Sleep(2 * time.Second)
+		r.settle()
+		if reinstated() != 3 {
+			t.Fatalf("not reinstated after the doubled hold: %q", r.messages(lun0))
+		}
+	})
 }

@@ -30,6 +30,11 @@ type path struct {
 	// reinstated on the strength of an older "up" until a fresh check result arrives.
 	recheck bool
 	since   time.Time // last checker state change
+	// Flap damping: a path the kernel fails again soon after each reinstatement (one that answers
+	// TEST UNIT READY but fails I/O) is held out for an interval that doubles with each flap.
+	reinstated time.Time
+	flaps      int
+	holdUntil  time.Time
 	// marginal is set while the polling core's detector finds the path marginal: it is grouped
 	// apart, after the normal groups.
 	marginal bool

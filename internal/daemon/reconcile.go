@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/checker"
@@ -149,6 +150,7 @@ func (s *shard) absorbStatus(m *mpath) {
 			p.recheck = true
 			kick = true
 			m.pathFaults++
+			s.damp(m, p)
 			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the kernel")
 			d.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the kernel (I/O error)"})
 		}
@@ -221,15 +223,46 @@ func (s *shard) syncPathStates(m *mpath) bool {
 			if p.state == checker.Ghost && !active {
 				continue
 			}
+			if d.now().Before(p.holdUntil) {
+				continue // flapping: reinstated again by the tick after the hold
+			}
 			if err := dm.ReinstatePath(d.dm, m.name, devt); err != nil {
 				s.fail(m, "reinstate_path "+p.info.Name, err)
 				continue
 			}
 			changed = true
+			p.reinstated = d.now()
 			d.log.Info().Str("map", m.name).Str("path", p.info.Name).Str("state", p.state.String()).Msg("path reinstated")
 		}
 	}
 	return changed
+}
+
+// flapWindow is how soon after its reinstatement a kernel failure counts as a flap; maxHold caps
+// how long a flapping path is kept out.
+const (
+	flapWindow = 30 * time.Second
+	maxHold    = 5 * time.Minute
+)
+
+// damp records a kernel failure of a usable path: a failure within flapWindow of the path's last
+// reinstatement doubles the time it is held out before the next one; a path that stayed in use
+// longer starts afresh.
+func (s *shard) damp(m *mpath, p *path) {
+	d := s.d
+	now := d.now()
+	if p.reinstated.IsZero() || now.Sub(p.reinstated) > flapWindow {
+		p.flaps = 0
+		return
+	}
+	p.flaps++
+	hold := time.Duration(d.cfg().Global().PollingInterval) * time.Second << min(p.flaps, 10)
+	hold = min(hold, maxHold)
+	p.holdUntil = now.Add(hold)
+	d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Int("flaps", p.flaps).Dur("hold", hold).
+		Msg("path fails again after reinstatement: holding it out")
+	d.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: p.info.Name, Old: "flapping", New: "held",
+		Reason: fmt.Sprintf("failed by the kernel %d times soon after reinstatement; held out for %v", p.flaps, hold)})
 }
 
 // failing reports the checker states that take a path out of use.
