@@ -114,8 +114,10 @@ func serveOn(t *testing.T, fake api.Service, addr, socket string, log io.Writer)
 	if log == nil {
 		log = t.Output()
 	}
-	s := &Server{Service: fake, SocketPath: socket, Resync: time.Hour, Log: slog.New(slog.NewTextHandler(log, nil)),
-		Connect: func(ctx context.Context) (*dbus.Conn, error) { return dbus.Connect(addr, dbus.WithContext(ctx)) }}
+	s := &Server{Service: fake, SocketPath: socket, Resync: time.Hour, Log: slog.New(slog.NewTextHandler(log, nil))}
+	if addr != "" { // else the default: dial SocketPath
+		s.Connect = func(ctx context.Context) (*dbus.Conn, error) { return dbus.Connect(addr, dbus.WithContext(ctx)) }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -388,7 +390,8 @@ func TestBusComesAndGoes(t *testing.T) {
 	addr := "unix:path=" + sock
 	fake := apitest.New(apitest.Generate(1, 1, 1))
 	var logs lockedBuffer
-	srv := serveOn(t, fake, addr, sock, &logs)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "")
+	srv := serveOn(t, fake, "", sock, &logs) // the default connection: dial the watched socket
 	time.Sleep(100 * time.Millisecond) // a first attempt fails
 	if srv.State() != StateDisconnected {
 		t.Fatalf("state without a bus: %s", srv.State())

@@ -30,8 +30,8 @@ type Server struct {
 	Service api.Service
 	Log     *slog.Logger // nil: discard
 
-	// Connect opens a connection to the bus; nil means the system bus.
-	// Tests pass a private bus.
+	// Connect opens a connection to the bus; nil means the system bus
+	// ($DBUS_SYSTEM_BUS_ADDRESS, else SocketPath). Tests pass a private bus.
 	Connect func(ctx context.Context) (*dbus.Conn, error)
 	// SocketPath is watched while the bus is away (default SystemBusSocket).
 	SocketPath string
@@ -64,15 +64,21 @@ func (s *Server) log() *slog.Logger {
 // bus comes and goes (backoff from 1 s to 30 s, at once when the bus socket
 // appears). It always returns nil once ctx ends; it never fails the daemon.
 func (s *Server) Run(ctx context.Context) error {
-	connect := s.Connect
-	if connect == nil {
-		connect = func(ctx context.Context) (*dbus.Conn, error) {
-			return dbus.ConnectSystemBus(dbus.WithContext(ctx))
-		}
-	}
 	socket := s.SocketPath
 	if socket == "" {
 		socket = SystemBusSocket
+	}
+	connect := s.Connect
+	if connect == nil {
+		// The socket we watch is the one we dial (godbus's default goes
+		// through /var/run, which an initramfs may lack).
+		addr := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS")
+		if addr == "" {
+			addr = "unix:path=" + socket
+		}
+		connect = func(ctx context.Context) (*dbus.Conn, error) {
+			return dbus.Connect(addr, dbus.WithContext(ctx))
+		}
 	}
 	backoff := time.Second
 	var lastErr string
