@@ -392,7 +392,7 @@ func TestBusComesAndGoes(t *testing.T) {
 	var logs lockedBuffer
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "")
 	srv := serveOn(t, fake, "", sock, &logs) // the default connection: dial the watched socket
-	time.Sleep(100 * time.Millisecond) // a first attempt fails
+	time.Sleep(100 * time.Millisecond)       // a first attempt fails
 	if srv.State() != StateDisconnected {
 		t.Fatalf("state without a bus: %s", srv.State())
 	}
