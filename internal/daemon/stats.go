@@ -307,11 +307,13 @@ func (s *shard) weightTick(m *mpath, planner *selector.Planner, cfg selector.Con
 	want := m.desiredWeights()
 	var current []selector.PathWeight
 	var paths []selector.PathStats
-	valid := false
+	measured := map[int]bool{} // groups with at least one measured path
 	for gi, g := range m.groups {
 		for _, mem := range g {
 			st, _ := d.o.Stats.Stats(mem.dev)
-			valid = valid || st.Valid
+			if selector.Capacity(st, st.AvgRequestBytes) > 0 {
+				measured[gi] = true
+			}
 			paths = append(paths, selector.PathStats{Path: mem.dev, Group: gi, Stats: st})
 			w, ok := want[mem.dev]
 			if !ok {
@@ -320,11 +322,19 @@ func (s *shard) weightTick(m *mpath, planner *selector.Planner, cfg selector.Con
 			current = append(current, selector.PathWeight{Path: mem.dev, Group: gi, Weight: uint8(min(max(w, 0), selector.MaxRelativeThroughput))})
 		}
 	}
-	if !valid {
-		return false // the planner's clock starts with the first estimates
+	if len(measured) == 0 {
+		return false // the planner's clock starts with the first measurements
+	}
+	// A group without any measurement (idle since the daemon started) keeps its weights: having no
+	// information is no reason to reset them to 1.
+	proposed := selector.ProposeWeights(paths)
+	for i := range proposed {
+		if !measured[proposed[i].Group] {
+			proposed[i].Weight = current[i].Weight
+		}
 	}
 	m.st.planned = true
-	dec, ok := planner.Plan(m.name, now, current, selector.ProposeWeights(paths))
+	dec, ok := planner.Plan(m.name, now, current, proposed)
 	if !ok {
 		return false
 	}

@@ -209,6 +209,28 @@ func TestAdoptKeepsLiveWeights(t *testing.T) {
 	})
 }
 
+func TestIdleMapKeepsLiveWeights(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// After a restart an idle map has no measurements: no reason to touch its weights.
+		live := "0 1 alua 1 1 service-time 0 2 2 8:0 1 37 8:16 1 80"
+		prep := func(f *dm.Fake) {
+			tab, _ := dm.ParseTable(live)
+			if _, err := dm.CreateMap(f, "mpatha", "mpath-"+lun0, 32768, tab, 0); err != nil {
+				t.Fatal(err)
+			}
+			f.ResetCalls()
+		}
+		src := newFakeStats()
+		r := newStatsRig(t, san(2, 1), multibusST, src, prep)
+		src.set("sda", 0, 0)
+		src.set("sdb", 0, 0)
+		pass(60)
+		if n := r.ops("DM_TABLE_LOAD", ""); n != 0 {
+			t.Errorf("idle map reloaded %d times: %s", n, r.table("mpatha"))
+		}
+	})
+}
+
 func TestNewPathJoinsWithLargestLiveWeight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		topo := san(3, 1)
