@@ -3,8 +3,10 @@ package dm
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -155,6 +157,19 @@ type Options struct {
 	ManageNodes bool
 	// UdevRunning reports whether udevd runs; default UdevRunning.
 	UdevRunning func() bool
+	// UdevWait makes Resume, Remove and Rename, while udev runs, return
+	// only once udev has run its rules for the uevent they cause (links
+	// in /dev/mapper, the udev database), using libdevmapper's cookie
+	// semaphore that the dm rules' "dmsetup udevcomplete" signals.
+	// Without it, or without udev, cookies carry flags only.
+	UdevWait bool
+	// UdevTimeout bounds each wait; default DefaultUdevTimeout. A wait
+	// that times out is logged as a warning; the dm operation has
+	// succeeded all the same and is reported as such.
+	UdevTimeout time.Duration
+	// Logger receives udev wait failures (Warn) and wait times (Debug);
+	// nil discards.
+	Logger *slog.Logger
 }
 
 // Client issues dm ioctls on one control fd. It is safe for concurrent
@@ -164,6 +179,9 @@ type Client struct {
 	version [3]uint32
 	opts    Options
 	nodeDir string
+	log     *slog.Logger
+	sem     semaphores
+	random  func() uint16 // semaphore bases
 }
 
 // Open opens the control node (creating it as char 10:236 if it is
@@ -191,7 +209,11 @@ func newClient(dev ioctler, opts Options) (*Client, error) {
 	if opts.ControlPath == "" {
 		opts.ControlPath = ControlPath
 	}
-	c := &Client{dev: dev, opts: opts, nodeDir: filepath.Dir(opts.ControlPath)}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{dev: dev, opts: opts, nodeDir: filepath.Dir(opts.ControlPath), log: log, sem: sysvSemaphores{}, random: randomBase}
 	h, _, err := c.call(cmdVersion, header{}, nil, 0)
 	if err != nil {
 		return nil, err
@@ -364,8 +386,10 @@ func (c *Client) Resume(name string, flags UdevFlags) (Info, error) {
 		return Info{}, err
 	}
 	h.Flags = flagNoFlush | flagSkipLockfs
-	h.EventNr = c.cookie(flags)
+	s := c.beginUdev("resume", name, flags)
+	h.EventNr = s.eventNr
 	rh, _, err := c.call(cmdDevSuspend, h, nil, 0)
+	c.endUdev(s, "resume", name, rh, err)
 	if err != nil {
 		return Info{}, err
 	}
@@ -382,8 +406,10 @@ func (c *Client) Remove(name string, opt RemoveOptions) (bool, error) {
 	if opt.Deferred {
 		h.Flags = flagDeferredRemove
 	}
-	h.EventNr = c.cookie(opt.Udev)
+	s := c.beginUdev("remove", name, opt.Udev)
+	h.EventNr = s.eventNr
 	rh, _, err := c.call(cmdDevRemove, h, nil, 0)
+	c.endUdev(s, "remove", name, rh, err)
 	if err != nil {
 		return false, err
 	}
@@ -407,8 +433,10 @@ func (c *Client) Rename(name, newName string, flags UdevFlags) error {
 	if err := validName(newName); err != nil {
 		return invalid(cmdDevRename.name, name, err)
 	}
-	h.EventNr = c.cookie(flags)
+	s := c.beginUdev("rename", name, flags)
+	h.EventNr = s.eventNr
 	rh, _, err := c.call(cmdDevRename, h, encodeString(newName), 0)
+	c.endUdev(s, "rename", name, rh, err)
 	if err != nil {
 		return err
 	}

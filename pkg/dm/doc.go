@@ -21,9 +21,12 @@
 // queue_if_no_path in the readback follows the queue_if_no_path and
 // fail_if_no_path messages; the kernel never reinstates a path itself.
 //
-// udev: resume, remove and rename carry DM_UDEV_* flags in the cookie
-// with a zero semaphore base, so nobody ever waits on a SysV semaphore.
-// Waiting for udev to finish is done by watching for the dm-N uevent.
-// When udev does not run, Options.ManageNodes makes the client create and
-// remove the /dev/mapper/<name> nodes itself.
+// udev: resume, remove and rename carry DM_UDEV_* flags in the cookie.
+// By default the semaphore base is zero (flags only, nobody waits). With
+// Options.UdevWait and udev running, the client speaks libdevmapper's
+// cookie protocol on a SysV semaphore (cookie.go, raw syscalls) and those
+// calls return once the dm udev rules have run for their uevent, or after
+// Options.UdevTimeout; a timeout is logged, never returned, because the dm
+// operation itself succeeded. When udev does not run, Options.ManageNodes
+// makes the client create and remove the /dev/mapper/<name> nodes itself.
 package dm

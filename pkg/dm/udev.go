@@ -35,20 +35,11 @@ const (
 	MpathNoPaths  UdevFlags = 0x0400 // no usable path: MPATH_DEVICE_READY=0
 )
 
-// Cookie is the event_nr value carrying flags. The low 16 bits (the
+// Cookie is the event_nr value carrying flags only. The low 16 bits (the
 // semaphore base) stay 0, which udev's "dmsetup udevcomplete" treats as
-// "flags only, nobody waits": mpathd does not use SysV semaphores and
-// instead watches for the dm-N uevent itself.
+// "nobody waits". With Options.UdevWait the client fills them with a
+// semaphore base instead (cookie.go).
 func Cookie(flags UdevFlags) uint32 { return uint32(flags) << 16 }
-
-// cookie adds the flags the client always sends.
-func (c *Client) cookie(flags UdevFlags) uint32 {
-	flags |= UdevPrimarySource
-	if c.opts.UdevRunning() {
-		flags |= UdevDisableLibraryFallback
-	}
-	return Cookie(flags)
-}
 
 // UdevControlPath is the socket udevd creates when it runs.
 const UdevControlPath = "/run/udev/control"

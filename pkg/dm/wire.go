@@ -42,17 +42,18 @@ const (
 
 // Flags of dm_ioctl.flags that callers see in Info.
 const (
-	flagReadOnly       = unix.DM_READONLY_FLAG
-	flagSuspend        = unix.DM_SUSPEND_FLAG
-	flagStatusTable    = unix.DM_STATUS_TABLE_FLAG
-	flagActivePresent  = unix.DM_ACTIVE_PRESENT_FLAG
-	flagInactive       = unix.DM_INACTIVE_PRESENT_FLAG
-	flagBufferFull     = unix.DM_BUFFER_FULL_FLAG
-	flagSkipLockfs     = unix.DM_SKIP_LOCKFS_FLAG
-	flagNoFlush        = unix.DM_NOFLUSH_FLAG
-	flagUUID           = unix.DM_UUID_FLAG
-	flagDataOut        = unix.DM_DATA_OUT_FLAG
-	flagDeferredRemove = unix.DM_DEFERRED_REMOVE
+	flagReadOnly        = unix.DM_READONLY_FLAG
+	flagSuspend         = unix.DM_SUSPEND_FLAG
+	flagStatusTable     = unix.DM_STATUS_TABLE_FLAG
+	flagActivePresent   = unix.DM_ACTIVE_PRESENT_FLAG
+	flagInactive        = unix.DM_INACTIVE_PRESENT_FLAG
+	flagBufferFull      = unix.DM_BUFFER_FULL_FLAG
+	flagSkipLockfs      = unix.DM_SKIP_LOCKFS_FLAG
+	flagNoFlush         = unix.DM_NOFLUSH_FLAG
+	flagUUID            = unix.DM_UUID_FLAG
+	flagDataOut         = unix.DM_DATA_OUT_FLAG
+	flagDeferredRemove  = unix.DM_DEFERRED_REMOVE
+	flagUeventGenerated = unix.DM_UEVENT_GENERATED_FLAG
 )
 
 var ne = binary.NativeEndian
