@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -666,4 +667,187 @@ func TestGuestUdev(t *testing.T) {
 	if _, err := os.Lstat("/dev/mapper/" + name); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("/dev/mapper/%s after remove: %v", name, err)
 	}
+}
+
+// TestGuestUdevWait proves Options.UdevWait next to udevd and the
+// distribution's dm rules (95-dm-notify.rules runs "dmsetup udevcomplete").
+// With udevd working, create, reload and remove return only once udev has
+// run its rules: the /dev/mapper link and the udev database are already
+// right when the call returns, with no settle. With udevd stopped, every
+// wait ends after UdevTimeout, the calls still succeed and the map is
+// right. No cookie semaphore is ever left behind. The call times go to
+// /tmp/udevwait.txt for the host.
+func TestGuestUdevWait(t *testing.T) {
+	guest.Require(t)
+	if !UdevRunning() {
+		t.Fatal("udev is not running in this scenario")
+	}
+	ps, size := lunPaths(t, lun0WWID)
+	rec := &logRecorder{}
+	const timeout = 2 * time.Second
+	c, err := Open(Options{ManageNodes: true, UdevWait: true, UdevTimeout: timeout, Logger: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	noCookies := func(when string) {
+		t.Helper()
+		keys, err := sysvSemKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k>>16 == cookieMagic {
+				t.Errorf("%s: cookie semaphore %#x left behind", when, k)
+			}
+		}
+	}
+	var figures []string
+	timed := func(what string, f func() error) time.Duration {
+		t.Helper()
+		start := time.Now()
+		err := f()
+		d := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		figures = append(figures, fmt.Sprintf("%s=%dms", what, d.Milliseconds()))
+		return d
+	}
+	// props reads the udev database without settling.
+	props := func(dev string) map[string]string {
+		t.Helper()
+		out, err := exec.Command("udevadm", "info", "-q", "property", "-n", dev).Output()
+		if err != nil {
+			t.Fatalf("udevadm info %s: %v", dev, err)
+		}
+		m := map[string]string{}
+		for _, l := range strings.Split(string(out), "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	liveIs := func(name string, want Table) {
+		t.Helper()
+		info := dmsetup(t, "info", name)
+		if flat := strings.Join(strings.Fields(info), " "); !strings.Contains(flat, "State: ACTIVE") || !strings.Contains(flat, "Tables present: LIVE Open") {
+			t.Errorf("dmsetup info %s:\n%s", name, info)
+		}
+		got, err := ParseTable(dmsetupParams(t, dmsetup(t, "table", name), size))
+		if err != nil || !Equivalent(want, got) {
+			t.Errorf("dmsetup table %s = %+v (%v), want %+v", name, got, err, want)
+		}
+	}
+	noCookies("before")
+
+	// udevd working: every call returns after udev has run the rules.
+	const name, uuid = "mpathw", "mpath-333333330000007d0"
+	rr, st := twoGroupTable("round-robin", ps), twoGroupTable("service-time", ps)
+	var info Info
+	timed("create", func() (err error) {
+		info, err = CreateMap(c, name, uuid, size, rr, MpathNoKpartx)
+		return err
+	})
+	dmN := fmt.Sprintf("/dev/dm-%d", info.Dev.Minor)
+	if link, err := os.Readlink("/dev/mapper/" + name); err != nil || filepath.Base(link) != filepath.Base(dmN) {
+		t.Errorf("right after create: /dev/mapper/%s -> %q (%v), want a link to %s", name, link, err, dmN)
+	}
+	if p := props(dmN); p["DM_NAME"] != name || p["DM_SUBSYSTEM_UDEV_FLAG1"] != "1" || p["DM_SUBSYSTEM_UDEV_FLAG0"] == "1" {
+		t.Errorf("right after create: DM_NAME %q flag1 %q flag0 %q", p["DM_NAME"], p["DM_SUBSYSTEM_UDEV_FLAG1"], p["DM_SUBSYSTEM_UDEV_FLAG0"])
+	}
+	noCookies("after create")
+	timed("reload", func() error { return Reload(c, name, size, st, 0) })
+	// The reload's flag (MpathReload) can only be in the database if udev
+	// has already run the rules for the reload's uevent.
+	if p := props(dmN); p["DM_SUBSYSTEM_UDEV_FLAG0"] != "1" || p["DM_SUBSYSTEM_UDEV_FLAG1"] == "1" {
+		t.Errorf("right after reload: flag0 %q flag1 %q", p["DM_SUBSYSTEM_UDEV_FLAG0"], p["DM_SUBSYSTEM_UDEV_FLAG1"])
+	}
+	liveIs(name, st)
+	noCookies("after reload")
+	timed("remove", func() error { _, err := c.Remove(name, RemoveOptions{}); return err })
+	if _, err := os.Lstat("/dev/mapper/" + name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("right after remove: /dev/mapper/%s: %v", name, err)
+	}
+	noCookies("after remove")
+	if w := rec.warnings(); len(w) != 0 {
+		t.Errorf("warnings with udevd working: %v", w)
+	}
+
+	// udevd stopped: the rules never run, each wait times out, the
+	// operations stand.
+	udevd := udevdPIDs(t)
+	signal := func(sig unix.Signal) {
+		for _, pid := range udevd {
+			if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				t.Errorf("kill %d %v: %v", pid, sig, err)
+			}
+		}
+	}
+	signal(unix.SIGSTOP)
+	defer signal(unix.SIGCONT)
+	const name2 = "mpathw2"
+	for _, d := range []time.Duration{
+		timed("create.stopped", func() (err error) { info, err = CreateMap(c, name2, uuid, size, rr, 0); return err }),
+		timed("reload.stopped", func() error { return Reload(c, name2, size, st, 0) }),
+	} {
+		if d < timeout {
+			t.Errorf("a call returned after %v with udevd stopped, before the %v timeout", d, timeout)
+		}
+	}
+	liveIs(name2, st)
+	noCookies("after timeouts")
+	timed("remove.stopped", func() error { _, err := c.Remove(name2, RemoveOptions{}); return err })
+	if out, err := exec.Command("dmsetup", "info", name2).CombinedOutput(); err == nil {
+		t.Errorf("%s still exists after remove:\n%s", name2, out)
+	}
+	w := rec.warnings()
+	for _, err := range w {
+		if !errors.Is(err, ErrUdevTimeout) {
+			t.Errorf("warning %v, want ErrUdevTimeout", err)
+		}
+	}
+	// create: the resume; reload: its resume; remove.
+	if len(w) != 3 {
+		t.Errorf("%d warnings, want 3 timeouts: %v", len(w), w)
+	}
+	noCookies("after remove with udevd stopped")
+
+	// udevd back: it runs the stale events; their udevcomplete finds no
+	// semaphore, which is harmless.
+	signal(unix.SIGCONT)
+	if out, err := exec.Command("udevadm", "settle", "--timeout=20").CombinedOutput(); err != nil {
+		t.Fatalf("udevadm settle: %v %s", err, out)
+	}
+	if _, err := os.Lstat("/dev/mapper/" + name2); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("/dev/mapper/%s after udevd resumed: %v", name2, err)
+	}
+	noCookies("after udevd resumed")
+	t.Logf("call times: %s", strings.Join(figures, " "))
+	if err := os.WriteFile("/tmp/udevwait.txt", []byte(strings.Join(figures, " ")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// udevdPIDs finds every systemd-udevd process (the manager and its
+// workers).
+func udevdPIDs(t *testing.T) []int {
+	t.Helper()
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	var pids []int
+	for _, p := range comms {
+		b, err := os.ReadFile(p)
+		if err != nil || strings.TrimSpace(string(b)) != "systemd-udevd" {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		t.Fatal("no systemd-udevd process")
+	}
+	return pids
 }

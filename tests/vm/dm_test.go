@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,16 +74,36 @@ dmsetup remove mpathkeep
 
 // TestVMDMUdev runs pkg/dm next to udevd and the distribution's dm rules:
 // udev makes /dev/mapper links from our cookie flags and pkg/dm leaves the
-// directory alone.
+// directory alone (TestGuestUdev, flags-only cookies); with
+// Options.UdevWait, create, reload and remove return only once
+// 95-dm-notify.rules' "dmsetup udevcomplete" has released the cookie
+// semaphore, and time out without failing while udevd is stopped
+// (TestGuestUdevWait). No SysV semaphore is left in the guest afterwards.
 func TestVMDMUdev(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
 		SAN:        SAN{Hosts: 2, LUNs: 1},
 		Udev:       true,
 		GuestTests: []string{"./pkg/dm"},
-		Script:     `run_gotest /bin/dm.test -test.run '^TestGuestUdev$'`,
+		Script: `
+run_gotest /bin/dm.test -test.run '^TestGuestUdev$'
+run_gotest /bin/dm.test -test.run '^TestGuestUdevWait$'
+emit udevwait "$(cat /tmp/udevwait.txt)"
+emit semaphores "$(tail -n +2 /proc/sysvipc/sem | wc -l)"
+emit maps "$(dmsetup ls)"
+`,
 	})
-	if got := res.Get("gotest"); got != "/bin/dm.test PASS" {
-		t.Errorf("gotest = %q", got)
+	want := []string{"/bin/dm.test PASS", "/bin/dm.test PASS"}
+	if got := res.All("gotest"); !slices.Equal(got, want) {
+		t.Errorf("gotest = %q, want %q", got, want)
+	}
+	// Call times with udev confirming each event, then with udevd stopped
+	// (each bounded by the 2 s UdevTimeout).
+	t.Logf("udev wait: %s", res.Get("udevwait"))
+	if got := res.Get("semaphores"); got != "0" {
+		t.Errorf("%s SysV semaphores left in the guest, want 0", got)
+	}
+	if got := res.Get("maps"); got != "No devices found" {
+		t.Errorf("maps left: %q", got)
 	}
 }
