@@ -741,11 +741,20 @@ func TestGuestUdevWait(t *testing.T) {
 		}
 	}
 	noCookies("before")
-
-	// udevd working: every call returns after udev has run the rules.
 	const name, uuid = "mpathw", "mpath-333333330000007d0"
 	rr, st := twoGroupTable("round-robin", ps), twoGroupTable("service-time", ps)
 	var info Info
+
+	// For comparison, flags-only cookies: the calls do not wait for udev.
+	flagsOnly := openGuestClient(t)
+	timed("create.flagsonly", func() (err error) { info, err = CreateMap(flagsOnly, name, uuid, size, rr, 0); return err })
+	_, err = os.Lstat("/dev/mapper/" + name)
+	figures = append(figures, fmt.Sprintf("link.flagsonly=%v", err == nil))
+	udevProps(t, "/dev/mapper/control") // settle
+	timed("remove.flagsonly", func() error { _, err := flagsOnly.Remove(name, RemoveOptions{}); return err })
+	udevProps(t, "/dev/mapper/control")
+
+	// udevd working: every call returns after udev has run the rules.
 	timed("create", func() (err error) {
 		info, err = CreateMap(c, name, uuid, size, rr, MpathNoKpartx)
 		return err
