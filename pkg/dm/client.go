@@ -35,6 +35,8 @@ type Control interface {
 	Suspend(name string) error
 	// Resume swaps in the inactive table, if any, and resumes, with
 	// NOFLUSH|SKIP_LOCKFS; flags go to udev in the cookie (see UdevFlags).
+	// With Options.UdevWait, *Client's Resume, Remove and Rename also wait
+	// for udev to process the uevent (bounded, never an error).
 	Resume(name string, flags UdevFlags) (Info, error)
 	// Remove removes the device. With opt.Deferred an open device is
 	// removed on last close instead of failing with EBUSY; pending
