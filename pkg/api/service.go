@@ -34,6 +34,8 @@ type Service interface {
 
 	// Subscribe streams state changes until ctx ends, then closes the
 	// channel. A slow reader loses events, never blocks the daemon; it is
-	// told with an events_lost event. Hub implements this.
+	// told with an events_lost event. Hub implements this. Publish an
+	// event after Topology reflects it: clients (the D-Bus export, scripts
+	// running `mpathctl show` on an event) read the state when told.
 	Subscribe(ctx context.Context) <-chan Event
 }

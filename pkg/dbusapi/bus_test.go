@@ -472,3 +472,27 @@ func TestNameTaken(t *testing.T) {
 		t.Errorf("MapCount from the second daemon: %v %v", v, err)
 	}
 }
+
+// A service that publishes an event just before its new snapshot still
+// ends up with the new state on the bus.
+func TestLateSnapshot(t *testing.T) {
+	dir := testDir(t)
+	addr, _ := startBus(t, dir, "bus", policyInclude(t))
+	fake := apitest.New(apitest.Generate(1, 1, 2))
+	serveOn(t, fake, addr, filepath.Join(dir, "bus"), nil)
+	c := clientConn(t, addr)
+	waitForName(t, c)
+	sig := make(chan *dbus.Signal, 16)
+	c.Signal(sig)
+	c.AddMatchSignal(dbus.WithMatchObjectPath(PathPath("sdc")), dbus.WithMatchInterface(propertiesIface))
+
+	fake.Hub.Publish(api.Event{Type: api.EventPathDown, Map: "mpatha", Path: "sdc", Old: "up", New: "down"})
+	next := apitest.Generate(1, 1, 2) // a copy: the published snapshot is shared
+	next.Maps[0].Groups[0].Paths[1].CheckerState = api.CheckerDown
+	fake.SetTopology(next)
+	for s := range sig {
+		if v, ok := s.Body[1].(map[string]dbus.Variant)["CheckerState"]; ok && v.Value() == "down" {
+			break
+		}
+	}
+}

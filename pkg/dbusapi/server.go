@@ -19,6 +19,10 @@ import (
 // a connection attempt.
 const SystemBusSocket = "/run/dbus/system_bus_socket"
 
+// settleDelay is how long after a burst of events the export looks at the
+// topology again.
+const settleDelay = 200 * time.Millisecond
+
 // Connection states reported by Server.State (and api.Status.DBus).
 const (
 	StateConnected    = "connected"
@@ -185,6 +189,11 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) (served bool, err e
 	}
 	tick := time.NewTicker(resync)
 	defer tick.Stop()
+	// A second look shortly after a burst catches state a service published
+	// just after its events.
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,6 +202,8 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) (served bool, err e
 		case <-conn.Context().Done():
 			return true, errors.New("connection closed")
 		case <-tick.C:
+			s.sync(conn)
+		case <-settle.C:
 			s.sync(conn)
 		case ev, ok := <-events:
 			if !ok {
@@ -217,6 +228,7 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) (served bool, err e
 			for _, ev := range batch {
 				s.emitEvent(conn, ev)
 			}
+			settle.Reset(settleDelay)
 		}
 	}
 }
