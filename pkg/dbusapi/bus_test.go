@@ -206,6 +206,10 @@ func TestRealBus(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != `ao 2 "/org/mpathd/Daemon1/map/mpatha" "/org/mpathd/Daemon1/map/data_2d1"` {
 			t.Errorf("ListMaps: %v %q", err, out)
 		}
+		out, err = run(t, false, "busctl", busAddr, "tree", BusName)
+		if err != nil || !strings.Contains(out, "/org/mpathd/Daemon1/map/data_2d1") || !strings.Contains(out, "/org/mpathd/Daemon1/path/sdi") {
+			t.Errorf("busctl tree: %v\n%s", err, out)
+		}
 		out, err = run(t, false, "busctl", busAddr, "introspect", BusName, "/org/mpathd/Daemon1/path/sdb")
 		if err != nil || !strings.Contains(out, ".CheckerState") || !strings.Contains(out, "org.freedesktop.DBus.Properties") {
 			t.Errorf("introspect path: %v\n%s", err, out)
