@@ -79,7 +79,9 @@ func run() int {
 
 func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, log zerolog.Logger, slogger *slog.Logger) error {
 	notify := sdnotify.New(slogger)
-	client, err := dm.Open(dm.Options{ManageNodes: true})
+	// Wait for udev to finish with each map event (so /dev/mapper links exist when we report a map),
+	// but never longer than 10 s: a stuck udev delays only the maps of one shard.
+	client, err := dm.Open(dm.Options{ManageNodes: true, UdevWait: true, UdevTimeout: 10 * time.Second, Logger: slogger})
 	if err != nil {
 		return fmt.Errorf("device-mapper: %w", err)
 	}
