@@ -404,3 +404,57 @@ emit tables "$(dmsetup table)"
 		}
 	}
 }
+
+// TestVMDaemonUdev: with udevd running (a normal host), the daemon's maps carry the uuid
+// mpath-<ID_SERIAL> that udev computes for their paths, udev has made every /dev/mapper link by the
+// time the daemon says it is ready (it waits on udev's cookie semaphore), and no semaphore is left.
+func TestVMDaemonUdev(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:      SAN{Hosts: 2, LUNs: 2},
+		Udev:     true,
+		Commands: []string{"./cmd/mpathd", "./cmd/mpathctl"},
+		Script: daemonHelpers + `
+printf '[defaults]\nuser_friendly_names = true\n' > /tmp/c.toml
+start_mpathd --config /tmp/c.toml
+for m in $(dmsetup ls --target multipath | awk '{print $1}'); do
+	emit link "$m $(readlink /dev/mapper/$m)"
+	emit uuid "$m $(dmsetup info -c --noheadings -o uuid $m)"
+	emit udev_dm "$m $(udevadm info -q property -n /dev/mapper/$m | grep -E '^DM_(NAME|UUID)=' | tr '\n' ' ')"
+done
+san_paths | while read d h; do emit serial "$(udevadm info -q property -n /dev/$d | sed -n 's/^ID_SERIAL=//p')"; done
+emit sems "$(grep -c 0x0d4d /proc/sysvipc/sem)"
+emit warnings "$(grep -c 'udev did not' /tmp/mpathd.log)"
+`,
+	})
+	serials := map[string]bool{}
+	for _, s := range res.All("serial") {
+		serials[s] = true
+	}
+	if len(serials) != 2 {
+		t.Fatalf("udev ID_SERIALs: %v", res.All("serial"))
+	}
+	for _, u := range res.All("uuid") {
+		f := strings.Fields(u)
+		if len(f) != 2 || !serials[strings.TrimPrefix(f[1], "mpath-")] {
+			t.Errorf("map uuid %q is not mpath-<udev ID_SERIAL> (serials %v)", u, serials)
+		}
+	}
+	links := res.All("link")
+	if len(links) != 2 {
+		t.Fatalf("maps: %v", links)
+	}
+	for _, l := range links {
+		if f := strings.Fields(l); len(f) != 2 || !strings.HasPrefix(f[1], "../dm-") {
+			t.Errorf("/dev/mapper link not made by udev when the daemon was ready: %q", l)
+		}
+	}
+	for _, u := range res.All("udev_dm") {
+		if !strings.Contains(u, "DM_UUID=mpath-") {
+			t.Errorf("udev database lacks the map: %q", u)
+		}
+	}
+	if res.Get("sems") != "0" {
+		t.Errorf("%s udev cookie semaphores left behind", res.Get("sems"))
+	}
+}
