@@ -296,7 +296,7 @@ func (t *tree) lookup(msg dbus.Message, iface string) (*object, *dbus.Error) {
 	if o == nil {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownObject", []any{fmt.Sprintf("no object %s", p)})
 	}
-	if iface != o.iface {
+	if iface != o.iface && iface != "" { // "" is every interface; each object has one
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{fmt.Sprintf("%s has no interface %q", p, iface)})
 	}
 	return o, nil
