@@ -211,6 +211,7 @@ func (d *Daemon) barrier(ctx context.Context) {
 		wg.Add(1)
 		s.post(func() {
 			s.publish() // readers after the barrier see everything queued before it
+			s.flushEvents()
 			wg.Done()
 		})
 	}
@@ -360,7 +361,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device,
 		d.devIndex.Store(pi.Name, wwid)
 		d.monitor.Watch(pi, p.spec)
 		if m.exists {
-			d.emit(api.Event{Type: api.EventPathAdded, Map: m.name, Path: pi.Name})
+			s.emit(api.Event{Type: api.EventPathAdded, Map: m.name, Path: pi.Name})
 		}
 	}
 	s.absorbStatus(m)
@@ -436,7 +437,7 @@ func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
 		if !first || !r.State.Usable() {
 			d.log.Info().Str("map", m.name).Str("path", dev).Str("old", old.String()).Str("new", r.State.String()).
 				Str("reason", r.Reason).Msg("path state changed")
-			d.emit(ev)
+			s.emit(ev)
 		}
 		if !r.State.Usable() {
 			m.failbackLeft = -1 // a path going down cancels a deferred failback
@@ -545,7 +546,7 @@ func (s *shard) removePaths(wwid string, devs []string, why string) {
 		d.devIndex.Delete(dev)
 		d.monitor.Unwatch(dev)
 		d.log.Info().Str("map", m.name).Str("path", dev).Str("why", why).Msg("path removed")
-		d.emit(api.Event{Type: api.EventPathRemoved, Map: m.name, Path: dev, Reason: why})
+		s.emit(api.Event{Type: api.EventPathRemoved, Map: m.name, Path: dev, Reason: why})
 	}
 	s.sync(m)
 }
@@ -599,7 +600,7 @@ func (d *Daemon) MapChanged(name string) {
 		}
 		if _, err := d.dm.Info(m.name); dm.IsNotExist(err) {
 			d.log.Warn().Str("map", m.name).Msg("map removed outside mpathd")
-			d.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "removed outside mpathd"})
+			s.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "removed outside mpathd"})
 			d.unindexMap(m)
 			for _, p := range m.paths {
 				d.devIndex.Delete(p.info.Name)
@@ -659,8 +660,13 @@ func (s *shard) tick(m *mpath) {
 		s.sync(m)
 	}
 	if m.retriesLeft > 0 {
-		m.retriesLeft--
-		if m.retriesLeft == 0 {
+		// no_path_retry N promises at least N polling intervals of queueing, counted in time from
+		// the moment the last path went, not in tick boundaries.
+		interval := time.Duration(s.d.cfg().Global().PollingInterval) * time.Second
+		left := time.Duration(m.res.NoPathRetry.Count)*interval - s.d.now().Sub(m.recoverySince)
+		m.retriesLeft = int((left + interval - 1) / interval)
+		m.dirty = true
+		if left <= 0 {
 			m.retriesLeft, m.retryExpired = -1, true
 			s.d.log.Warn().Str("map", m.name).Int("no_path_retry", m.res.NoPathRetry.Count).
 				Msg("no path came back within no_path_retry: failing queued I/O")
@@ -731,6 +737,7 @@ func (d *Daemon) Status() api.Status {
 		State:           d.state.Load().(string),
 		LastReconfigure: d.lastConfig.Load().(time.Time),
 	}
+	st.EventSubscribers = d.hub.Subscribers()
 	if f := d.dbusState.Load(); f != nil {
 		st.DBus = (*f)()
 	}

@@ -146,44 +146,45 @@ func TestDeferredFailback(t *testing.T) {
 }
 
 func TestNoPathRetryCountdown(t *testing.T) {
-	r := newRig(t, san(2, 1), "[defaults]\nno_path_retry = 2\n", nil)
-	if !strings.Contains(r.table(lun0), "queue_if_no_path") {
-		t.Fatalf("no_path_retry 2 map does not queue: %s", r.table(lun0))
-	}
-	r.dm.ResetCalls()
-	r.check("sda", checker.Down)
-	r.check("sdb", checker.Down)
-	r.settle()
-	if slices.Contains(r.messages(lun0), "fail_if_no_path") {
-		t.Fatalf("queueing stopped before the countdown")
-	}
-	m, _ := r.d.Topology().Find(lun0)
-	if m.Queueing.Mode != api.QueueingRetries || m.Queueing.RetriesLeft != 2 || !m.Queueing.Active {
-		t.Errorf("queueing = %+v", m.Queueing)
-	}
-	r.d.Tick()
-	r.settle()
-	if slices.Contains(r.messages(lun0), "fail_if_no_path") {
-		t.Fatalf("queueing stopped after 1 of 2 intervals")
-	}
-	r.d.Tick()
-	r.settle()
-	if !slices.Contains(r.messages(lun0), "fail_if_no_path") {
-		t.Fatalf("queueing not stopped after 2 intervals: %q", r.messages(lun0))
-	}
-	if strings.Contains(r.table(lun0), "queue_if_no_path") {
-		t.Errorf("kernel still queues")
-	}
-	// A path coming back restores queueing, by message, without a reload.
-	r.dm.ResetCalls()
-	r.check("sdb", checker.Up)
-	r.settle()
-	if !slices.Contains(r.messages(lun0), "queue_if_no_path") {
-		t.Errorf("queueing not restored: %q", r.messages(lun0))
-	}
-	if n := r.ops("DM_TABLE_LOAD", ""); n != 0 {
-		t.Errorf("queueing changes reloaded the table %d times", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, san(2, 1), "[defaults]\nno_path_retry = 2\npolling_interval = 1\n", nil)
+		if !strings.Contains(r.table(lun0), "queue_if_no_path") {
+			t.Fatalf("no_path_retry 2 map does not queue: %s", r.table(lun0))
+		}
+		time.Sleep(500 * time.Millisecond) // the last path goes between two ticks
+		r.dm.ResetCalls()
+		r.check("sda", checker.Down)
+		r.check("sdb", checker.Down)
+		r.settle()
+		m, _ := r.d.Topology().Find(lun0)
+		if m.Queueing.Mode != api.QueueingRetries || m.Queueing.RetriesLeft != 2 || !m.Queueing.Active {
+			t.Errorf("queueing = %+v", m.Queueing)
+		}
+		// Two intervals of queueing are promised: nothing fails at the ticks 0.5 s and 1.5 s later.
+		time.Sleep(1900 * time.Millisecond)
+		r.settle()
+		if slices.Contains(r.messages(lun0), "fail_if_no_path") {
+			t.Fatalf("queueing stopped before 2 polling intervals")
+		}
+		time.Sleep(time.Second) // the tick 2.5 s after the last path went
+		r.settle()
+		if !slices.Contains(r.messages(lun0), "fail_if_no_path") {
+			t.Fatalf("queueing not stopped after 2 intervals: %q", r.messages(lun0))
+		}
+		if strings.Contains(r.table(lun0), "queue_if_no_path") {
+			t.Errorf("kernel still queues")
+		}
+		// A path coming back restores queueing, by message, without a reload.
+		r.dm.ResetCalls()
+		r.check("sdb", checker.Up)
+		r.settle()
+		if !slices.Contains(r.messages(lun0), "queue_if_no_path") {
+			t.Errorf("queueing not restored: %q", r.messages(lun0))
+		}
+		if n := r.ops("DM_TABLE_LOAD", ""); n != 0 {
+			t.Errorf("queueing changes reloaded the table %d times", n)
+		}
+	})
 }
 
 func TestNoPathRetryQueueAndFail(t *testing.T) {

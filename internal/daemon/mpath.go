@@ -58,10 +58,11 @@ type mpath struct {
 	groups [][]member // the layout of the last table we computed
 
 	// retryExpired is set when no_path_retry N ran out; queueing stays off until a path is usable.
-	retryExpired bool
-	retriesLeft  int // polling intervals left before queueing stops; -1 when not counting
-	failbackLeft int // deferred failback ticks left; -1 when not counting
-	followover   bool
+	retryExpired  bool
+	retriesLeft   int       // polling intervals left before queueing stops; -1 when not counting
+	recoverySince time.Time // when the last usable path went (no_path_retry N)
+	failbackLeft  int       // deferred failback ticks left; -1 when not counting
+	followover    bool
 
 	// dirty is set whenever the map may have changed; publish re-renders only dirty maps.
 	dirty  bool

@@ -51,9 +51,9 @@ func (s *shard) sync(m *mpath) {
 		}
 		m.tableLoads++
 		d.log.Info().Str("map", m.name).Str("why", why).Int("groups", len(gs)).Msg("table reloaded")
-		d.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
+		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
 		if sectors != m.sectors {
-			d.emit(api.Event{Type: api.EventMapResized, Map: m.name, Old: strconv.FormatUint(m.sectors, 10), New: strconv.FormatUint(sectors, 10)})
+			s.emit(api.Event{Type: api.EventMapResized, Map: m.name, Old: strconv.FormatUint(m.sectors, 10), New: strconv.FormatUint(sectors, 10)})
 		}
 		s.refresh(m)
 	}
@@ -102,7 +102,7 @@ func (s *shard) create(m *mpath) bool {
 	m.tableLoads++
 	d.indexMap(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
-	d.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: fmt.Sprintf("%d paths", len(m.paths))})
+	s.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: fmt.Sprintf("%d paths", len(m.paths))})
 	if d.wwids != nil && !d.wwids.Known(m.wwid) {
 		if err := d.wwids.Remember(m.wwid); err != nil {
 			d.log.Warn().Err(err).Str("map", m.name).Msg("cannot record WWID in the wwids file")
@@ -152,7 +152,7 @@ func (s *shard) absorbStatus(m *mpath) {
 			m.pathFaults++
 			s.damp(m, p)
 			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the kernel")
-			d.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the kernel (I/O error)"})
+			s.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the kernel (I/O error)"})
 		}
 		p.dmFailed = ps.Failed
 		p.failCount = ps.FailCount
@@ -261,7 +261,7 @@ func (s *shard) damp(m *mpath, p *path) {
 	p.holdUntil = now.Add(hold)
 	d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Int("flaps", p.flaps).Dur("hold", hold).
 		Msg("path fails again after reinstatement: holding it out")
-	d.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: p.info.Name, Old: "flapping", New: "held",
+	s.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: p.info.Name, Old: "flapping", New: "held",
 		Reason: fmt.Sprintf("failed by the kernel %d times soon after reinstatement; held out for %v", p.flaps, hold)})
 }
 
@@ -286,6 +286,7 @@ func (s *shard) syncQueueing(m *mpath) bool {
 			m.retriesLeft, m.retryExpired = -1, false
 		} else if m.retriesLeft < 0 && !m.retryExpired {
 			m.retriesLeft = m.res.NoPathRetry.Count
+			m.recoverySince = d.now()
 			d.log.Warn().Str("map", m.name).Int("no_path_retry", m.retriesLeft).
 				Int("polling_interval", d.cfg().Global().PollingInterval).
 				Msg("no usable path: entering recovery mode, I/O queued")
@@ -319,7 +320,7 @@ func (s *shard) syncQueueing(m *mpath) bool {
 		ev.Reason = "no_path_retry " + m.res.NoPathRetry.String()
 	}
 	d.log.Warn().Str("map", m.name).Bool("queue_if_no_path", want).Str("why", ev.Reason).Msg("queueing changed")
-	d.emit(ev)
+	s.emit(ev)
 	return true
 }
 
@@ -378,7 +379,7 @@ func (s *shard) switchGroup(m *mpath, to int, why string) bool {
 	m.groupSwitches++
 	m.failbackLeft, m.followover = -1, false
 	d.log.Info().Str("map", m.name).Int("from", from).Int("to", to).Str("why", why).Msg("group switched")
-	d.emit(api.Event{Type: api.EventGroupSwitch, Map: m.name, Old: strconv.Itoa(from), New: strconv.Itoa(to), Reason: why})
+	s.emit(api.Event{Type: api.EventGroupSwitch, Map: m.name, Old: strconv.Itoa(from), New: strconv.Itoa(to), Reason: why})
 	return true
 }
 
@@ -425,7 +426,7 @@ func (s *shard) lastPathGone(m *mpath) {
 		return
 	}
 	d.log.Info().Str("map", m.name).Bool("deferred", pending).Msg("last path removed: map removed")
-	d.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "last path removed"})
+	s.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "last path removed"})
 	d.unindexMap(m)
 	delete(s.maps, m.wwid)
 }

@@ -69,7 +69,7 @@ func (d *Daemon) FailPath(ctx context.Context, dev string) error {
 		}
 		p.recheck = true
 		d.log.Warn().Str("map", m.name).Str("path", dev).Msg("path failed by the administrator")
-		d.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: dev, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the administrator"})
+		s.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: dev, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the administrator"})
 		s.refresh(m)
 		return nil
 	})
@@ -211,7 +211,7 @@ func (d *Daemon) FlushMap(ctx context.Context, mapName string) error {
 		delete(s.maps, wwid)
 		s.trackStats(m)
 		d.log.Info().Str("map", m.name).Msg("map flushed by the administrator")
-		d.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "flushed by the administrator"})
+		s.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "flushed by the administrator"})
 		return nil
 	})
 }

@@ -21,6 +21,10 @@ type shard struct {
 	wake  chan struct{}
 
 	snap atomic.Pointer[[]api.Map]
+
+	// events raised by the running batch; published after the snapshot that shows them, so a
+	// client that reacts to an event by reading the topology sees the change.
+	events []api.Event
 }
 
 func newShard(d *Daemon) *shard {
@@ -61,8 +65,25 @@ func (s *shard) run(done <-chan struct{}) {
 				fn()
 			}
 			s.publish()
+			s.flushEvents()
 		}
 	}
+}
+
+// emit queues an event of the running batch (shard goroutine only).
+func (s *shard) emit(ev api.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = s.d.now()
+	}
+	s.events = append(s.events, ev)
+}
+
+func (s *shard) flushEvents() {
+	for _, ev := range s.events {
+		s.d.hub.Publish(ev)
+	}
+	clear(s.events)
+	s.events = s.events[:0]
 }
 
 // idle reports whether the shard has nothing queued and nothing running.

@@ -414,7 +414,7 @@ func (s *shard) marginalEvent(m *mpath, dev string, marginal bool, why string) {
 	} else {
 		d.log.Info().Str("map", m.name).Str("path", dev).Str("why", why).Msg("path no longer marginal: regrouped")
 	}
-	d.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: dev, Old: old, New: now, Reason: why})
+	s.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: dev, Old: old, New: now, Reason: why})
 }
 
 // ioStats converts the polling core's estimates for the API.

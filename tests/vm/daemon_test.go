@@ -339,6 +339,12 @@ emit r_after "$(elapsed $t0 $(now))"
 emit r_log "$(grep -E 'no_path_retry|recovery mode|queueing changed' /tmp/mpathd.log)"
 for h in 0 1; do echo running > /sys/block/$(path_of 1 $h)/device/state; done
 wait_for 10 sh -c "dmsetup table $R | grep -q queue_if_no_path" || fail "queueing not restored on $R"
+
+# SIGTERM: the maps stay in the kernel, queueing is switched off first (queue_without_daemon no).
+kill -TERM $MPATHD_PID
+wait $MPATHD_PID
+emit term_rc "$?"
+emit after_term "$(dmsetup table | sort)"
 `,
 	})
 	if !strings.Contains(res.Get("table_q"), "queue_if_no_path") {
@@ -354,6 +360,9 @@ wait_for 10 sh -c "dmsetup table $R | grep -q queue_if_no_path" || fail "queuein
 	}
 	if !strings.Contains(res.Get("r_log"), "exhausted") && !strings.Contains(res.Get("r_log"), "within no_path_retry") {
 		t.Errorf("the log does not say why I/O failed:\n%s", res.Get("r_log"))
+	}
+	if term := res.Get("after_term"); res.Get("term_rc") != "0" || strings.Count(term, "multipath") != 2 || strings.Contains(term, "queue_if_no_path") {
+		t.Errorf("after SIGTERM (rc %s) the maps must stay without queueing:\n%s", res.Get("term_rc"), term)
 	}
 }
 
