@@ -64,7 +64,10 @@ bench:
 
 install: build
 	install -D -m 0755 $(BIN)/mpathd $(DESTDIR)$(PREFIX)/sbin/mpathd
-	install -D -m 0755 $(BIN)/mpathctl $(DESTDIR)$(PREFIX)/sbin/mpathctl
+	install -D -m 0755 $(BIN)/mpathctl $(DESTDIR)$(PREFIX)/bin/mpathctl
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+	$(BIN)/mpathctl completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpathctl
+	$(BIN)/mpathctl completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_mpathctl
 	install -D -m 0644 configs/mpathd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/mpathd.service
 	install -D -m 0644 configs/org.mpathd.Daemon1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.mpathd.Daemon1.conf
 	install -D -m 0644 configs/mpathd.toml $(DESTDIR)$(PREFIX)/share/doc/mpathd/mpathd.toml
