@@ -226,8 +226,12 @@ func (d *Daemon) barrier(ctx context.Context) {
 // assemble discovers paths and live maps and hands each wanted WWID to its shard.
 func (d *Daemon) assemble(ctx context.Context) error {
 	paths, err := d.topo.Paths()
-	if err != nil {
+	if err != nil && len(paths) == 0 {
 		return fmt.Errorf("discover paths: %w", err)
+	}
+	if err != nil {
+		// A device deleted during the scan, or a torn tree: the readable paths are still good.
+		d.log.Warn().Err(err).Msg("some paths could not be read; carrying on with the others")
 	}
 	live := map[string]dm.Device{}
 	devs, err := d.dm.List()
@@ -618,8 +622,11 @@ func (d *Daemon) MapChanged(name string) {
 // Resync re-reads everything after events may have been lost (a netlink overflow).
 func (d *Daemon) Resync(ctx context.Context) error {
 	paths, err := d.topo.Paths()
-	if err != nil {
+	if err != nil && len(paths) == 0 {
 		return fmt.Errorf("resync: discover paths: %w", err)
+	}
+	if err != nil {
+		d.log.Warn().Err(err).Msg("resync: some paths could not be read; carrying on with the others")
 	}
 	present := map[string]bool{}
 	for _, p := range paths {

@@ -522,3 +522,14 @@ func TestFlappingPathIsHeldOut(t *testing.T) {
 		}
 	})
 }
+
+// A path deleted during discovery (sysfs reports an error beside the readable paths) must not stop
+// the daemon from multipathing the rest.
+func TestAssembleSurvivesTornTopology(t *testing.T) {
+	topo := san(2, 2)
+	topo.torn = "sdz"
+	r := newRig(t, topo, "", nil)
+	if n := len(r.d.Topology().Maps); n != 2 {
+		t.Errorf("maps = %d, want 2 despite one unreadable path", n)
+	}
+}

@@ -21,6 +21,7 @@ import (
 // fakeTopo is an in-memory sysfs.
 type fakeTopo struct {
 	mu    sync.Mutex
+	torn  string // a path Paths reports as unreadable, beside the readable ones
 	paths map[string]sysfs.Path
 	scans []string
 }
@@ -33,7 +34,11 @@ func (f *fakeTopo) Paths() ([]sysfs.Path, error) {
 		ps = append(ps, p)
 	}
 	slices.SortFunc(ps, func(a, b sysfs.Path) int { return strings.Compare(a.Name, b.Name) })
-	return ps, nil
+	var err error
+	if f.torn != "" {
+		err = fmt.Errorf("sysfs: path %s: read vpd_pg83: %w", f.torn, sysfs.ErrNotSCSI)
+	}
+	return ps, err
 }
 
 func (f *fakeTopo) Path(name string) (sysfs.Path, error) {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/config"
@@ -51,9 +52,8 @@ func (d *Daemon) lookupPath(dev string) (string, error) {
 	return "", api.Errorf(api.CodeNotFound, "no path %q in any map", dev)
 }
 
-// FailPath fails a path in its map. Like multipathd, the path comes back by itself when a later
-// check finds it usable; until that check it stays failed.
-func (d *Daemon) FailPath(ctx context.Context, dev string) error {
+// onPath runs fn on the shard that owns the map of path dev, with the path in a live map.
+func (d *Daemon) onPath(ctx context.Context, dev string, fn func(s *shard, m *mpath, p *path) error) error {
 	dev = strings.TrimPrefix(dev, "/dev/")
 	wwid, err := d.lookupPath(dev)
 	if err != nil {
@@ -64,35 +64,34 @@ func (d *Daemon) FailPath(ctx context.Context, dev string) error {
 		if p == nil || !m.exists {
 			return api.Errorf(api.CodeNotFound, "path %s is not in a live map", dev)
 		}
+		err := fn(s, m, p)
+		s.refresh(m)
+		return err
+	})
+}
+
+// FailPath fails a path in its map. Like multipathd, the path comes back by itself when a later
+// check finds it usable; until that check it stays failed.
+func (d *Daemon) FailPath(ctx context.Context, dev string) error {
+	return d.onPath(ctx, dev, func(s *shard, m *mpath, p *path) error {
 		if err := dm.FailPath(d.dm, m.name, p.info.Dev.String()); err != nil {
-			return api.Errorf(api.CodeInternal, "fail_path %s on %s: %v", dev, m.name, err)
+			return api.Errorf(api.CodeInternal, "fail_path %s on %s: %v", p.info.Name, m.name, err)
 		}
 		p.recheck = true
-		d.log.Warn().Str("map", m.name).Str("path", dev).Msg("path failed by the administrator")
-		s.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: dev, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the administrator"})
-		s.refresh(m)
+		d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the administrator")
+		s.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the administrator"})
 		return nil
 	})
 }
 
 // ReinstatePath reinstates a path now and has it checked at once.
 func (d *Daemon) ReinstatePath(ctx context.Context, dev string) error {
-	dev = strings.TrimPrefix(dev, "/dev/")
-	wwid, err := d.lookupPath(dev)
-	if err != nil {
-		return err
-	}
-	return d.call(ctx, wwid, func(s *shard, m *mpath) error {
-		p := m.path(dev)
-		if p == nil || !m.exists {
-			return api.Errorf(api.CodeNotFound, "path %s is not in a live map", dev)
-		}
+	return d.onPath(ctx, dev, func(s *shard, m *mpath, p *path) error {
 		if err := dm.ReinstatePath(d.dm, m.name, p.info.Dev.String()); err != nil {
-			return api.Errorf(api.CodeInternal, "reinstate_path %s on %s: %v", dev, m.name, err)
+			return api.Errorf(api.CodeInternal, "reinstate_path %s on %s: %v", p.info.Name, m.name, err)
 		}
-		p.recheck = false
-		d.monitor.CheckNow(dev)
-		s.refresh(m)
+		p.recheck, p.holdUntil = false, time.Time{}
+		d.monitor.CheckNow(p.info.Name)
 		return nil
 	})
 }
