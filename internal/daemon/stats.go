@@ -430,7 +430,7 @@ func ioStats(s selector.Stats) api.IOStats {
 	}
 }
 
-// stats renders the polling core's estimates for every map and path of the published topology,
+// statsSnapshot renders the polling core's estimates for every map and path of the published topology,
 // with each path's weight in the live table. It never waits for a shard or a sample.
 func (d *Daemon) statsSnapshot() api.Stats {
 	st := api.Stats{Time: d.now()}
@@ -440,7 +440,14 @@ func (d *Daemon) statsSnapshot() api.Stats {
 	}
 	st.WindowSec = d.cfg().Global().StatsHalfLife.Seconds()
 	top := d.Topology()
+	n := 0
+	for _, m := range top.Maps {
+		for _, g := range m.Groups {
+			n += len(g.Paths)
+		}
+	}
 	st.Maps = make([]api.MapStats, 0, len(top.Maps))
+	st.Paths = make([]api.PathStats, 0, n)
 	for _, m := range top.Maps {
 		ms := api.MapStats{Name: m.Name}
 		if s, ok := src.Stats(m.DM); ok && m.DM != "" {

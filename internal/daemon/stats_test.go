@@ -367,3 +367,50 @@ func waitEvent(t *testing.T, ch <-chan api.Event, typ string) api.Event {
 		}
 	}
 }
+
+// pollerSource is the real polling core over readers that return a constant sample.
+type pollerSource struct{ p *selector.Poller }
+
+type constReader struct{}
+
+func (constReader) ReadSample(s *selector.Sample) error {
+	*s = selector.Sample{ReadIOs: 1000, ReadSectors: 8000, ReadTicks: 1000, IOTicks: 500}
+	return nil
+}
+
+func (s pollerSource) Add(dev string)                          { s.p.Add(dev, constReader{}) }
+func (s pollerSource) Remove(dev string)                       { s.p.Remove(dev) }
+func (s pollerSource) Stats(dev string) (selector.Stats, bool) { return s.p.Stats(dev) }
+
+// BenchmarkStats measures `show stats` (Daemon.Stats) on 1,024 maps of 4 paths each: the merged
+// topology snapshot plus one lookup in the polling core per map and path.
+func BenchmarkStats(b *testing.B) {
+	cfg := selector.DefaultConfig()
+	p, err := selector.NewPoller(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	topo := san(4, 1024)
+	mon := &fakeMonitor{watched: map[string]CheckSpec{}}
+	d := New(Options{Config: config.Builtin(), Topology: topo, DM: dm.NewFake(), Monitor: mon, Log: zerolog.Nop(), Shards: 16, Stats: pollerSource{p}})
+	mon.first = func(sp sysfs.Path) {
+		d.PathChecked(sp.Name, CheckResult{State: healthy(sp), Prio: prioOf(sp), PrioName: "sysfs"})
+	}
+	ready := make(chan struct{})
+	go d.Run(ctx, func() { close(ready) })
+	<-ready
+	// Every map and path is sampled once the poller's shards have taken the additions.
+	for len(d.Stats().Paths) != 4096 || len(p.Snapshot(nil)) != 4096+1024 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if st := d.Stats(); len(st.Paths) != 4096 {
+			b.Fatalf("paths = %d", len(st.Paths))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/4096, "ns/path")
+}
