@@ -104,6 +104,9 @@ func (d *Daemon) statsTools() (*selector.Planner, *selector.MarginalDetector, se
 		return c.planner, c.detector, c.cfg
 	}
 	n := SelectorConfig(cfg)
+	if start := SelectorConfig(d.o.Config); n.StatsInterval != start.StatsInterval || n.StatsHalfLife != start.StatsHalfLife || n.Shards != start.Shards {
+		d.log.Warn().Msg("stats_interval, stats_half_life and shards take effect at the next start of mpathd")
+	}
 	if c.planner == nil || n.WeightUpdate != c.cfg.WeightUpdate || n.WeightMinInterval != c.cfg.WeightMinInterval ||
 		n.WeightHysteresis != c.cfg.WeightHysteresis {
 		c.planner = selector.NewPlanner(n)
@@ -438,7 +441,8 @@ func (d *Daemon) statsSnapshot() api.Stats {
 	if src == nil {
 		return st
 	}
-	st.WindowSec = d.cfg().Global().StatsHalfLife.Seconds()
+	// The polling core runs with the settings mpathd started with.
+	st.WindowSec = d.o.Config.Global().StatsHalfLife.Seconds()
 	top := d.Topology()
 	n := 0
 	for _, m := range top.Maps {
