@@ -27,6 +27,7 @@ type Monitor struct {
 }
 
 type watched struct {
+	added  time.Time
 	path   checker.Path
 	check  checker.Checker
 	prio   checker.Prioritizer // nil until the first check when detected
@@ -100,7 +101,7 @@ func (m *Monitor) Watch(p sysfs.Path, spec daemon.CheckSpec) {
 		pr, _ = checker.NewPrioritizer(checker.PrioNameConst, "")
 	}
 	dev := filepath.Join(m.devRoot, p.Name)
-	w := &watched{check: ck, prio: pr, spec: spec, sg: &lazySG{name: dev}, direct: &lazyDirect{name: dev}}
+	w := &watched{added: time.Now(), check: ck, prio: pr, spec: spec, sg: &lazySG{name: dev}, direct: &lazyDirect{name: dev}}
 	timeout := spec.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -140,7 +141,7 @@ func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Resu
 			pr = checker.DetectPrioritizer(ctx, &w.path)
 			w.prio = pr
 		}
-		if v, err := pr.Prio(ctx, &w.path); err == nil {
+		if v, err := m.prio(ctx, w, pr); err == nil {
 			res.Prio = v
 		}
 		res.PrioName = pr.Name()
@@ -151,6 +152,24 @@ func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Resu
 	}
 	m.mu.Unlock()
 	return r
+}
+
+// freshPath is how long after a path appears its sysfs ALUA state is not trusted.
+const freshPath = 10 * time.Second
+
+// prio rates a path. scsi_dh_alua shows a new device as active/optimized until its first REPORT
+// TARGET PORT GROUPS returns, asynchronously; rating a fresh path from that would put it in the
+// wrong group and cost a second reload moments later. So for its first seconds a path the sysfs
+// prioritizer rates is asked directly with RTPG, which is authoritative, and sysfs only after.
+func (m *Monitor) prio(ctx context.Context, w *watched, pr checker.Prioritizer) (int, error) {
+	if pr.Name() == checker.PrioNameSysfs && time.Since(w.added) < freshPath {
+		if alua, err := checker.NewPrioritizer(checker.PrioNameALUA, ""); err == nil {
+			if v, err := alua.Prio(ctx, &w.path); err == nil {
+				return v, nil
+			}
+		}
+	}
+	return pr.Prio(ctx, &w.path)
 }
 
 // Unwatch implements daemon.Monitor.
