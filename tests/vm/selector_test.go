@@ -19,9 +19,9 @@ start_mpathd() {
 now() { cut -d' ' -f1 /proc/uptime; }
 path_of() { sd_of "$2:0:0:$1"; }
 reads() { awk '{print $1}' /sys/block/$1/stat; }
-# conf SELECTOR: one group of both paths, fast ticks, short half-life, weights at most every 5 s.
+# conf SELECTOR WEIGHT_UPDATE: one group of both paths, fast ticks, weights at most every 5 s.
 conf() {
-	printf '[defaults]\npolling_interval = 1\ndetect_pgpolicy = false\npath_grouping_policy = "multibus"\npath_selector = "%s"\nstats_half_life = "2s"\nweight_min_interval = "5s"\n' "$1" > /tmp/sel.toml
+	printf '[defaults]\npolling_interval = 1\ndetect_pgpolicy = false\npath_grouping_policy = "multibus"\npath_selector = "%s"\nweight_update = %s\nweight_min_interval = "5s"\n' "$1" "$2" > /tmp/sel.toml
 }
 # phase NAME: the map's read workload, 12 s warm-up then 36 s measured by fio, by the block
 # layer's own counters (read I/Os of the idle path and of the map) and by mpathctl every 3 s (each
@@ -47,14 +47,15 @@ phase() {
 // paths (P0) also carries another read workload (16 deep) issued on the path device itself, and
 // P0's shallow device queue (queue_depth 4, scsi_debug answering in 1 ms) is what that workload
 // keeps full. The map's own workload is latency-bound (2 deep), the case where measured weights
-// matter most in pkg/selector's simulator. The map runs first with round-robin, then, after a
-// configuration change and SIGHUP, with service-time and measured weights.
+// matter most in pkg/selector's simulator. The map runs with round-robin, then (configuration
+// change and SIGHUP) with the kernel's service-time alone (weight_update off, every weight 1), then
+// with service-time and measured weights (weight_update on).
 //
 // Oracles independent of mpathd: the block layer's read counters of the idle path and of the map,
 // fio's own IOPS, dmsetup table. The busy path's share of the map's I/O is 1 − idle/map: the busy
 // path's own counters cannot be used, because the request-based clones the kernel fails to issue
 // on a full queue (and requeues) are counted there as completed reads. The test checks that the
-// share falls under service-time, that mpathctl's map IOPS agree with fio within 10%, that weights
+// share falls under service-time with weights, that mpathctl's map IOPS agree with fio within 10%, that weights
 // reach the live table only weight_min_interval after the switch and no more often than that, and
 // that a restart of the daemon reloads nothing.
 func TestVMSelector(t *testing.T) {
@@ -67,7 +68,7 @@ func TestVMSelector(t *testing.T) {
 M=333333330000007d0
 P0=$(path_of 0 0); P1=$(path_of 0 1)
 echo 4 > /sys/block/$P0/device/queue_depth
-conf "round-robin 0"
+conf "round-robin 0" true
 start_mpathd --config /tmp/sel.toml
 DM=dm-$(dmsetup info -c --noheadings -o minor $M | tr -d ' ')
 emit devs "$P0 $P1 $DM $(cat /sys/block/$P0/dev) $(cat /sys/block/$P1/dev)"
@@ -79,10 +80,14 @@ phase rr
 
 ( while :; do echo "$(now) $(dmsetup table $M)"; sleep 1; done ) > /tmp/tables &
 T=$!
-conf "service-time 0"
-emit hup "$(now)"
+# The kernel's service-time alone (every weight 1), then with measured weights.
+conf "service-time 0" false
 kill -HUP $MPATHD_PID
 wait_for 10 sh -c "dmsetup table $M | grep -q service-time" || fail "SIGHUP did not switch the map to service-time"
+phase st1
+conf "service-time 0" true
+emit hup "$(now)"
+kill -HUP $MPATHD_PID
 phase st
 kill $T
 emit tables "$(cat /tmp/tables)"
@@ -107,7 +112,7 @@ emit reloads_after_restart "$(grep -c '"table reloaded"' /tmp/mpathd.log)"
 	p0, p1, dmDev, devt1 := devs[0], devs[1], devs[2], devs[4]
 	t.Logf("busy path %s, idle path %s, map %s", p0, p1, dmDev)
 
-	for _, ph := range []string{"rr", "st"} {
+	for _, ph := range []string{"rr", "st1", "st"} {
 		var prev []float64
 		for _, line := range res.All("raw." + ph) {
 			f := strings.Fields(line)
@@ -124,7 +129,7 @@ emit reloads_after_restart "$(grep -c '"table reloaded"' /tmp/mpathd.log)"
 	}
 	t.Logf("busy fio: %s", res.Get("busy"))
 	share := map[string]float64{}
-	for _, ph := range []string{"rr", "st"} {
+	for _, ph := range []string{"rr", "st1", "st"} {
 		d := strings.Fields(res.Get("delta." + ph))
 		if len(d) != 2 {
 			t.Fatalf("delta.%s = %q", ph, res.Get("delta."+ph))
@@ -185,6 +190,14 @@ emit reloads_after_restart "$(grep -c '"table reloaded"' /tmp/mpathd.log)"
 			ws = append(ws, m[1]+"="+m[2])
 		}
 		w := strings.Join(ws, " ")
+		if atof(at) < hup {
+			for _, m := range rtRe.FindAllStringSubmatch(table, -1) {
+				if m[2] != "1" {
+					t.Errorf("weights in the table while weight_update was off: %s", table)
+				}
+			}
+			continue
+		}
 		if w != last {
 			t.Logf("t=+%.2fs table weights %s", atof(at)-hup, w)
 			if last != "" {
