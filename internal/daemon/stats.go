@@ -403,6 +403,15 @@ func (s *shard) marginalTick(m *mpath, detector *selector.MarginalDetector, cfg 
 		changed = true
 		s.marginalEvent(m, t.Path, t.Marginal, t.Reason)
 	}
+	// A detector made for new marginal_* settings starts with no marginal path: restore the
+	// paths the previous one marked, so none stays apart with nothing to bring it back.
+	for _, p := range m.paths {
+		if p.marginal && !detector.Marginal(p.info.Name) {
+			p.marginal = false
+			changed = true
+			s.marginalEvent(m, p.info.Name, false, "marginal_* settings changed: judged again")
+		}
+	}
 	return changed
 }
 

@@ -324,6 +324,30 @@ func TestMarginalDetectionOffRestores(t *testing.T) {
 	})
 }
 
+func TestMarginalSettingsChangeJudgesAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeStats()
+		r := newStatsRig(t, san(3, 1), multibusST+"marginal_detection = true\nmarginal_time = \"2s\"\n", src, nil)
+		src.set("sda", 100, 20*time.Millisecond)
+		src.set("sdb", 500, time.Millisecond)
+		src.set("sdc", 500, time.Millisecond)
+		pass(4)
+		if m, _ := r.d.Topology().Find(lun0); len(m.Groups) != 2 {
+			t.Fatalf("sda not marginal: %s", r.table(lun0))
+		}
+		// New settings, new detector: sda is restored, then judged again under the new rules.
+		r.d.config.Store(mustParse(t, multibusST+"marginal_detection = true\nmarginal_time = \"5s\"\n"))
+		pass(1)
+		if m, _ := r.d.Topology().Find(lun0); len(m.Groups) != 1 {
+			t.Errorf("sda kept apart by a forgotten detector: %s", r.table(lun0))
+		}
+		pass(6)
+		if m, _ := r.d.Topology().Find(lun0); len(m.Groups) != 2 {
+			t.Errorf("sda not judged again under the new marginal_time: %s", r.table(lun0))
+		}
+	})
+}
+
 func TestStatsDevicesFollowMaps(t *testing.T) {
 	src := newFakeStats()
 	topo := san(2, 2)
