@@ -59,7 +59,8 @@ phase() {
 // reach the live table only weight_min_interval after the switch and no more often than that, and
 // that a restart of the daemon reloads nothing.
 func TestVMSelector(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures throughput, and another emulated guest on the same cores would skew
+	// fio's figures against the daemon's.
 	res := Run(t, Scenario{
 		SAN:      SAN{Hosts: 2, LUNs: 1, Extra: "ndelay=1000000"},
 		Commands: []string{"./cmd/mpathd", "./cmd/mpathctl"},
