@@ -93,6 +93,7 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	if err != nil {
 		return err
 	}
+	log.Info().Str("counters", stats.Source()).Msg("polling core")
 	opts := daemon.Options{
 		Config: cfg, ConfigPath: cfgPath, Topology: fs, DM: client, Log: log, Version: version.String(),
 		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)}, Stats: stats,

@@ -9,30 +9,55 @@ import (
 	"github.com/mpathd/mpathd/pkg/sysfs"
 )
 
-// Stats implements daemon.StatsSource with a selector.Poller over the kernel's
-// /sys/block/X/stat files.
+// Stats implements daemon.StatsSource with a selector.Poller over the kernel's I/O counters: one
+// read of /proc/diskstats per interval for every device, or, where that file cannot be opened, each
+// device's /sys/block/X/stat.
 type Stats struct {
-	p  *selector.Poller
-	fs sysfs.FS
+	p    *selector.Poller
+	fs   sysfs.FS
+	bulk *DiskstatsSource // nil: per-device stat files
 }
 
 var _ daemon.StatsSource = (*Stats)(nil)
 
-// NewStats makes the polling core for cfg, reading stat files under fs.
+// NewStats makes the polling core for cfg, reading the counters under fs.
 func NewStats(cfg selector.Config, fs sysfs.FS) (*Stats, error) {
 	p, err := selector.NewPoller(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("polling core: %w", err)
 	}
-	return &Stats{p: p, fs: fs}, nil
+	s := &Stats{p: p, fs: fs}
+	if bulk, err := NewDiskstatsSource(fs, cfg.StatsInterval/2); err == nil {
+		s.bulk = bulk
+	}
+	return s, nil
+}
+
+// Source says where the counters come from, for the log.
+func (s *Stats) Source() string {
+	if s.bulk != nil {
+		return "/proc/diskstats"
+	}
+	return "/sys/block/*/stat"
 }
 
 // Run samples until ctx ends.
-func (s *Stats) Run(ctx context.Context) error { return s.p.Run(ctx) }
+func (s *Stats) Run(ctx context.Context) error {
+	if s.bulk != nil {
+		defer s.bulk.Close()
+	}
+	return s.p.Run(ctx)
+}
 
-// Add implements daemon.StatsSource. The stat file is opened by the poller's
-// goroutine at the first sample, so a daemon shard never waits for sysfs.
-func (s *Stats) Add(dev string) { s.p.Add(dev, &StatReader{FS: s.fs, Dev: dev}) }
+// Add implements daemon.StatsSource. Files are opened by the poller's goroutine at the first
+// sample, so a daemon shard never waits for sysfs.
+func (s *Stats) Add(dev string) {
+	if s.bulk != nil {
+		s.p.Add(dev, s.bulk.Reader(dev))
+		return
+	}
+	s.p.Add(dev, &StatReader{FS: s.fs, Dev: dev})
+}
 
 // Remove implements daemon.StatsSource.
 func (s *Stats) Remove(dev string) { s.p.Remove(dev) }
@@ -63,14 +88,7 @@ func (r *StatReader) ReadSample(s *selector.Sample) error {
 	if err := r.f.Read(&r.st); err != nil {
 		return err // names the device and the operation
 	}
-	st := &r.st
-	*s = selector.Sample{
-		ReadIOs: st.ReadIOs, ReadMerges: st.ReadMerges, ReadSectors: st.ReadSectors, ReadTicks: st.ReadTicks,
-		WriteIOs: st.WriteIOs, WriteMerges: st.WriteMerges, WriteSectors: st.WriteSectors, WriteTicks: st.WriteTicks,
-		InFlight: st.InFlight, IOTicks: st.IOTicks, TimeInQueue: st.TimeInQueue,
-		DiscardIOs: st.DiscardIOs, DiscardMerges: st.DiscardMerges, DiscardSectors: st.DiscardSectors,
-		DiscardTicks: st.DiscardTicks, FlushIOs: st.FlushIOs, FlushTicks: st.FlushTicks,
-	}
+	fillSample(s, &r.st)
 	return nil
 }
 

@@ -18,7 +18,9 @@ import (
 // The [Poller] calls ReadSample from one goroutine at a time and, if the
 // Reader is also an [io.Closer], closes it once the device is removed.
 type Reader interface {
-	// ReadSample fills the counters of s (not At, which the Poller sets).
+	// ReadSample fills the counters of s. A reader that serves counters read earlier (one read
+	// of /proc/diskstats for many devices) also sets At to when they were read, on its own
+	// monotonic clock; otherwise it leaves At zero and the Poller stamps the sample.
 	ReadSample(s *Sample) error
 }
 
@@ -117,6 +119,14 @@ func (p *Poller) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// PollOnce samples every device once, now, on the caller's goroutine, shard after shard: for a
+// caller that keeps its own schedule, and for measuring a poll. It must not run beside Run.
+func (p *Poller) PollOnce() {
+	for _, s := range p.shards {
+		s.poll()
+	}
+}
+
 // now is the monotonic time since the Poller was made.
 func (p *Poller) now() time.Duration { return time.Since(p.epoch) }
 
@@ -183,6 +193,7 @@ func (s *shard) poll() {
 
 func (s *shard) sample(e *entry) {
 	smp := &s.scratch
+	smp.At = 0
 	if err := e.r.ReadSample(smp); err != nil {
 		// The device is probably going away; its removal comes through
 		// the topology, so only count the failure.
@@ -192,7 +203,9 @@ func (s *shard) sample(e *entry) {
 		e.pub.store(&st)
 		return
 	}
-	smp.At = s.p.now()
+	if smp.At == 0 {
+		smp.At = s.p.now()
+	}
 	e.est.Update(smp)
 	st := e.est.Stats()
 	st.ReadErrors = e.errs
