@@ -25,7 +25,9 @@
 //
 // Every property change is announced with
 // org.freedesktop.DBus.Properties.PropertiesChanged on the object (except the
-// volatile Weight), objects coming and going with the ObjectManager's
+// volatile load figures, read live from the polling core on every Get: Weight,
+// IOPS, ReadBytesPerSec, WriteBytesPerSec, AvgRequestBytes, InFlight,
+// ServiceTimeMs, Utilisation), objects coming and going with the ObjectManager's
 // InterfacesAdded and InterfacesRemoved, and the manager emits specific
 // signals: PathStateChanged, GroupSwitched, QueueingChanged, MapAdded,
 // MapRemoved, and Event for every daemon event.

@@ -63,6 +63,27 @@ const mapXML = `
 		<property name="PathFaults" type="t" access="read"/>
 		<property name="GroupSwitches" type="t" access="read"/>
 		<property name="TableLoads" type="t" access="read"/>
+		<property name="IOPS" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="ReadBytesPerSec" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="WriteBytesPerSec" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="AvgRequestBytes" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="InFlight" type="u" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="ServiceTimeMs" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="Utilisation" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
 	</interface>`
 
 const pathXML = `
@@ -81,6 +102,27 @@ const pathXML = `
 		<property name="FailCount" type="t" access="read"/>
 		<property name="Marginal" type="b" access="read"/>
 		<property name="Weight" type="i" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="IOPS" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="ReadBytesPerSec" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="WriteBytesPerSec" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="AvgRequestBytes" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="InFlight" type="u" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="ServiceTimeMs" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="Utilisation" type="d" access="read">
 			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
 		</property>
 	</interface>`

@@ -25,7 +25,55 @@ type snapshot struct {
 
 // volatile properties change with the load and are not announced with
 // PropertiesChanged (their introspection says so).
-var volatile = map[string]bool{"Weight": true}
+var volatile = map[string]bool{"Weight": true, "IOPS": true, "ReadBytesPerSec": true, "WriteBytesPerSec": true,
+	"AvgRequestBytes": true, "InFlight": true, "ServiceTimeMs": true, "Utilisation": true}
+
+// setLoad writes the polling core's figures into an object's properties.
+func setLoad(props map[string]dbus.Variant, s api.IOStats) {
+	props["IOPS"] = dbus.MakeVariant(s.IOPS)
+	props["ReadBytesPerSec"] = dbus.MakeVariant(s.ReadBytesSec)
+	props["WriteBytesPerSec"] = dbus.MakeVariant(s.WriteBytesSec)
+	props["AvgRequestBytes"] = dbus.MakeVariant(s.AvgReqBytes)
+	props["InFlight"] = dbus.MakeVariant(uint32(max(s.InFlight, 0)))
+	props["ServiceTimeMs"] = dbus.MakeVariant(s.ServiceTimeMs)
+	props["Utilisation"] = dbus.MakeVariant(s.Utilisation)
+}
+
+// loadIndex finds the figures of a map (by name) or a path (by device).
+type loadIndex struct {
+	maps  map[string]api.MapStats
+	paths map[string]api.PathStats
+}
+
+func indexLoad(st api.Stats) loadIndex {
+	ix := loadIndex{maps: make(map[string]api.MapStats, len(st.Maps)), paths: make(map[string]api.PathStats, len(st.Paths))}
+	for _, m := range st.Maps {
+		ix.maps[m.Name] = m
+	}
+	for _, p := range st.Paths {
+		ix.paths[p.Dev] = p
+	}
+	return ix
+}
+
+// withLoad returns o's properties with fresh load figures, leaving the snapshot untouched.
+func (o *object) withLoad(ix loadIndex) map[string]dbus.Variant {
+	props := make(map[string]dbus.Variant, len(o.props))
+	for k, v := range o.props {
+		props[k] = v
+	}
+	switch o.iface {
+	case MapIface:
+		name, _ := o.props["Name"].Value().(string)
+		setLoad(props, ix.maps[name].IOStats)
+	case PathIface:
+		dev, _ := o.props["Dev"].Value().(string)
+		p := ix.paths[dev]
+		setLoad(props, p.IOStats)
+		props["Weight"] = dbus.MakeVariant(int32(p.Weight))
+	}
+	return props
+}
 
 // group is a Map's Groups element: index, state, prio, selector, paths.
 type group struct {
@@ -44,7 +92,8 @@ func variants(kv ...any) map[string]dbus.Variant {
 	return m
 }
 
-func build(t api.Topology, st api.Status) *snapshot {
+func build(t api.Topology, st api.Status, load api.Stats) *snapshot {
+	ix := indexLoad(load)
 	s := &snapshot{topo: t, objects: map[dbus.ObjectPath]*object{}}
 	s.objects[ManagerPath] = &object{iface: ManagerIface, props: variants(
 		"Version", st.Version,
@@ -90,6 +139,7 @@ func build(t api.Topology, st api.Status) *snapshot {
 					"Marginal", p.Marginal,
 					"Weight", int32(p.Weight),
 				)}
+				setLoad(s.objects[pp].props, ix.paths[p.Dev].IOStats)
 			}
 			groups = append(groups, grp)
 		}
@@ -125,6 +175,7 @@ func build(t api.Topology, st api.Status) *snapshot {
 			"GroupSwitches", m.GroupSwitches,
 			"TableLoads", m.TableLoads,
 		)}
+		setLoad(s.objects[mp].props, ix.maps[m.Name].IOStats)
 	}
 	s.objects[ManagerPath].props["PathCount"] = dbus.MakeVariant(uint32(len(s.paths)))
 	return s

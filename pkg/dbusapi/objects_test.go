@@ -46,7 +46,7 @@ func FuzzEscape(f *testing.F) {
 // Every exported property is described in the introspection data with the
 // type it is sent with, and the other way round.
 func TestIntrospectionMatchesProperties(t *testing.T) {
-	snap := build(apitest.Generate(1, 2, 2), apitest.New(api.Topology{}).Status())
+	snap := build(apitest.Generate(1, 2, 2), apitest.New(api.Topology{}).Status(), api.Stats{})
 	for _, tc := range []struct {
 		path  dbus.ObjectPath
 		iface string
@@ -114,14 +114,14 @@ func TestIntrospectionMatchesProperties(t *testing.T) {
 func TestDiff(t *testing.T) {
 	st := apitest.New(api.Topology{}).Status()
 	topo := apitest.Generate(2, 1, 2)
-	old := build(topo, st)
+	old := build(topo, st, api.Stats{})
 
 	next := apitest.Generate(2, 1, 2)
 	next.Maps[0].Groups[0].Paths[1].CheckerState = api.CheckerDown
 	next.Maps[0].Groups[0].Paths[0].Weight = 99 // volatile: not announced
 	next.Maps = next.Maps[:1]
 	st.State = "reloading"
-	changes := diff(old, build(next, st))
+	changes := diff(old, build(next, st, api.Stats{}))
 
 	var got []string
 	for _, c := range changes {
@@ -169,16 +169,55 @@ func TestErrorNames(t *testing.T) {
 func BenchmarkSync4096(b *testing.B) {
 	f := apitest.New(apitest.Generate(1024, 2, 2))
 	st := f.Status()
-	prev := build(f.Topology(), st)
+	prev := build(f.Topology(), st, f.Stats())
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		f.SetPathState(prev.topo.Paths()[i%4096].Dev, api.CheckerDown, api.DMFailed, "")
-		next := build(f.Topology(), st)
+		next := build(f.Topology(), st, f.Stats())
 		if len(diff(prev, next)) == 0 {
 			b.Fatal("no change seen")
 		}
 		prev = next
 		i++
+	}
+}
+
+// Load figures are read live: Get and GetAll answer with the polling core's current numbers, which
+// the snapshot does not announce with PropertiesChanged.
+func TestLoadProperties(t *testing.T) {
+	f := apitest.New(apitest.Generate(2, 2, 2))
+	srv := &Server{Service: f}
+	srv.snap.Store(build(f.Topology(), f.Status(), api.Stats{}))
+	tr := &tree{s: srv}
+	st := f.Stats()
+	var busy api.PathStats
+	for _, p := range st.Paths {
+		if p.IOPS > busy.IOPS {
+			busy = p
+		}
+	}
+	if busy.IOPS == 0 {
+		t.Fatal("the fake reports no load")
+	}
+	msg := func(p dbus.ObjectPath) dbus.Message {
+		return dbus.Message{Headers: map[dbus.HeaderField]dbus.Variant{dbus.FieldPath: dbus.MakeVariant(p)}}
+	}
+	v, derr := tr.Get(msg(PathPath(busy.Dev)), PathIface, "IOPS")
+	if derr != nil || v.Value().(float64) != busy.IOPS {
+		t.Errorf("path %s IOPS = %v, %v; want %v", busy.Dev, v, derr, busy.IOPS)
+	}
+	all, derr := tr.GetAll(msg(MapPath(busy.Map)), MapIface)
+	var want float64
+	for _, m := range st.Maps {
+		if m.Name == busy.Map {
+			want = m.IOPS
+		}
+	}
+	if derr != nil || all["IOPS"].Value().(float64) != want || all["Name"].Value().(string) != busy.Map {
+		t.Errorf("map %s GetAll IOPS = %v, %v; want %v", busy.Map, all["IOPS"], derr, want)
+	}
+	if snapIOPS := srv.snap.Load().objects[MapPath(busy.Map)].props["IOPS"].Value().(float64); snapIOPS != 0 {
+		t.Errorf("GetAll wrote into the shared snapshot: %v", snapIOPS)
 	}
 }

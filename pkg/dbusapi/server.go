@@ -149,7 +149,7 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) (served bool, err e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := s.Service.Subscribe(ctx)
-	s.snap.Store(build(s.Service.Topology(), s.Service.Status()))
+	s.snap.Store(build(s.Service.Topology(), s.Service.Status(), s.Service.Stats()))
 
 	// Export before taking the name: a client that sees the name must find
 	// the objects.
@@ -235,7 +235,7 @@ func (s *Server) serve(ctx context.Context, conn *dbus.Conn) (served bool, err e
 
 // sync publishes a fresh snapshot and announces what changed.
 func (s *Server) sync(conn *dbus.Conn) {
-	next := build(s.Service.Topology(), s.Service.Status())
+	next := build(s.Service.Topology(), s.Service.Status(), s.Service.Stats())
 	prev := s.snap.Swap(next)
 	if prev == nil {
 		return
@@ -308,7 +308,11 @@ func (t *tree) Get(msg dbus.Message, iface, name string) (dbus.Variant, *dbus.Er
 	if err != nil {
 		return dbus.Variant{}, err
 	}
-	v, ok := o.props[name]
+	props := o.props
+	if volatile[name] {
+		props = o.withLoad(indexLoad(t.s.Service.Stats()))
+	}
+	v, ok := props[name]
 	if !ok {
 		return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{fmt.Sprintf("%s has no property %q", iface, name)})
 	}
@@ -320,6 +324,9 @@ func (t *tree) GetAll(msg dbus.Message, iface string) (map[string]dbus.Variant, 
 	o, err := t.lookup(msg, iface)
 	if err != nil {
 		return nil, err
+	}
+	if o.iface == MapIface || o.iface == PathIface {
+		return o.withLoad(indexLoad(t.s.Service.Stats())), nil
 	}
 	return o.props, nil
 }
