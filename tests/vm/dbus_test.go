@@ -91,6 +91,11 @@ P0=$(path_of 0 0)
 emit wwid "$(get /org/mpathd/Daemon1/map/$M org.mpathd.Daemon1.Map WWID)"
 emit devt "$(get /org/mpathd/Daemon1/path/$P0 org.mpathd.Daemon1.Path DevT)"
 emit state_before "$(get /org/mpathd/Daemon1/path/$P0 org.mpathd.Daemon1.Path CheckerState)"
+# The polling core's figures are live properties: read them while the map is busy.
+read_loop $M
+sleep 4
+emit map_iops "$(get /org/mpathd/Daemon1/map/$M org.mpathd.Daemon1.Map IOPS)"
+stop_read_loop
 dbus-monitor --address $BUS "type='signal',interface='org.mpathd.Daemon1.Manager'" > /tmp/mon 2>&1 &
 wait_for 10 grep -q NameLost /tmp/mon || fail "dbus-monitor did not start"
 echo offline > /sys/block/$P0/device/state
@@ -118,6 +123,12 @@ emit buslog "$(cat /tmp/bus.log)"
 		if got := strings.TrimSuffix(strings.TrimSpace(res.Get(key)), ","); got != want {
 			t.Errorf("%s: %q, want %q", key, got, want)
 		}
+	}
+	// "variant       double 812.3": a map under a read loop does I/O.
+	if f := strings.Fields(res.Get("map_iops")); len(f) != 3 || f[1] != "double" || f[2] == "0" {
+		t.Errorf("map IOPS over D-Bus under a read loop: %q", res.Get("map_iops"))
+	} else {
+		t.Logf("map IOPS read over D-Bus under a read loop: %s", f[2])
 	}
 	mon := res.Get("monitor")
 	for _, want := range []string{"member=PathStateChanged", `string "` + res.Get("p0") + `"`, `string "down"`} {
