@@ -225,23 +225,13 @@ func (d *Daemon) barrier(ctx context.Context) {
 
 // assemble discovers paths and live maps and hands each wanted WWID to its shard.
 func (d *Daemon) assemble(ctx context.Context) error {
-	paths, err := d.topo.Paths()
-	if err != nil && len(paths) == 0 {
-		return fmt.Errorf("discover paths: %w", err)
-	}
+	paths, err := d.discover()
 	if err != nil {
-		// A device deleted during the scan, or a torn tree: the readable paths are still good.
-		d.log.Warn().Err(err).Msg("some paths could not be read; carrying on with the others")
+		return err
 	}
-	live := map[string]dm.Device{}
-	devs, err := d.dm.List()
+	live, err := d.liveMaps()
 	if err != nil {
-		return fmt.Errorf("list device-mapper maps: %w", err)
-	}
-	for _, dv := range devs {
-		if wwid, ok := strings.CutPrefix(dv.UUID, "mpath-"); ok {
-			live[wwid] = dv
-		}
+		return err
 	}
 	byWWID := d.wanted(paths, live)
 	// Names are handed out in SCSI address order, as multipath-tools does at boot, so the first
@@ -294,6 +284,34 @@ func (d *Daemon) newMapName(wwid string, p sysfs.Path) string {
 		return ""
 	}
 	return name
+}
+
+// discover reads every path. A device deleted during the scan, or a torn tree, costs only that
+// path: the readable ones are still good.
+func (d *Daemon) discover() ([]sysfs.Path, error) {
+	paths, err := d.topo.Paths()
+	if err != nil && len(paths) == 0 {
+		return nil, fmt.Errorf("discover paths: %w", err)
+	}
+	if err != nil {
+		d.log.Warn().Err(err).Msg("some paths could not be read; carrying on with the others")
+	}
+	return paths, nil
+}
+
+// liveMaps lists the multipath maps in the kernel by WWID (uuid mpath-<WWID>).
+func (d *Daemon) liveMaps() (map[string]dm.Device, error) {
+	live := map[string]dm.Device{}
+	devs, err := d.dm.List()
+	if err != nil {
+		return live, fmt.Errorf("list device-mapper maps: %w", err)
+	}
+	for _, dv := range devs {
+		if wwid, ok := strings.CutPrefix(dv.UUID, "mpath-"); ok {
+			live[wwid] = dv
+		}
+	}
+	return live, nil
 }
 
 // wanted filters paths through the blacklist and find_multipaths and groups them by WWID.
@@ -485,13 +503,9 @@ func (d *Daemon) addDiscovered(ps []sysfs.Path) {
 	if len(ps) == 0 {
 		return
 	}
-	live := map[string]dm.Device{}
-	if devs, err := d.dm.List(); err == nil {
-		for _, dv := range devs {
-			if wwid, ok := strings.CutPrefix(dv.UUID, "mpath-"); ok {
-				live[wwid] = dv
-			}
-		}
+	live, err := d.liveMaps()
+	if err != nil {
+		d.log.Warn().Err(err).Msg("new paths: cannot list the live maps; a map found at creation is adopted")
 	}
 	// find_multipaths counts every path of the WWID, known or new.
 	for wwid := range groupByWWID(ps) {
@@ -621,12 +635,9 @@ func (d *Daemon) MapChanged(name string) {
 
 // Resync re-reads everything after events may have been lost (a netlink overflow).
 func (d *Daemon) Resync(ctx context.Context) error {
-	paths, err := d.topo.Paths()
-	if err != nil && len(paths) == 0 {
-		return fmt.Errorf("resync: discover paths: %w", err)
-	}
+	paths, err := d.discover()
 	if err != nil {
-		d.log.Warn().Err(err).Msg("resync: some paths could not be read; carrying on with the others")
+		return fmt.Errorf("resync: %w", err)
 	}
 	present := map[string]bool{}
 	for _, p := range paths {

@@ -63,28 +63,7 @@ const mapXML = `
 		<property name="PathFaults" type="t" access="read"/>
 		<property name="GroupSwitches" type="t" access="read"/>
 		<property name="TableLoads" type="t" access="read"/>
-		<property name="IOPS" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="ReadBytesPerSec" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="WriteBytesPerSec" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="AvgRequestBytes" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="InFlight" type="u" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="ServiceTimeMs" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="Utilisation" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-	</interface>`
+` + loadXML + `	</interface>`
 
 const pathXML = `
 	<interface name="org.mpathd.Daemon1.Path">
@@ -104,28 +83,7 @@ const pathXML = `
 		<property name="Weight" type="i" access="read">
 			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
 		</property>
-		<property name="IOPS" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="ReadBytesPerSec" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="WriteBytesPerSec" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="AvgRequestBytes" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="InFlight" type="u" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="ServiceTimeMs" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-		<property name="Utilisation" type="d" access="read">
-			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
-		</property>
-	</interface>`
+` + loadXML + `	</interface>`
 
 const standardXML = `
 	<interface name="org.freedesktop.DBus.Introspectable">
@@ -181,3 +139,29 @@ func (s *snapshot) introspect(p dbus.ObjectPath) (string, bool) {
 	b.WriteString("</node>\n")
 	return b.String(), true
 }
+
+// loadXML describes the polling core's figures, which Map and Path objects both carry; they are read
+// live and never announced.
+const loadXML = `
+		<property name="IOPS" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="ReadBytesPerSec" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="WriteBytesPerSec" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="AvgRequestBytes" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="InFlight" type="u" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="ServiceTimeMs" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+		<property name="Utilisation" type="d" access="read">
+			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="false"/>
+		</property>
+`
