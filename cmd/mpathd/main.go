@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,7 +29,14 @@ import (
 	"github.com/mpathd/mpathd/pkg/sysfs"
 )
 
+// maxThreads bounds the OS threads the daemon may use. A check stuck in SG_IO holds one thread until
+// the kernel lets go; the checker never runs two checks of one path at once, so a fabric-wide hang
+// costs at most one thread per path. Go's default of 10,000 would kill the daemon on a large SAN
+// exactly when it is needed.
+const maxThreads = 100000
+
 func main() {
+	debug.SetMaxThreads(maxThreads)
 	os.Exit(run())
 }
 
