@@ -53,13 +53,13 @@ func ParseStatus(s string) (Status, error) {
 	return st, nil
 }
 
-// statusScanner walks a status line word by word without splitting it
-// first, so that a parse costs only the result's allocations.
-type statusScanner struct {
+// wordScanner walks a table or status line word by word without splitting
+// it first, so that a parse costs only the result's allocations.
+type wordScanner struct {
 	s string
 }
 
-func (sc *statusScanner) word(what string) (string, error) {
+func (sc *wordScanner) word(what string) (string, error) {
 	s := strings.TrimLeft(sc.s, " \t\n")
 	if s == "" {
 		return "", fmt.Errorf("missing %s", what)
@@ -72,7 +72,7 @@ func (sc *statusScanner) word(what string) (string, error) {
 	return s[:end], nil
 }
 
-func (sc *statusScanner) count(what string, limit int) (int, error) {
+func (sc *wordScanner) count(what string, limit int) (int, error) {
 	w, err := sc.word(what)
 	if err != nil {
 		return 0, err
@@ -84,7 +84,7 @@ func (sc *statusScanner) count(what string, limit int) (int, error) {
 	return n, nil
 }
 
-func (sc *statusScanner) words(n int, what string) ([]string, error) {
+func (sc *wordScanner) words(n int, what string) ([]string, error) {
 	if n == 0 {
 		return nil, nil
 	}
@@ -92,7 +92,7 @@ func (sc *statusScanner) words(n int, what string) ([]string, error) {
 	for i := range ws {
 		w, err := sc.word(what)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("missing %s: want %d words, have %d", what, n, i)
 		}
 		ws[i] = w
 	}
@@ -101,7 +101,7 @@ func (sc *statusScanner) words(n int, what string) ([]string, error) {
 
 func parseStatus(s string) (Status, error) {
 	var st Status
-	sc := statusScanner{s: s}
+	sc := wordScanner{s: s}
 	nf, err := sc.count("feature status count", 1024)
 	if err != nil {
 		return st, err

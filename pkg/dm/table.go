@@ -235,21 +235,20 @@ func (t *Table) UnmarshalText(text []byte) error {
 // ParseTable parses a multipath params string, without the leading
 // "<start> <length> multipath".
 func ParseTable(s string) (Table, error) {
-	tk := tokens{words: strings.Fields(s)}
-	t, err := parseTable(&tk)
+	t, err := parseTable(&wordScanner{s: s})
 	if err != nil {
 		return Table{}, fmt.Errorf("dm: parse multipath table %q: %w", s, err)
 	}
 	return t, nil
 }
 
-func parseTable(tk *tokens) (Table, error) {
+func parseTable(tk *wordScanner) (Table, error) {
 	var t Table
 	nf, err := tk.count("feature count", 8)
 	if err != nil {
 		return t, err
 	}
-	feats, err := tk.take(nf, "features")
+	feats, err := tk.words(nf, "features")
 	if err != nil {
 		return t, err
 	}
@@ -260,12 +259,12 @@ func parseTable(tk *tokens) (Table, error) {
 	if err != nil {
 		return t, err
 	}
-	hw, err := tk.take(nh, "hardware handler")
+	hw, err := tk.words(nh, "hardware handler")
 	if err != nil {
 		return t, err
 	}
 	if nh > 0 {
-		t.HWHandler, t.HWArgs = hw[0], cloneOrNil(hw[1:])
+		t.HWHandler, t.HWArgs = hw[0], nilIfEmpty(hw[1:])
 	}
 	ng, err := tk.count("priority group count", 1024)
 	if err != nil {
@@ -283,11 +282,9 @@ func parseTable(tk *tokens) (Table, error) {
 		if err != nil {
 			return t, err
 		}
-		args, err := tk.take(na, "selector args")
-		if err != nil {
+		if g.SelectorArgs, err = tk.words(na, "selector args"); err != nil {
 			return t, err
 		}
-		g.SelectorArgs = cloneOrNil(args)
 		np, err := tk.count("path count", 1024)
 		if err != nil {
 			return t, err
@@ -301,16 +298,16 @@ func parseTable(tk *tokens) (Table, error) {
 		}
 		g.Paths = make([]Path, np)
 		for j := range g.Paths {
-			pw, err := tk.take(1+npa, "path")
+			pw, err := tk.words(1+npa, "path")
 			if err != nil {
 				return t, err
 			}
-			g.Paths[j] = Path{Dev: pw[0], Args: cloneOrNil(pw[1:])}
+			g.Paths[j] = Path{Dev: pw[0], Args: nilIfEmpty(pw[1:])}
 		}
 		t.Groups = append(t.Groups, g)
 	}
-	if tk.i != len(tk.words) {
-		return t, fmt.Errorf("%d trailing words %q", len(tk.words)-tk.i, tk.words[tk.i:])
+	if rest := strings.TrimSpace(tk.s); rest != "" {
+		return t, fmt.Errorf("trailing words %q", rest)
 	}
 	if err := t.Validate(); err != nil {
 		return t, err
@@ -360,39 +357,12 @@ func parseFeatures(ws []string) (Features, error) {
 	return f, nil
 }
 
-// tokens walks the words of a table or status line.
-type tokens struct {
-	words []string
-	i     int
-}
-
-func (tk *tokens) word(what string) (string, error) {
-	if tk.i >= len(tk.words) {
-		return "", fmt.Errorf("missing %s", what)
+// nilIfEmpty keeps "no arguments" as nil, the form tables are built with.
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
 	}
-	tk.i++
-	return tk.words[tk.i-1], nil
-}
-
-// count reads a non-negative decimal no larger than limit.
-func (tk *tokens) count(what string, limit int) (int, error) {
-	w, err := tk.word(what)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(w)
-	if err != nil || n < 0 || n > limit {
-		return 0, fmt.Errorf("%s %q is not a number in 0–%d", what, w, limit)
-	}
-	return n, nil
-}
-
-func (tk *tokens) take(n int, what string) ([]string, error) {
-	if n > len(tk.words)-tk.i {
-		return nil, fmt.Errorf("%s: want %d words, have %d", what, n, len(tk.words)-tk.i)
-	}
-	tk.i += n
-	return tk.words[tk.i-n : tk.i], nil
+	return s
 }
 
 func cloneOrNil(s []string) []string {
