@@ -1,7 +1,6 @@
 package sysfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,17 +43,7 @@ func (fs FS) Maps() ([]Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	maps := make([]Map, 0, len(nodes))
-	var errs []error
-	for _, n := range nodes {
-		m, err := fs.Map(n)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		maps = append(maps, m)
-	}
-	return maps, errors.Join(errs...)
+	return readEach(nodes, fs.Map)
 }
 
 // Map reads one dm device by node name ("dm-3").

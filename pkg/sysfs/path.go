@@ -110,17 +110,7 @@ func (fs FS) Paths() ([]Path, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]Path, 0, len(names))
-	var errs []error
-	for _, n := range names {
-		p, err := fs.Path(n)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		paths = append(paths, p)
-	}
-	return paths, errors.Join(errs...)
+	return readEach(names, fs.Path)
 }
 
 // Path reads one SCSI block device by name ("sdb").

@@ -157,3 +157,19 @@ func ParseHCTL(s string) (HCTL, error) {
 	}
 	return HCTL{v[0], v[1], v[2], l}, nil
 }
+
+// readEach reads every named device. One that cannot be read (deleted mid-scan, a torn tree) is
+// left out and its error joined, so the others are still returned.
+func readEach[T any](names []string, read func(string) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(names))
+	var errs []error
+	for _, n := range names {
+		v, err := read(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, errors.Join(errs...)
+}
