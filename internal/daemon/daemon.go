@@ -377,6 +377,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device,
 			p.info = pi
 			continue
 		}
+		m.keptEmpty = false
 		p := &path{info: pi, prio: prioUndef, since: d.now()}
 		p.spec = d.checkSpec(m, pi)
 		m.paths = append(m.paths, p)

@@ -63,6 +63,7 @@ type mpath struct {
 	recoverySince time.Time // when the last usable path went (no_path_retry N)
 	failbackLeft  int       // deferred failback ticks left; -1 when not counting
 	followover    bool
+	keptEmpty     bool // lost its last path and was kept (flush_on_last_del); said once
 
 	// dirty is set whenever the map may have changed; publish re-renders only dirty maps.
 	dirty  bool

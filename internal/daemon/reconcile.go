@@ -410,8 +410,11 @@ func (s *shard) lastPathGone(m *mpath) {
 	}
 	mode := m.res.FlushOnLastDel
 	if mode == config.FlushNever || mode == config.FlushUnused && open && !m.res.DeferredRemove {
-		d.log.Warn().Str("map", m.name).Bool("open", open).Str("flush_on_last_del", string(mode)).
-			Msg("last path removed: keeping the map")
+		if !m.keptEmpty { // every tick comes back here: say it once
+			d.log.Warn().Str("map", m.name).Bool("open", open).Str("flush_on_last_del", string(mode)).
+				Msg("last path removed: keeping the map")
+			m.keptEmpty = true
+		}
 		return
 	}
 	if m.live.Features.QueueIfNoPath {
