@@ -50,6 +50,7 @@ func (s *shard) sync(m *mpath) {
 			break
 		}
 		m.tableLoads++
+		m.err = ""
 		d.log.Info().Str("map", m.name).Str("why", why).Int("groups", len(gs)).Msg("table reloaded")
 		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
 		if sectors != m.sectors {
@@ -98,7 +99,7 @@ func (s *shard) create(m *mpath) bool {
 		s.fail(m, "create", err)
 		return false
 	}
-	m.exists, m.info = true, info
+	m.exists, m.info, m.err = true, info, ""
 	m.tableLoads++
 	d.indexMap(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
@@ -434,8 +435,14 @@ func (s *shard) lastPathGone(m *mpath) {
 	delete(s.maps, m.wwid)
 }
 
-// fail records and logs an error acting on a map; the daemon carries on.
+// fail records and logs an error acting on a map; the daemon carries on. The reconcile pass retries
+// every polling interval, so the same error again is logged at debug level only.
 func (s *shard) fail(m *mpath, op string, err error) {
-	m.err = fmt.Sprintf("%s: %v", op, err)
-	s.d.log.Error().Str("map", m.name).Str("wwid", m.wwid).Str("op", op).Err(err).Msg("map operation failed")
+	msg := fmt.Sprintf("%s: %v", op, err)
+	ev := s.d.log.Error()
+	if msg == m.err {
+		ev = s.d.log.Debug()
+	}
+	m.err = msg
+	ev.Str("map", m.name).Str("wwid", m.wwid).Str("op", op).Err(err).Msg("map operation failed")
 }
