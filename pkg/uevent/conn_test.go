@@ -84,12 +84,14 @@ func marker(name string) Event {
 	return Event{Action: Change, DevPath: markerDir + name, Env: map[string]string{"SUBSYSTEM": "mpathd-test"}}
 }
 
-// receiveOwn is receive, skipping other processes' test events.
+// receiveOwn is receive, keeping only this process's test events and overflows: real events
+// (udevd rebroadcasting a change another test triggered) and other processes' test events are
+// skipped.
 func receiveOwn(t *testing.T, c *Conn) Event {
 	t.Helper()
 	for {
 		e := receive(t, c)
-		if e.Overflow || e.Subsystem != "mpathd-test" || strings.HasPrefix(e.DevPath, markerDir) {
+		if e.Overflow || e.Subsystem == "mpathd-test" && strings.HasPrefix(e.DevPath, markerDir) {
 			return e
 		}
 	}
