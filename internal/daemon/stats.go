@@ -13,7 +13,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/selector"
 )
 
-// StatsSource is the polling core (pkg/selector's Poller over /sys/block/X/stat in internal/linux):
+// StatsSource is the polling core (pkg/selector's Poller over /proc/diskstats, in internal/linux):
 // it samples the I/O counters of the block devices the daemon names, paths ("sdc") and maps
 // ("dm-3"). Add starts sampling a device, or restarts it with fresh estimates when it is already
 // sampled (the name may now belong to another device); Remove stops it. Neither may block. Stats
