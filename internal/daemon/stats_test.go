@@ -77,29 +77,7 @@ func (f *fakeStats) devices() []string {
 // newStatsRig is newRig with a polling core.
 func newStatsRig(t *testing.T, topo *fakeTopo, cfgText string, src StatsSource, prep func(*dm.Fake)) *rig {
 	t.Helper()
-	cfg, err := config.Parse([]byte(cfgText), "test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := dm.NewFake()
-	if prep != nil {
-		prep(f)
-	}
-	r := &rig{t: t, dm: f, topo: topo, mon: &fakeMonitor{watched: map[string]CheckSpec{}}, done: make(chan struct{})}
-	r.d = New(Options{Config: cfg, Topology: topo, DM: f, Monitor: r.mon, Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 4, Stats: src})
-	r.mon.first = func(p sysfs.Path) { r.check(p.Name, healthy(p)) }
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	ready := make(chan struct{})
-	go func() {
-		defer close(r.done)
-		if err := r.d.Run(ctx, func() { close(ready) }); err != nil {
-			t.Error(err)
-		}
-	}()
-	<-ready
-	t.Cleanup(r.stop)
-	return r
+	return newRigWith(t, topo, cfgText, prep, func(o *Options) { o.Stats = src })
 }
 
 // One group of every path, ticks every second, weights at most every 10 s.
