@@ -1,7 +1,6 @@
 package linux
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,39 +61,6 @@ func TestDiskstatsSource(t *testing.T) {
 		if err := a2.ReadSample(&s); err != nil || s.ReadIOs != 11 {
 			t.Errorf("second reader of sda: %+v, %v", s, err)
 		}
-	})
-}
-
-// The polling core over /proc/diskstats reaches the same estimates as over stat files.
-func TestStatsPrefersDiskstats(t *testing.T) {
-	root := t.TempDir()
-	writeDiskstats(t, root, []string{diskLine(0, "sdx", 0)})
-	synctest.Test(t, func(t *testing.T) {
-		cfg := selector.DefaultConfig()
-		cfg.StatsInterval, cfg.StatsHalfLife, cfg.Shards = time.Second, time.Second, 1
-		s, err := NewStats(cfg, sysfs.New(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Source() != "/proc/diskstats" {
-			t.Fatalf("source = %s", s.Source())
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- s.Run(ctx) }()
-		s.Add("sdx")
-		time.Sleep(time.Second / 2)
-		for i := range 30 {
-			time.Sleep(time.Second)
-			writeDiskstats(t, root, []string{diskLine(0, "sdx", uint64(i+1)*500)})
-		}
-		time.Sleep(time.Second)
-		st, ok := s.Stats("sdx")
-		if !ok || !st.Valid || st.ReadIOPS < 499 || st.ReadIOPS > 501 || st.ServiceTime != time.Millisecond {
-			t.Errorf("sdx estimates = %+v, want 500 IOPS at 1 ms", st)
-		}
-		cancel()
-		<-done
 	})
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // writeStat writes a 17-field stat file with the given read I/Os (8 sectors and 1 ms each).
-func writeStat(t *testing.T, root, dev string, reads uint64) {
+func writeStat(t testing.TB, root, dev string, reads uint64) {
 	t.Helper()
 	dir := filepath.Join(root, "sys", "block", dev)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -49,42 +49,59 @@ func TestStatReader(t *testing.T) {
 	}
 }
 
-func TestStatsSamplesStatFiles(t *testing.T) {
-	root := t.TempDir()
-	writeStat(t, root, "sdx", 0)
-	synctest.Test(t, func(t *testing.T) {
-		cfg := selector.DefaultConfig()
-		cfg.StatsInterval, cfg.StatsHalfLife, cfg.Shards = time.Second, time.Second, 1
-		s, err := NewStats(cfg, sysfs.New(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- s.Run(ctx) }()
-		s.Add("sdx")
-		// Write between samples, which fall on whole seconds.
-		time.Sleep(time.Second / 2)
-		for i := range 30 {
-			time.Sleep(time.Second)
-			writeStat(t, root, "sdx", uint64(i+1)*500)
-		}
-		time.Sleep(time.Second)
-		st, ok := s.Stats("sdx")
-		if !ok || !st.Valid {
-			t.Fatalf("sdx: %+v, %v", st, ok)
-		}
-		if st.ReadIOPS < 499 || st.ReadIOPS > 501 || st.ServiceTime != time.Millisecond || st.ReadErrors != 0 {
-			t.Errorf("sdx estimates = %+v, want 500 IOPS at 1 ms", st)
-		}
-		s.Remove("sdx")
-		time.Sleep(time.Second)
-		if _, ok := s.Stats("sdx"); ok {
-			t.Errorf("sdx still sampled after Remove")
-		}
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run = %v", err)
-		}
-	})
+// The polling core reaches the same estimates whichever counters it reads: one /proc/diskstats
+// for every device, or, where that file is missing, each device's stat file.
+func TestStatsSamples(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		write  func(t testing.TB, root string, reads uint64)
+	}{
+		{"/sys/block/*/stat", func(t testing.TB, root string, reads uint64) { writeStat(t, root, "sdx", reads) }},
+		{"/proc/diskstats", func(t testing.TB, root string, reads uint64) {
+			writeDiskstats(t, root, []string{diskLine(0, "sdx", reads)})
+		}},
+	} {
+		t.Run(tc.source, func(t *testing.T) {
+			root := t.TempDir()
+			tc.write(t, root, 0)
+			synctest.Test(t, func(t *testing.T) {
+				cfg := selector.DefaultConfig()
+				cfg.StatsInterval, cfg.StatsHalfLife, cfg.Shards = time.Second, time.Second, 1
+				s, err := NewStats(cfg, sysfs.New(root))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Source() != tc.source {
+					t.Fatalf("source = %s, want %s", s.Source(), tc.source)
+				}
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error)
+				go func() { done <- s.Run(ctx) }()
+				s.Add("sdx")
+				// Write between samples, which fall on whole seconds.
+				time.Sleep(time.Second / 2)
+				for i := range 30 {
+					time.Sleep(time.Second)
+					tc.write(t, root, uint64(i+1)*500)
+				}
+				time.Sleep(time.Second)
+				st, ok := s.Stats("sdx")
+				if !ok || !st.Valid {
+					t.Fatalf("sdx: %+v, %v", st, ok)
+				}
+				if st.ReadIOPS < 499 || st.ReadIOPS > 501 || st.ServiceTime != time.Millisecond || st.ReadErrors != 0 {
+					t.Errorf("sdx estimates = %+v, want 500 IOPS at 1 ms", st)
+				}
+				s.Remove("sdx")
+				time.Sleep(time.Second)
+				if _, ok := s.Stats("sdx"); ok {
+					t.Errorf("sdx still sampled after Remove")
+				}
+				cancel()
+				if err := <-done; !errors.Is(err, context.Canceled) {
+					t.Errorf("Run = %v", err)
+				}
+			})
+		})
+	}
 }
