@@ -237,16 +237,7 @@ func TestKernelFailedPathIsRecheckedNotReinstated(t *testing.T) {
 func TestAdoptWithoutReload(t *testing.T) {
 	// A map made earlier (by an initramfs, multipathd or an earlier mpathd) with the same layout.
 	live := "0 1 alua 2 2 service-time 0 1 2 8:0 1 1 service-time 0 1 2 8:16 1 1"
-	prep := func(f *dm.Fake) {
-		tab, err := dm.ParseTable(live)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dm.CreateMap(f, "mpatha", "mpath-"+lun0, 32768, tab, 0); err != nil {
-			t.Fatal(err)
-		}
-		f.ResetCalls()
-	}
+	prep := liveMap(t, "mpatha", live)
 	r := newRig(t, san(2, 1), "", prep)
 	for _, op := range []string{"DM_DEV_CREATE", "DM_TABLE_LOAD", "DM_DEV_SUSPEND"} {
 		if n := r.ops(op, ""); n != 0 {
@@ -260,13 +251,7 @@ func TestAdoptWithoutReload(t *testing.T) {
 }
 
 func TestAdoptReloadsWrongLayout(t *testing.T) {
-	prep := func(f *dm.Fake) {
-		tab, _ := dm.ParseTable("0 0 1 1 round-robin 0 2 1 8:0 1 8:16 1")
-		if _, err := dm.CreateMap(f, lun0, "mpath-"+lun0, 32768, tab, 0); err != nil {
-			t.Fatal(err)
-		}
-		f.ResetCalls()
-	}
+	prep := liveMap(t, lun0, "0 0 1 1 round-robin 0 2 1 8:0 1 8:16 1")
 	r := newRig(t, san(2, 1), "", prep)
 	if n := r.ops("DM_TABLE_LOAD", lun0); n != 1 {
 		t.Errorf("table loads = %d, want 1", n)

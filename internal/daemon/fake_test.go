@@ -279,3 +279,18 @@ func (r *rig) messages(name string) []string {
 	}
 	return ms
 }
+
+// liveMap returns a prep that puts a map for LUN 0 with the given table into the fake kernel
+// before the daemon starts, as an initramfs, multipathd or an earlier mpathd would have left it.
+func liveMap(t testing.TB, name, table string) func(*dm.Fake) {
+	return func(f *dm.Fake) {
+		tab, err := dm.ParseTable(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dm.CreateMap(f, name, "mpath-"+lun0, 32768, tab, 0); err != nil {
+			t.Fatal(err)
+		}
+		f.ResetCalls()
+	}
+}

@@ -157,16 +157,7 @@ func TestAdoptKeepsLiveWeights(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// An earlier mpathd left weights in the table; the paths now measure the same.
 		live := "0 1 alua 1 1 service-time 0 2 2 8:0 1 37 8:16 1 80"
-		prep := func(f *dm.Fake) {
-			tab, err := dm.ParseTable(live)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := dm.CreateMap(f, "mpatha", "mpath-"+lun0, 32768, tab, 0); err != nil {
-				t.Fatal(err)
-			}
-			f.ResetCalls()
-		}
+		prep := liveMap(t, "mpatha", live)
 		src := newFakeStats()
 		src.set("sda", 500, time.Millisecond)
 		src.set("sdb", 500, time.Millisecond)
@@ -191,13 +182,7 @@ func TestIdleMapKeepsLiveWeights(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// After a restart an idle map has no measurements: no reason to touch its weights.
 		live := "0 1 alua 1 1 service-time 0 2 2 8:0 1 37 8:16 1 80"
-		prep := func(f *dm.Fake) {
-			tab, _ := dm.ParseTable(live)
-			if _, err := dm.CreateMap(f, "mpatha", "mpath-"+lun0, 32768, tab, 0); err != nil {
-				t.Fatal(err)
-			}
-			f.ResetCalls()
-		}
+		prep := liveMap(t, "mpatha", live)
 		src := newFakeStats()
 		r := newStatsRig(t, san(2, 1), multibusST, src, prep)
 		src.set("sda", 0, 0)
