@@ -19,9 +19,27 @@ import (
 // event counters, and errors can be injected. Its Watcher sees the same
 // events a kernel watcher would. The zero value is not usable; call
 // NewFake.
+//
+// I/O: a test sends I/O to a map with SubmitIO, one request at a time,
+// and reads what became of it with ServedIO, QueuedIO and FailedIO. As in
+// dm-multipath, a request is served when the map has a usable path (the
+// group choice of the kernel runs on that request); with no usable path
+// it is held while queue_if_no_path is set, and failed with EIO when it
+// is not. A suspended map (the fake suspends like NOFLUSH) holds every
+// request, whatever its paths. Held requests are dispatched again, as the
+// kernel's requeue does, after every change to the map: they are served
+// once a path is reinstated, failed by fail_if_no_path, and dispatched
+// into the new table on a resume that swaps tables. Removing a map (at
+// once, or at the last close after a deferred remove) fails what it holds:
+// removal suspends with flush, which turns queueing off. The counters are
+// kept per map name and survive the map's removal, so a test can still
+// read them afterwards; FailedIOBy tells a removal's failures apart.
+// KernelFailPath is an I/O error on a path: the failed request is retried
+// like any other, so it is counted as one more request.
 type Fake struct {
 	mu        sync.Mutex
 	devs      map[string]*fakeDev
+	io        map[string]*ioCounts // by map name; kept after removal
 	nextMinor uint32
 	gen       uint64        // global event counter (what poll() watches)
 	wake      chan struct{} // closed and replaced when gen moves
@@ -61,6 +79,24 @@ type fakeDev struct {
 	suspended  bool
 	openCount  int32
 	deferred   bool
+	queued     int // requests the map holds
+}
+
+// IOFailCause says why the fake failed a request.
+type IOFailCause int
+
+const (
+	// IOFailNoPath: no usable path and no queueing, at submission or when
+	// held requests were dispatched again (fail_if_no_path, a reload).
+	IOFailNoPath IOFailCause = iota
+	// IOFailRemove: the map was removed while it held the request.
+	IOFailRemove
+	numIOFailCauses
+)
+
+type ioCounts struct {
+	served int
+	failed [numIOFailCauses]int
 }
 
 // NewFake returns an empty Fake whose target list has multipath and the
@@ -68,6 +104,7 @@ type fakeDev struct {
 func NewFake() *Fake {
 	return &Fake{
 		devs: map[string]*fakeDev{},
+		io:   map[string]*ioCounts{},
 		wake: make(chan struct{}),
 		targets: []TargetVersion{
 			{"multipath", [3]uint32{1, 14, 0}}, {"round-robin", [3]uint32{1, 2, 0}},
@@ -129,15 +166,142 @@ func (f *Fake) SetOpenCount(name string, n int32) error {
 
 // KernelFailPath simulates the kernel failing a path after an I/O error:
 // the path turns F, its fail count grows, the map's event counter moves,
-// and I/O moves to another group if the current one has no usable path.
+// and the failed request is retried like a new one (SubmitIO): it moves
+// I/O to another group if the current one has no usable path, and is
+// held or failed if no path is left. A path that is already failed takes
+// no I/O, so nothing happens then.
 func (f *Fake) KernelFailPath(name, dev string) error {
+	const op = "KernelFailPath"
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d, err := f.get("KernelFailPath", name)
+	d, err := f.get(op, name)
 	if err != nil {
 		return err
 	}
-	return f.setPath(d, "KernelFailPath", dev, true)
+	changed, err := f.setPath(d, op, dev, true)
+	if err != nil || !changed {
+		return err
+	}
+	f.dispatch(d, 1)
+	return nil
+}
+
+// SubmitIO sends one request to the map (see Fake). It returns nil when
+// the request was served or is held, and an error wrapping EIO when it
+// failed at once; a map without a live table fails it with ErrNoTable.
+func (f *Fake) SubmitIO(name string) error {
+	const op = "IO"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.get(op, name)
+	if err != nil {
+		return err
+	}
+	if d.live == nil {
+		return &Error{Op: op, Name: name, Err: ErrNoTable}
+	}
+	if f.dispatch(d, 1) > 0 {
+		return &Error{Op: op, Name: name, Err: unix.EIO}
+	}
+	return nil
+}
+
+// QueuedIO returns how many requests the map holds now (0 once it is
+// gone).
+func (f *Fake) QueuedIO(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d, ok := f.devs[name]; ok {
+		return d.queued
+	}
+	return 0
+}
+
+// ServedIO returns how many requests of the map a path has served.
+func (f *Fake) ServedIO(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts(name).served
+}
+
+// FailedIO returns how many requests of the map were failed back, for any
+// cause, including after the map is gone.
+func (f *Fake) FailedIO(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.counts(name).failed {
+		n += c
+	}
+	return n
+}
+
+// FailedIOBy returns how many requests of the map were failed for cause.
+func (f *Fake) FailedIOBy(name string, cause IOFailCause) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cause < 0 || cause >= numIOFailCauses {
+		return 0
+	}
+	return f.counts(name).failed[cause]
+}
+
+func (f *Fake) counts(name string) *ioCounts {
+	c := f.io[name]
+	if c == nil {
+		c = &ioCounts{}
+		f.io[name] = c
+	}
+	return c
+}
+
+// dispatch maps n requests as multipath_clone_and_map does and returns
+// how many failed: a suspended map holds them; otherwise the group choice
+// runs and they are served, or held while queue_if_no_path is set, or
+// failed.
+func (f *Fake) dispatch(d *fakeDev, n int) int {
+	if n == 0 {
+		return 0
+	}
+	switch {
+	case d.suspended:
+		d.queued += n
+	case f.choosePath(d):
+		f.counts(d.name).served += n
+	case d.live.t.Features.QueueIfNoPath:
+		d.queued += n
+	default:
+		f.counts(d.name).failed[IOFailNoPath] += n
+		return n
+	}
+	return 0
+}
+
+// requeue dispatches the held requests again, as the kernel does when a
+// path returns, queueing stops, or the map resumes (and, for request-based
+// maps, every 100 ms anyway).
+func (f *Fake) requeue(d *fakeDev) {
+	if d.suspended || d.live == nil {
+		return
+	}
+	n := d.queued
+	d.queued = 0
+	f.dispatch(d, n)
+}
+
+// choosePath is the kernel's path choice for one request: it reports
+// whether a usable path exists, after moving to the group the request
+// goes to.
+func (f *Fake) choosePath(d *fakeDev) bool {
+	f.pickGroup(d)
+	for _, g := range d.status.Groups {
+		for _, p := range g.Paths {
+			if !p.Failed {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // start runs the common prologue of a call: record it, fire an injected
@@ -174,7 +338,11 @@ func (f *Fake) tableEvent(d *fakeDev) {
 	f.globalEvent()
 }
 
+// remove deletes the device. Removal suspends with flush, which turns
+// queue_if_no_path off, so the requests the map holds fail.
 func (f *Fake) remove(d *fakeDev) {
+	f.counts(d.name).failed[IOFailRemove] += d.queued
+	d.queued = 0
 	delete(f.devs, d.name)
 	f.globalEvent()
 }
@@ -326,6 +494,7 @@ func (f *Fake) Resume(name string, flags UdevFlags) (Info, error) {
 		d.status = initialStatus(d.live.t)
 	}
 	d.suspended = false
+	f.requeue(d)
 	return d.info(), nil
 }
 
@@ -401,6 +570,15 @@ func (f *Fake) Rename(name, newName string, flags UdevFlags) error {
 	delete(f.devs, name)
 	d.name = newName
 	f.devs[newName] = d
+	// The counters belong to the device, which keeps its requests.
+	if c, ok := f.io[name]; ok {
+		nc := f.counts(newName)
+		nc.served += c.served
+		for i := range c.failed {
+			nc.failed[i] += c.failed[i]
+		}
+		delete(f.io, name)
+	}
 	f.tableEvent(d)
 	return nil
 }
@@ -519,15 +697,17 @@ func (f *Fake) Message(name, msg string) (string, error) {
 		return "", nil
 	case len(words) == 1 && words[0] == "fail_if_no_path":
 		d.live.t.Features.QueueIfNoPath = false
+		f.requeue(d)
 		return "", nil
 	case len(words) != 2:
 		return fail(unix.EINVAL)
 	}
 	switch words[0] {
 	case "fail_path", "reinstate_path":
-		if err := f.setPath(d, op, words[1], words[0] == "fail_path"); err != nil {
+		if _, err := f.setPath(d, op, words[1], words[0] == "fail_path"); err != nil {
 			return fail(errors.Unwrap(err))
 		}
+		f.requeue(d)
 		return "", nil
 	case "switch_group", "enable_group", "disable_group":
 	default:
@@ -560,8 +740,8 @@ func (f *Fake) Message(name, msg string) (string, error) {
 }
 
 // setPath fails or reinstates a path and moves I/O as the kernel would on
-// the next request.
-func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) error {
+// the next request. It reports whether the path changed state.
+func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) (bool, error) {
 	for gi := range d.status.Groups {
 		for pi := range d.status.Groups[gi].Paths {
 			p := &d.status.Groups[gi].Paths[pi]
@@ -575,11 +755,12 @@ func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) error {
 				}
 				f.pickGroup(d)
 				f.tableEvent(d)
+				return true, nil
 			}
-			return nil
+			return false, nil
 		}
 	}
-	return &Error{Op: op, Name: d.name, Err: unix.EINVAL}
+	return false, &Error{Op: op, Name: d.name, Err: unix.EINVAL}
 }
 
 // pickGroup chooses the active group like the kernel's path selection:

@@ -3,6 +3,7 @@ package dm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -352,5 +353,148 @@ func TestFakeInjectErrorIsOneShot(t *testing.T) {
 	}
 	if _, err := f.List(); err != nil {
 		t.Errorf("second call: %v", err)
+	}
+}
+
+// ioCounts reads the fake's I/O counters of a map as one string.
+func ioState(f *Fake, name string) string {
+	return fmt.Sprintf("served %d queued %d failed %d (removed %d)",
+		f.ServedIO(name), f.QueuedIO(name), f.FailedIO(name), f.FailedIOBy(name, IOFailRemove))
+}
+
+func TestFakeQueuedIO(t *testing.T) {
+	const queueing = "1 queue_if_no_path 0 1 1 round-robin 0 2 1 8:16 1 8:80 1"
+	const failing = "0 0 1 1 round-robin 0 2 1 8:16 1 8:80 1"
+	failBoth := func(f *Fake) {
+		FailPath(f, "m", "8:16")
+		FailPath(f, "m", "8:80")
+	}
+	for _, tc := range []struct {
+		name, table string
+		steps       func(t *testing.T, f *Fake)
+		want        string
+	}{
+		{"served on a usable path", queueing, func(t *testing.T, f *Fake) {
+			FailPath(f, "m", "8:16")
+			mustIO(t, f, nil)
+		}, "served 1 queued 0 failed 0 (removed 0)"},
+		{"held while queue_if_no_path", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			mustIO(t, f, nil)
+		}, "served 0 queued 2 failed 0 (removed 0)"},
+		{"failed without queueing", failing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, unix.EIO)
+		}, "served 0 queued 0 failed 1 (removed 0)"},
+		{"served when a path is reinstated", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			mustIO(t, f, nil)
+			ReinstatePath(f, "m", "8:80")
+		}, "served 2 queued 0 failed 0 (removed 0)"},
+		{"failed by fail_if_no_path", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			QueueIfNoPath(f, "m")
+			FailIfNoPath(f, "m")
+		}, "served 0 queued 0 failed 1 (removed 0)"},
+		{"queue_if_no_path sent later holds", failing, func(t *testing.T, f *Fake) {
+			QueueIfNoPath(f, "m")
+			failBoth(f)
+			mustIO(t, f, nil)
+		}, "served 0 queued 1 failed 0 (removed 0)"},
+		{"held while suspended, served on resume", failing, func(t *testing.T, f *Fake) {
+			f.Suspend("m")
+			mustIO(t, f, nil)
+			if f.QueuedIO("m") != 1 {
+				t.Errorf("suspended map: %s", ioState(f, "m"))
+			}
+			f.Resume("m", 0)
+		}, "served 1 queued 0 failed 0 (removed 0)"},
+		{"reload keeps holding with queueing", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			// The new table's paths start usable: the request is served.
+			if err := Reload(f, "m", 8, mustTable(t, queueing), 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "served 1 queued 0 failed 0 (removed 0)"},
+		{"reload to a table without paths or queueing fails", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			if err := Reload(f, "m", 8, mustTable(t, "0 0 0 0"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "served 0 queued 0 failed 1 (removed 0)"},
+		{"reload to a queueing table without paths holds", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			if err := Reload(f, "m", 8, mustTable(t, "1 queue_if_no_path 0 0 0"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "served 0 queued 1 failed 0 (removed 0)"},
+		{"remove fails what is held", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			if _, err := f.Remove("m", RemoveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "served 0 queued 0 failed 1 (removed 1)"},
+		{"deferred remove fails what is held at last close", queueing, func(t *testing.T, f *Fake) {
+			f.SetOpenCount("m", 1)
+			failBoth(f)
+			mustIO(t, f, nil)
+			if _, err := f.Remove("m", RemoveOptions{Deferred: true}); err != nil {
+				t.Fatal(err)
+			}
+			if got := ioState(f, "m"); got != "served 0 queued 1 failed 0 (removed 0)" {
+				t.Errorf("while deferred: %s", got)
+			}
+			f.SetOpenCount("m", 0)
+		}, "served 0 queued 0 failed 1 (removed 1)"},
+		{"kernel path failure retries the request", failing, func(t *testing.T, f *Fake) {
+			f.KernelFailPath("m", "8:16")
+			f.KernelFailPath("m", "8:80")
+			f.KernelFailPath("m", "8:80") // already failed: no I/O goes there
+		}, "served 1 queued 0 failed 1 (removed 0)"},
+		{"counters follow a rename", queueing, func(t *testing.T, f *Fake) {
+			mustIO(t, f, nil)
+			f.Rename("m", "n", 0)
+			f.Rename("n", "m", 0)
+		}, "served 1 queued 0 failed 0 (removed 0)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewFake()
+			if _, err := CreateMap(f, "m", "mpath-1", 8, mustTable(t, tc.table), 0); err != nil {
+				t.Fatal(err)
+			}
+			tc.steps(t, f)
+			if got := ioState(f, "m"); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func mustIO(t *testing.T, f *Fake, want error) {
+	t.Helper()
+	err := f.SubmitIO("m")
+	if (want == nil) != (err == nil) || (want != nil && !errors.Is(err, want)) {
+		t.Fatalf("SubmitIO = %v, want %v", err, want)
+	}
+}
+
+func TestFakeSubmitIOErrors(t *testing.T) {
+	f := NewFake()
+	if err := f.SubmitIO("nosuch"); !IsNotExist(err) {
+		t.Errorf("unknown map: %v", err)
+	}
+	f.Create("m", "")
+	if err := f.SubmitIO("m"); !errors.Is(err, ErrNoTable) {
+		t.Errorf("map without a table: %v", err)
+	}
+	if n := f.FailedIOBy("m", IOFailCause(7)); n != 0 {
+		t.Errorf("unknown cause: %d", n)
 	}
 }
