@@ -9,9 +9,11 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/mpathd/mpathd/internal/version.Version=$(VERSION)
 BIN       := bin
 # Debian packages the tests need: the kernel the VM boots, qemu, busybox for the guest, kmod to
-# resolve module dependencies, udev, dmsetup and fio as independent oracles inside the guest, and
-# dbus (dbus-daemon) for the D-Bus tests' private bus.
-VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus
+# resolve module dependencies, udev, dmsetup and fio as independent oracles inside the guest, dbus
+# (dbus-daemon) for the D-Bus tests' private bus, and multipath-tools and kpartx, which scenarios copy
+# into the guest to compare mpathd with multipathd. On a host booted with systemd, installing
+# multipath-tools enables and starts multipathd.service; stop and disable it on a SAN host.
+VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus multipath-tools kpartx
 VM_TIMEOUT ?= 40m
 
 .PHONY: all build demo test check vet unit vm deps install clean fuzz bench

@@ -23,6 +23,10 @@
 // san_paths (one "sdX H:C:T:L" per line), sd_of H:C:T:L. The scenario also fails when the script's
 // last command exits non-zero.
 //
+// Further host programs go in with HostTools (copied to the same path with the libraries ldd names,
+// e.g. "/sbin/multipathd") and HostFiles (files or whole directories copied as they are, each ELF
+// among them with its libraries, e.g. "/lib/multipath" for multipathd's dlopen'ed plugins).
+//
 // Guest-side Go tests live beside the code they prove, named TestGuest*, and start with
 // guest.Require(t) (package tests/vm/guest) so they skip on the host.
 //

@@ -6,6 +6,8 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,6 +129,63 @@ func addDynamic(a *archive, bin string) error {
 		}
 	}
 	return nil
+}
+
+// addHostTree copies a host file or directory to the same path in the guest. Inside a directory,
+// symbolic links are kept as links; the named path itself is followed, so "/lib/x" works where /lib
+// is a link on the host. ELF files bring the shared libraries ldd names for them.
+func addHostTree(a *archive, root string) error {
+	src, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("initramfs: add %s: %w", root, err)
+	}
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("initramfs: add %s: %w", root, err)
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(root, rel)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return fmt.Errorf("initramfs: add %s: %w", p, err)
+			}
+			a.addLink(dst, t)
+		case d.Type().IsRegular():
+			if !isELF(p) {
+				return a.addHostFile(dst, p)
+			}
+			if err := a.addHostFile(dst, p); err != nil {
+				return err
+			}
+			libs, err := sharedLibs(p)
+			if err != nil {
+				return err
+			}
+			for _, l := range libs {
+				if err := a.addHostFile(l, l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// isELF reports whether the file at p starts with the ELF magic.
+func isELF(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var m [4]byte
+	_, err = io.ReadFull(f, m[:])
+	return err == nil && string(m[:]) == "\x7fELF"
 }
 
 // baseImage holds what every guest shares: busybox, modules, oracle tools, and optionally udev.

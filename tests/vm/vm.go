@@ -78,6 +78,13 @@ type Scenario struct {
 	GuestTests []string
 	// Files are extra guest files by absolute path.
 	Files map[string][]byte
+	// HostTools are further dynamically linked host programs (e.g. "/sbin/multipathd"), copied to the
+	// same path in the guest with the shared libraries ldd names for them, as dmsetup and fio are.
+	HostTools []string
+	// HostFiles are host files or whole directories copied to the same path in the guest as they
+	// are (symbolic links inside a directory stay links); every ELF file among them also brings the
+	// shared libraries ldd names for it, so dlopen'ed plugins find theirs.
+	HostFiles []string
 	// Script is the busybox sh run as root once the SAN is up. Helpers: emit KEY VALUE, fail MSG,
 	// check_eq NAME GOT WANT, run_gotest BIN [ARGS], wait_for SECS CMD..., san_paths, sd_of H:C:T:L.
 	Script string
@@ -212,6 +219,16 @@ func Boot(ctx context.Context, s Scenario) (*Result, error) {
 			return nil, err
 		}
 		if err := a.addHostFile("/bin/"+filepath.Base(p), p); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range s.HostTools {
+		if err := addDynamic(a, t); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range s.HostFiles {
+		if err := addHostTree(a, f); err != nil {
 			return nil, err
 		}
 	}
