@@ -64,7 +64,7 @@ type Daemon struct {
 	devIndex sync.Map // path kernel name → WWID
 	mapIndex sync.Map // map name → WWID
 
-	started    time.Time
+	started    time.Time    // set by New and never written again: Status reads it from any goroutine
 	state      atomic.Value // string: startup, configure, running, reloading, stopping
 	lastConfig atomic.Value // time.Time
 	dbusState  atomic.Pointer[func() string]
@@ -88,6 +88,7 @@ func New(o Options) *Daemon {
 	d := &Daemon{
 		o: o, log: o.Log, dm: o.DM, topo: o.Topology, monitor: o.Monitor, names: o.Names, wwids: o.WWIDs,
 		now: o.Now, seed: maphash.MakeSeed(), hub: api.NewHub(api.DefaultQueue), done: make(chan struct{}),
+		started: o.Now(),
 	}
 	d.config.Store(o.Config)
 	d.state.Store("startup")
@@ -128,7 +129,6 @@ func (d *Daemon) weights(m *mpath) map[string]int { return m.desiredWeights() }
 // Run starts the shards, assembles the maps from what the kernel has, and serves until ctx ends.
 // ready is called once when the first assembly has been applied (sd_notify READY=1).
 func (d *Daemon) Run(ctx context.Context, ready func()) error {
-	d.started = d.now()
 	for _, s := range d.shards {
 		go s.run(d.done)
 	}
