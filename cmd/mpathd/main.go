@@ -37,11 +37,13 @@ const maxThreads = 100000
 
 func main() {
 	debug.SetMaxThreads(maxThreads)
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run() int {
+// run is the command without the process around it: arguments in, exit code out.
+func run(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("mpathd", flag.ContinueOnError)
+	fl.SetOutput(stderr)
 	cfgPath := fl.String("config", config.DefaultPath, "configuration file (missing: built-in defaults)")
 	check := fl.Bool("check", false, "validate the configuration file and exit")
 	showVersion := fl.Bool("version", false, "print the version and exit")
@@ -50,29 +52,35 @@ func run() int {
 	logLevel := fl.String("log-level", "info", "log level: debug, info, warn, error")
 	bindingsPath := fl.String("bindings", bindings.DefaultBindingsPath, "user_friendly_names bindings file")
 	wwidsPath := fl.String("wwids", bindings.DefaultWWIDsPath, "find_multipaths wwids file")
-	if err := fl.Parse(os.Args[1:]); err != nil {
+	if err := fl.Parse(args); err != nil {
 		return 2
 	}
 	if fl.NArg() != 0 {
-		fmt.Fprintf(os.Stderr, "mpathd: unexpected arguments %q\n", fl.Args())
+		fmt.Fprintf(stderr, "mpathd: unexpected arguments %q\n", fl.Args())
 		return 2
 	}
 	if *showVersion {
-		fmt.Println("mpathd", version.String())
+		fmt.Fprintln(stdout, "mpathd", version.String())
+		return 0
+	}
+	if *check {
+		// Checking a file that is not there is a failure, not a check of the built-in defaults: a
+		// typo in a deployment script must not pass.
+		if err := config.Validate(*cfgPath); err != nil {
+			fmt.Fprintf(stderr, "mpathd: invalid configuration:\n%v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: valid\n", *cfgPath)
 		return 0
 	}
 	cfg, err := config.LoadOptional(*cfgPath)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mpathd: invalid configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "mpathd: invalid configuration:\n%v\n", err)
 		return 2
 	}
-	if *check {
-		fmt.Printf("%s: valid\n", *cfgPath)
-		return 0
-	}
-	log, slogger, err := newLogger(os.Stderr, *logFormat, *logLevel)
+	log, slogger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mpathd: %v\n", err)
+		fmt.Fprintf(stderr, "mpathd: %v\n", err)
 		return 2
 	}
 	if cfg.File == "" {
@@ -124,18 +132,24 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	errc := make(chan error, 5)
-	go func() { errc <- mon.Run(ctx) }()
-	go func() { errc <- stats.Run(ctx) }()
-	go func() { errc <- linux.Uevents(ctx, d, fs, slogger) }()
-	go func() { errc <- linux.DMEvents(ctx, d, slogger) }()
+	// The event sources are the daemon's senses: one that ends while the daemon runs leaves it blind
+	// (no new paths, no kernel path failures), so it is fatal; systemd restarts us and the new
+	// instance adopts every map without a reload.
+	exits := make(chan pumpExit, 5)
+	pump := func(name string, f func(context.Context) error) {
+		go func() { exits <- pumpExit{name: name, err: f(ctx)} }()
+	}
+	pump("path checker", mon.Run)
+	pump("polling core", stats.Run)
+	pump("uevent listener", func(ctx context.Context) error { return linux.Uevents(ctx, d, fs, slogger) })
+	pump("dm event watcher", func(ctx context.Context) error { return linux.DMEvents(ctx, d, slogger) })
 
 	l, err := control.Listen(socket)
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	srv := &control.Server{Service: d, Log: slogger}
-	go func() { errc <- srv.Serve(ctx, l) }()
+	pump("control socket", func(ctx context.Context) error { return srv.Serve(ctx, l) })
 	// D-Bus is optional: without a system bus the daemon runs on and connects when one appears.
 	bus := &dbusapi.Server{Service: d, Log: slogger}
 	d.SetDBusState(bus.State)
@@ -157,7 +171,7 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 			}
 		}
 	}()
-	go notify.Watchdog(ctx, func() error { return d.Alive(10 * time.Second) })
+	go notify.Watchdog(ctx, func() error { return d.Alive(stallLimit) })
 
 	runErr := make(chan error, 1)
 	go func() {
@@ -167,18 +181,42 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 			notify.Ready(fmt.Sprintf("running: %d maps", len(top.Maps)))
 		})
 	}()
+	err = supervise(ctx, stop, runErr, exits)
+	notify.Stopping("stopping")
+	return err
+}
+
+// stallLimit is how long a map shard may spend on one step before the watchdog pings stop. A step
+// is one map's create, reload or removal: a suspend that waits for in-flight I/O on a dying path
+// (up to the SCSI command timeout, 30 s by default) plus two udev waits of 10 s each, with room to
+// spare on a loaded machine.
+const stallLimit = 90 * time.Second
+
+// pumpExit is an event source that returned.
+type pumpExit struct {
+	name string
+	err  error
+}
+
+// supervise waits for the daemon core to stop. An event source that returns while ctx is live,
+// with an error or without one, stops the daemon with an error naming it: a daemon that runs on
+// without its uevents or dm events would keep maps wrong and say nothing.
+func supervise(ctx context.Context, stop func(), runErr <-chan error, exits <-chan pumpExit) error {
 	select {
 	case err := <-runErr:
-		notify.Stopping("stopping")
 		return err
-	case err := <-errc:
-		if err != nil && ctx.Err() == nil {
-			stop()
-			<-runErr
-			return err
+	case ex := <-exits:
+		if ctx.Err() != nil { // shutting down: the sources end with ctx
+			return <-runErr
 		}
-		err = <-runErr
-		notify.Stopping("stopping")
+		err := fmt.Errorf("%s stopped unexpectedly", ex.name)
+		if ex.err != nil {
+			err = fmt.Errorf("%s: %w", ex.name, ex.err)
+		}
+		stop()
+		if rerr := <-runErr; rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		return err
 	}
 }
