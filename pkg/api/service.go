@@ -32,6 +32,28 @@ type Service interface {
 	// Rescan asks SCSI host N (-1: every host) to scan for new LUNs.
 	Rescan(ctx context.Context, host int) error
 
+	// AddMap builds, or takes over, the map of a WWID, a map name or a dm
+	// device name from the paths the daemon can see, whatever
+	// find_multipaths says, and remembers the WWID in the wwids file.
+	AddMap(ctx context.Context, target string) error
+	// SuspendMap suspends a map without flushing: I/O queues until
+	// ResumeMap.
+	SuspendMap(ctx context.Context, mapName string) error
+	ResumeMap(ctx context.Context, mapName string) error
+	// ReloadMap loads a map's table again even when it has not changed.
+	ReloadMap(ctx context.Context, mapName string) error
+	// SetQueueing with on=false stops queueing on a map ("" = every map)
+	// until it is restored with on=true or the configuration is reloaded;
+	// on=true restores the configured no_path_retry.
+	SetQueueing(ctx context.Context, mapName string, on bool) error
+	// ForceQueueWithoutDaemon(true) keeps queueing on when the daemon stops,
+	// whatever queue_without_daemon says; false restores the configured
+	// value.
+	ForceQueueWithoutDaemon(ctx context.Context, force bool) error
+	// ResetStats zeroes a map's counters (path faults, group switches,
+	// table loads); "" = every map.
+	ResetStats(ctx context.Context, mapName string) error
+
 	// Subscribe streams state changes until ctx ends, then closes the
 	// channel. A slow reader loses events, never blocks the daemon; it is
 	// told with an events_lost event. Hub implements this. Publish an

@@ -341,6 +341,31 @@ func (f *Fake) DelPath(ctx context.Context, dev string) error { return f.record(
 // Rescan implements api.Service.
 func (f *Fake) Rescan(ctx context.Context, host int) error { return f.record("Rescan", host) }
 
+// AddMap implements api.Service.
+func (f *Fake) AddMap(ctx context.Context, target string) error { return f.record("AddMap", target) }
+
+// SuspendMap implements api.Service.
+func (f *Fake) SuspendMap(ctx context.Context, m string) error { return f.record("SuspendMap", m) }
+
+// ResumeMap implements api.Service.
+func (f *Fake) ResumeMap(ctx context.Context, m string) error { return f.record("ResumeMap", m) }
+
+// ReloadMap implements api.Service.
+func (f *Fake) ReloadMap(ctx context.Context, m string) error { return f.record("ReloadMap", m) }
+
+// SetQueueing implements api.Service.
+func (f *Fake) SetQueueing(ctx context.Context, m string, on bool) error {
+	return f.record("SetQueueing", m, on)
+}
+
+// ForceQueueWithoutDaemon implements api.Service.
+func (f *Fake) ForceQueueWithoutDaemon(ctx context.Context, force bool) error {
+	return f.record("ForceQueueWithoutDaemon", force)
+}
+
+// ResetStats implements api.Service.
+func (f *Fake) ResetStats(ctx context.Context, m string) error { return f.record("ResetStats", m) }
+
 // Subscribe implements api.Service.
 func (f *Fake) Subscribe(ctx context.Context) <-chan api.Event { return f.Hub.Subscribe(ctx) }
 
