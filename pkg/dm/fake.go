@@ -20,6 +20,12 @@ import (
 // events a kernel watcher would. The zero value is not usable; call
 // NewFake.
 //
+// Groups: as in the kernel, the active group changes only when a request
+// arrives. switch_group, enable_group and disable_group drop the current
+// group and a failed path leaves it in place; the status shows the pending
+// group number (and no group A) until the next SubmitIO or KernelFailPath
+// chooses a path.
+//
 // I/O: a test sends I/O to a map with SubmitIO, one request at a time,
 // and reads what became of it with ServedIO, QueuedIO and FailedIO. As in
 // dm-multipath, a request is served when the map has a usable path (the
@@ -80,23 +86,14 @@ type fakeDev struct {
 	openCount  int32
 	deferred   bool
 	queued     int // requests the map holds
+	// The kernel's group choice: current_pg and next_pg (1-based, 0 =
+	// none) and each group's bypass; render prints them into status.
+	curPG, nextPG int
+	bypassed      []bool
 }
 
-// IOFailCause says why the fake failed a request.
-type IOFailCause int
-
-const (
-	// IOFailNoPath: no usable path and no queueing, at submission or when
-	// held requests were dispatched again (fail_if_no_path, a reload).
-	IOFailNoPath IOFailCause = iota
-	// IOFailRemove: the map was removed while it held the request.
-	IOFailRemove
-	numIOFailCauses
-)
-
 type ioCounts struct {
-	served int
-	failed [numIOFailCauses]int
+	served, failed int
 }
 
 // NewFake returns an empty Fake whose target list has multipath and the
@@ -158,9 +155,7 @@ func (f *Fake) SetOpenCount(name string, n int32) error {
 		return err
 	}
 	d.openCount = n
-	if n == 0 && d.deferred {
-		f.remove(d)
-	}
+	f.closed(d)
 	return nil
 }
 
@@ -224,26 +219,12 @@ func (f *Fake) ServedIO(name string) int {
 	return f.counts(name).served
 }
 
-// FailedIO returns how many requests of the map were failed back, for any
-// cause, including after the map is gone.
+// FailedIO returns how many requests of the map were failed back with
+// EIO, including after the map is gone.
 func (f *Fake) FailedIO(name string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.counts(name).failed {
-		n += c
-	}
-	return n
-}
-
-// FailedIOBy returns how many requests of the map were failed for cause.
-func (f *Fake) FailedIOBy(name string, cause IOFailCause) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if cause < 0 || cause >= numIOFailCauses {
-		return 0
-	}
-	return f.counts(name).failed[cause]
+	return f.counts(name).failed
 }
 
 func (f *Fake) counts(name string) *ioCounts {
@@ -271,7 +252,7 @@ func (f *Fake) dispatch(d *fakeDev, n int) int {
 	case d.live.t.Features.QueueIfNoPath:
 		d.queued += n
 	default:
-		f.counts(d.name).failed[IOFailNoPath] += n
+		f.counts(d.name).failed += n
 		return n
 	}
 	return 0
@@ -287,21 +268,7 @@ func (f *Fake) requeue(d *fakeDev) {
 	n := d.queued
 	d.queued = 0
 	f.dispatch(d, n)
-}
-
-// choosePath is the kernel's path choice for one request: it reports
-// whether a usable path exists, after moving to the group the request
-// goes to.
-func (f *Fake) choosePath(d *fakeDev) bool {
-	f.pickGroup(d)
-	for _, g := range d.status.Groups {
-		for _, p := range g.Paths {
-			if !p.Failed {
-				return true
-			}
-		}
-	}
-	return false
+	f.closed(d)
 }
 
 // start runs the common prologue of a call: record it, fire an injected
@@ -338,17 +305,31 @@ func (f *Fake) tableEvent(d *fakeDev) {
 	f.globalEvent()
 }
 
-// remove deletes the device. Removal suspends with flush, which turns
-// queue_if_no_path off, so the requests the map holds fail.
 func (f *Fake) remove(d *fakeDev) {
-	f.counts(d.name).failed[IOFailRemove] += d.queued
-	d.queued = 0
 	delete(f.devs, d.name)
 	f.globalEvent()
 }
 
+// openers is the device's open count: the simulated openers, and at least
+// one while the map holds requests, since whoever submitted them keeps it
+// open while waiting.
+func (d *fakeDev) openers() int32 {
+	if d.queued > 0 {
+		return max(d.openCount, 1)
+	}
+	return d.openCount
+}
+
+// closed runs a deferred remove once the last opener is gone; the
+// submitter of held requests closes as soon as they complete.
+func (f *Fake) closed(d *fakeDev) {
+	if d.deferred && d.openers() == 0 {
+		f.remove(d)
+	}
+}
+
 func (d *fakeDev) info() Info {
-	i := Info{Name: d.name, UUID: d.uuid, Dev: d.dev, OpenCount: d.openCount, EventNr: d.eventNr,
+	i := Info{Name: d.name, UUID: d.uuid, Dev: d.dev, OpenCount: d.openers(), EventNr: d.eventNr,
 		Suspended: d.suspended, LiveTable: d.live != nil, InactiveTable: d.inactive != nil, DeferredRemove: d.deferred}
 	if d.live != nil {
 		i.TargetCount = 1
@@ -476,8 +457,8 @@ func (f *Fake) Suspend(name string) error {
 
 // Resume implements Control. Swapping in a table resets the status the
 // way a fresh kernel table starts: every path active, no failures, no
-// group active yet, queue_io set until "I/O" (the next message or
-// KernelFailPath).
+// group active yet (the status shows the initial group), queue_io set
+// until the first request. Held requests are dispatched again.
 func (f *Fake) Resume(name string, flags UdevFlags) (Info, error) {
 	const op = "DM_DEV_SUSPEND"
 	f.mu.Lock()
@@ -492,6 +473,9 @@ func (f *Fake) Resume(name string, flags UdevFlags) (Info, error) {
 	if d.inactive != nil {
 		d.live, d.inactive = d.inactive, nil
 		d.status = initialStatus(d.live.t)
+		d.curPG, d.nextPG = 0, d.live.t.InitialPG
+		d.bypassed = make([]bool, len(d.live.t.Groups))
+		d.render()
 	}
 	d.suspended = false
 	f.requeue(d)
@@ -499,7 +483,7 @@ func (f *Fake) Resume(name string, flags UdevFlags) (Info, error) {
 }
 
 func initialStatus(t Table) Status {
-	st := Status{QueueIO: len(t.Groups) > 0, CurrentPG: t.InitialPG}
+	st := Status{QueueIO: true}
 	for _, g := range t.Groups {
 		gs := GroupStatus{State: GroupEnabled, Selector: cloneOrNil(g.SelectorArgs)}
 		for _, p := range g.Paths {
@@ -538,7 +522,7 @@ func (f *Fake) Remove(name string, opt RemoveOptions) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if d.openCount > 0 {
+	if d.openers() > 0 {
 		if !opt.Deferred {
 			return false, &Error{Op: op, Name: name, Err: unix.EBUSY}
 		}
@@ -574,9 +558,7 @@ func (f *Fake) Rename(name, newName string, flags UdevFlags) error {
 	if c, ok := f.io[name]; ok {
 		nc := f.counts(newName)
 		nc.served += c.served
-		for i := range c.failed {
-			nc.failed[i] += c.failed[i]
-		}
+		nc.failed += c.failed
 		delete(f.io, name)
 	}
 	f.tableEvent(d)
@@ -717,30 +699,27 @@ func (f *Fake) Message(name, msg string) (string, error) {
 	if err != nil || pg < 1 || pg > len(d.status.Groups) {
 		return fail(unix.EINVAL)
 	}
-	g := &d.status.Groups[pg-1]
+	// Like the kernel, each of these drops the current group: the next
+	// request chooses again.
+	d.curPG = 0
 	switch words[0] {
 	case "switch_group":
-		// The kernel switches on the next I/O; the fake has I/O running.
-		for i := range d.status.Groups {
-			d.status.Groups[i].State = GroupEnabled
+		for i := range d.bypassed {
+			d.bypassed[i] = false
 		}
-		d.status.CurrentPG = pg
-		d.status.PGInitCount = 0
-		f.pickGroup(d)
-	case "enable_group":
-		if g.State == GroupDisabled {
-			g.State = GroupEnabled
-			f.pickGroup(d)
-		}
-	case "disable_group":
-		g.State = GroupDisabled
+		d.nextPG = pg
+	case "enable_group", "disable_group":
+		d.bypassed[pg-1] = words[0] == "disable_group"
 	}
+	d.render()
 	f.tableEvent(d)
+	f.requeue(d)
 	return "", nil
 }
 
-// setPath fails or reinstates a path and moves I/O as the kernel would on
-// the next request. It reports whether the path changed state.
+// setPath fails or reinstates a path. Like the kernel it leaves the
+// group choice to the next request. It reports whether the path changed
+// state.
 func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) (bool, error) {
 	for gi := range d.status.Groups {
 		for pi := range d.status.Groups[gi].Paths {
@@ -753,7 +732,6 @@ func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) (bool, error) {
 				if failed {
 					p.FailCount++
 				}
-				f.pickGroup(d)
 				f.tableEvent(d)
 				return true, nil
 			}
@@ -763,45 +741,86 @@ func (f *Fake) setPath(d *fakeDev, op, dev string, failed bool) (bool, error) {
 	return false, &Error{Op: op, Name: d.name, Err: unix.EINVAL}
 }
 
-// pickGroup chooses the active group like the kernel's path selection:
-// stay on the current group while it has a usable path, else the
-// preferred (next) group, else the first usable non-bypassed group, else
-// a bypassed one.
-func (f *Fake) pickGroup(d *fakeDev) {
-	st := &d.status
-	st.QueueIO = false
-	usable := func(i int) bool {
-		for _, p := range st.Groups[i].Paths {
-			if !p.Failed {
-				return true
-			}
+// usable reports whether group pg (1-based) has a path that is not failed.
+func (d *fakeDev) usable(pg int) bool {
+	for _, p := range d.status.Groups[pg-1].Paths {
+		if !p.Failed {
+			return true
 		}
+	}
+	return false
+}
+
+// choosePath is the kernel's choose_pgpath for one request: it reports
+// whether a usable path exists, after switching to the group the request
+// goes to. The group named by switch_group (or the table's initial group)
+// is taken first, without looking at its bypass; then the current group
+// while it has a usable path; then the first usable group in order,
+// skipping bypassed ones, then among the bypassed ones.
+func (f *Fake) choosePath(d *fakeDev) bool {
+	valid := false
+	for pg := 1; pg <= len(d.status.Groups); pg++ {
+		valid = valid || d.usable(pg)
+	}
+	if !valid {
+		d.status.QueueIO = false
+		d.curPG = 0
+		d.render()
 		return false
 	}
-	cur := -1
-	if a := st.ActiveGroup(); a > 0 && usable(a-1) {
-		cur = a - 1
-	} else if c := st.CurrentPG - 1; c >= 0 && c < len(st.Groups) && st.Groups[c].State != GroupDisabled && usable(c) {
-		cur = c
+	pick := 0
+	if next := d.nextPG; next > 0 {
+		d.nextPG = 0
+		if d.usable(next) {
+			pick = next
+		}
 	}
-	for pass := 0; cur < 0 && pass < 2; pass++ {
-		for i, g := range st.Groups {
-			if usable(i) && (pass == 1 || g.State != GroupDisabled) {
-				cur = i
-				break
+	if pick == 0 && d.curPG > 0 && d.usable(d.curPG) {
+		pick = d.curPG
+	}
+	for _, bypassed := range []bool{false, true} {
+		for pg := 1; pick == 0 && pg <= len(d.status.Groups); pg++ {
+			if d.bypassed[pg-1] == bypassed && d.usable(pg) {
+				pick = pg
 			}
 		}
 	}
+	if pick != d.curPG {
+		// __switch_pg: without a hardware handler no pg_init is needed, so
+		// the map stops holding I/O.
+		d.curPG = pick
+		d.status.QueueIO = false
+		d.status.PGInitCount = 0
+	}
+	d.render()
+	return true
+}
+
+// render writes the group choice into the status line the way
+// multipath_status prints it: the group number is the pending one
+// (switch_group, or the initial group), else the current one, else 1; a
+// bypassed group shows D, the current one A, the others E.
+func (d *fakeDev) render() {
+	st := &d.status
+	switch {
+	case len(st.Groups) == 0:
+		st.CurrentPG = 0
+	case d.nextPG > 0:
+		st.CurrentPG = d.nextPG
+	case d.curPG > 0:
+		st.CurrentPG = d.curPG
+	default:
+		st.CurrentPG = 1
+	}
 	for i := range st.Groups {
-		if st.Groups[i].State == GroupActive {
+		switch {
+		case d.bypassed[i]:
+			st.Groups[i].State = GroupDisabled
+		case i+1 == d.curPG:
+			st.Groups[i].State = GroupActive
+		default:
 			st.Groups[i].State = GroupEnabled
 		}
-	}
-	if cur >= 0 {
-		if st.Groups[cur].State != GroupDisabled {
-			st.Groups[cur].State = GroupActive
-		}
-		st.CurrentPG = cur + 1
 	}
 }
 

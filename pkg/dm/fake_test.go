@@ -41,12 +41,23 @@ func TestFakeLifecycle(t *testing.T) {
 	if err != nil || st.String() != "2 1 0 0 2 1 E 0 1 2 8:16 A 0 0 1 E 0 1 2 8:80 A 0 0 1" {
 		t.Errorf("Status = %q, %v", st.String(), err)
 	}
+	if err := f.SubmitIO("mpatha"); err != nil {
+		t.Fatal(err)
+	}
 	if err := FailPath(f, "mpatha", "8:16"); err != nil {
+		t.Fatal(err)
+	}
+	// The kernel leaves the failed group current until the next I/O.
+	st, _ = f.Status("mpatha")
+	if st.String() != "2 0 0 0 2 1 A 0 1 2 8:16 F 1 0 1 E 0 1 2 8:80 A 0 0 1" {
+		t.Errorf("after fail_path: %q", st.String())
+	}
+	if err := f.SubmitIO("mpatha"); err != nil {
 		t.Fatal(err)
 	}
 	st, _ = f.Status("mpatha")
 	if st.String() != "2 0 0 0 2 2 E 0 1 2 8:16 F 1 0 1 A 0 1 2 8:80 A 0 0 1" {
-		t.Errorf("after fail_path: %q", st.String())
+		t.Errorf("after fail_path and I/O: %q", st.String())
 	}
 	if err := ReinstatePath(f, "mpatha", "8:16"); err != nil {
 		t.Fatal(err)
@@ -54,6 +65,7 @@ func TestFakeLifecycle(t *testing.T) {
 	if err := SwitchGroup(f, "mpatha", 1); err != nil {
 		t.Fatal(err)
 	}
+	f.SubmitIO("mpatha")
 	st, _ = f.Status("mpatha")
 	if st.ActiveGroup() != 1 || st.Groups[0].Paths[0].Failed || st.Groups[0].Paths[0].FailCount != 1 {
 		t.Errorf("after reinstate+switch: %q", st.String())
@@ -358,8 +370,7 @@ func TestFakeInjectErrorIsOneShot(t *testing.T) {
 
 // ioCounts reads the fake's I/O counters of a map as one string.
 func ioState(f *Fake, name string) string {
-	return fmt.Sprintf("served %d queued %d failed %d (removed %d)",
-		f.ServedIO(name), f.QueuedIO(name), f.FailedIO(name), f.FailedIOBy(name, IOFailRemove))
+	return fmt.Sprintf("served %d queued %d failed %d", f.ServedIO(name), f.QueuedIO(name), f.FailedIO(name))
 }
 
 func TestFakeQueuedIO(t *testing.T) {
@@ -377,33 +388,33 @@ func TestFakeQueuedIO(t *testing.T) {
 		{"served on a usable path", queueing, func(t *testing.T, f *Fake) {
 			FailPath(f, "m", "8:16")
 			mustIO(t, f, nil)
-		}, "served 1 queued 0 failed 0 (removed 0)"},
+		}, "served 1 queued 0 failed 0"},
 		{"held while queue_if_no_path", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
 			mustIO(t, f, nil)
-		}, "served 0 queued 2 failed 0 (removed 0)"},
+		}, "served 0 queued 2 failed 0"},
 		{"failed without queueing", failing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, unix.EIO)
-		}, "served 0 queued 0 failed 1 (removed 0)"},
+		}, "served 0 queued 0 failed 1"},
 		{"served when a path is reinstated", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
 			mustIO(t, f, nil)
 			ReinstatePath(f, "m", "8:80")
-		}, "served 2 queued 0 failed 0 (removed 0)"},
+		}, "served 2 queued 0 failed 0"},
 		{"failed by fail_if_no_path", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
 			QueueIfNoPath(f, "m")
 			FailIfNoPath(f, "m")
-		}, "served 0 queued 0 failed 1 (removed 0)"},
+		}, "served 0 queued 0 failed 1"},
 		{"queue_if_no_path sent later holds", failing, func(t *testing.T, f *Fake) {
 			QueueIfNoPath(f, "m")
 			failBoth(f)
 			mustIO(t, f, nil)
-		}, "served 0 queued 1 failed 0 (removed 0)"},
+		}, "served 0 queued 1 failed 0"},
 		{"held while suspended, served on resume", failing, func(t *testing.T, f *Fake) {
 			f.Suspend("m")
 			mustIO(t, f, nil)
@@ -411,7 +422,7 @@ func TestFakeQueuedIO(t *testing.T) {
 				t.Errorf("suspended map: %s", ioState(f, "m"))
 			}
 			f.Resume("m", 0)
-		}, "served 1 queued 0 failed 0 (removed 0)"},
+		}, "served 1 queued 0 failed 0"},
 		{"reload keeps holding with queueing", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
@@ -419,50 +430,69 @@ func TestFakeQueuedIO(t *testing.T) {
 			if err := Reload(f, "m", 8, mustTable(t, queueing), 0); err != nil {
 				t.Fatal(err)
 			}
-		}, "served 1 queued 0 failed 0 (removed 0)"},
+		}, "served 1 queued 0 failed 0"},
 		{"reload to a table without paths or queueing fails", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
 			if err := Reload(f, "m", 8, mustTable(t, "0 0 0 0"), 0); err != nil {
 				t.Fatal(err)
 			}
-		}, "served 0 queued 0 failed 1 (removed 0)"},
+		}, "served 0 queued 0 failed 1"},
 		{"reload to a queueing table without paths holds", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
 			if err := Reload(f, "m", 8, mustTable(t, "1 queue_if_no_path 0 0 0"), 0); err != nil {
 				t.Fatal(err)
 			}
-		}, "served 0 queued 1 failed 0 (removed 0)"},
-		{"remove fails what is held", queueing, func(t *testing.T, f *Fake) {
+		}, "served 0 queued 1 failed 0"},
+		{"a map holding I/O is open: remove fails", queueing, func(t *testing.T, f *Fake) {
 			failBoth(f)
 			mustIO(t, f, nil)
-			if _, err := f.Remove("m", RemoveOptions{}); err != nil {
-				t.Fatal(err)
+			if info, _ := f.Info("m"); info.OpenCount != 1 {
+				t.Errorf("open count %d while holding I/O, want 1", info.OpenCount)
 			}
-		}, "served 0 queued 0 failed 1 (removed 1)"},
-		{"deferred remove fails what is held at last close", queueing, func(t *testing.T, f *Fake) {
+			if _, err := f.Remove("m", RemoveOptions{}); !IsBusy(err) {
+				t.Errorf("remove: %v", err)
+			}
+		}, "served 0 queued 1 failed 0"},
+		{"deferred remove waits for the held I/O", queueing, func(t *testing.T, f *Fake) {
+			failBoth(f)
+			mustIO(t, f, nil)
+			if pending, err := f.Remove("m", RemoveOptions{Deferred: true}); err != nil || !pending {
+				t.Fatalf("deferred remove: %v %v", pending, err)
+			}
+			FailIfNoPath(f, "m")
+			if _, err := f.Info("m"); !IsNotExist(err) {
+				t.Errorf("map still there once its I/O failed: %v", err)
+			}
+		}, "served 0 queued 0 failed 1"},
+		{"deferred remove waits for every opener", queueing, func(t *testing.T, f *Fake) {
 			f.SetOpenCount("m", 1)
 			failBoth(f)
 			mustIO(t, f, nil)
-			if _, err := f.Remove("m", RemoveOptions{Deferred: true}); err != nil {
-				t.Fatal(err)
+			if info, _ := f.Info("m"); info.OpenCount != 1 {
+				t.Errorf("open count %d, want 1: the waiting opener is the one set", info.OpenCount)
 			}
-			if got := ioState(f, "m"); got != "served 0 queued 1 failed 0 (removed 0)" {
-				t.Errorf("while deferred: %s", got)
-			}
+			f.Remove("m", RemoveOptions{Deferred: true})
 			f.SetOpenCount("m", 0)
-		}, "served 0 queued 0 failed 1 (removed 1)"},
+			if _, err := f.Info("m"); err != nil {
+				t.Errorf("removed while holding I/O: %v", err)
+			}
+			ReinstatePath(f, "m", "8:16")
+			if _, err := f.Info("m"); !IsNotExist(err) {
+				t.Errorf("map still there once its I/O was served: %v", err)
+			}
+		}, "served 1 queued 0 failed 0"},
 		{"kernel path failure retries the request", failing, func(t *testing.T, f *Fake) {
 			f.KernelFailPath("m", "8:16")
 			f.KernelFailPath("m", "8:80")
 			f.KernelFailPath("m", "8:80") // already failed: no I/O goes there
-		}, "served 1 queued 0 failed 1 (removed 0)"},
+		}, "served 1 queued 0 failed 1"},
 		{"counters follow a rename", queueing, func(t *testing.T, f *Fake) {
 			mustIO(t, f, nil)
 			f.Rename("m", "n", 0)
 			f.Rename("n", "m", 0)
-		}, "served 1 queued 0 failed 0 (removed 0)"},
+		}, "served 1 queued 0 failed 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := NewFake()
@@ -494,7 +524,53 @@ func TestFakeSubmitIOErrors(t *testing.T) {
 	if err := f.SubmitIO("m"); !errors.Is(err, ErrNoTable) {
 		t.Errorf("map without a table: %v", err)
 	}
-	if n := f.FailedIOBy("m", IOFailCause(7)); n != 0 {
-		t.Errorf("unknown cause: %d", n)
+}
+
+// TestFakeGroupSwitchOnNextIO: like the kernel, the fake changes the
+// active group only when a request arrives; until then the status shows
+// the pending group number and no group A.
+func TestFakeGroupSwitchOnNextIO(t *testing.T) {
+	const tb = "0 0 2 1 round-robin 0 1 1 8:16 1 round-robin 0 1 1 8:80 1"
+	for _, tc := range []struct {
+		name  string
+		steps []string // "io" or a message
+		want  string
+	}{
+		{"fresh table", nil, "2 1 0 0 2 1 E 0 1 0 8:16 A 0 E 0 1 0 8:80 A 0"},
+		{"first I/O", []string{"io"}, "2 0 0 0 2 1 A 0 1 0 8:16 A 0 E 0 1 0 8:80 A 0"},
+		{"switch_group pending", []string{"io", "switch_group 2"}, "2 0 0 0 2 2 E 0 1 0 8:16 A 0 E 0 1 0 8:80 A 0"},
+		{"switch_group then I/O", []string{"io", "switch_group 2", "io"}, "2 0 0 0 2 2 E 0 1 0 8:16 A 0 A 0 1 0 8:80 A 0"},
+		{"failed current group stays until I/O", []string{"io", "fail_path 8:16"}, "2 0 0 0 2 1 A 0 1 0 8:16 F 1 E 0 1 0 8:80 A 0"},
+		{"failed current group, then I/O", []string{"io", "fail_path 8:16", "io"}, "2 0 0 0 2 2 E 0 1 0 8:16 F 1 A 0 1 0 8:80 A 0"},
+		{"disable_group drops the current group", []string{"io", "disable_group 1"}, "2 0 0 0 2 1 D 0 1 0 8:16 A 0 E 0 1 0 8:80 A 0"},
+		{"I/O skips a bypassed group", []string{"io", "disable_group 1", "io"}, "2 0 0 0 2 2 D 0 1 0 8:16 A 0 A 0 1 0 8:80 A 0"},
+		// next_pg is taken without looking at its bypass.
+		{"pending group taken though bypassed", []string{"disable_group 1", "io"}, "2 0 0 0 2 1 D 0 1 0 8:16 A 0 E 0 1 0 8:80 A 0"},
+		{"switch_group clears every bypass", []string{"disable_group 2", "switch_group 1"}, "2 1 0 0 2 1 E 0 1 0 8:16 A 0 E 0 1 0 8:80 A 0"},
+		{"no usable path: no current group", []string{"io", "fail_path 8:16", "fail_path 8:80", "io"}, "2 0 0 0 2 1 E 0 1 0 8:16 F 1 E 0 1 0 8:80 F 1"},
+		{"switch to a group without paths", []string{"io", "fail_path 8:80", "switch_group 2", "io"}, "2 0 0 0 2 1 A 0 1 0 8:16 A 0 E 0 1 0 8:80 F 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewFake()
+			if _, err := CreateMap(f, "m", "", 8, mustTable(t, tb), 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.steps {
+				var err error
+				if s == "io" {
+					if err = f.SubmitIO("m"); errors.Is(err, unix.EIO) {
+						err = nil // no usable path, no queueing
+					}
+				} else {
+					_, err = f.Message("m", s)
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", s, err)
+				}
+			}
+			if st, _ := f.Status("m"); st.String() != tc.want {
+				t.Errorf("status\n got %q\nwant %q", st.String(), tc.want)
+			}
+		})
 	}
 }
