@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -274,16 +275,9 @@ func compareHCTL(a, b sysfs.HCTL) int {
 	return cmp.Compare(a.LUN, b.LUN)
 }
 
-// newMapName chooses the name of a map that does not exist yet; "" leaves it to the shard, which
-// tries again when it creates the map.
+// newMapName chooses the name of a map that does not exist yet.
 func (d *Daemon) newMapName(wwid string, p sysfs.Path) string {
-	m := &mpath{wwid: wwid, res: d.cfg().Resolve(wwid, p.Vendor, p.Model, p.Rev)}
-	name, err := d.mapName(m)
-	if err != nil {
-		d.log.Warn().Err(err).Str("wwid", wwid).Msg("cannot choose a name yet")
-		return ""
-	}
-	return name
+	return d.mapName(&mpath{wwid: wwid, res: d.cfg().Resolve(wwid, p.Vendor, p.Model, p.Rev)})
 }
 
 // discover reads every path. A device deleted during the scan, or a torn tree, costs only that
@@ -403,19 +397,70 @@ func (d *Daemon) checkSpec(m *mpath, p sysfs.Path) CheckSpec {
 }
 
 // mapName chooses the name of a new map: [[multipaths]] alias, else the bindings file when
-// user_friendly_names is on, else the WWID.
-func (d *Daemon) mapName(m *mpath) (string, error) {
+// user_friendly_names is on, else the WWID. A name held by a live map of another WWID (one made by
+// an initramfs or multipathd and never written to the bindings file, or one whose binding went
+// stale) is never handed out. When the bindings file cannot give a name the map is named by its
+// WWID, as multipath-tools does: a map under an unfriendly name beats no map.
+func (d *Daemon) mapName(m *mpath) string {
 	if m.res.Alias != "" {
-		return m.res.Alias, nil
+		return m.res.Alias
 	}
-	if m.res.UserFriendlyNames && d.names != nil {
-		taken := func(alias string) bool {
-			w, ok := d.mapIndex.Load(alias)
-			return ok && w.(string) != m.wwid
+	if !m.res.UserFriendlyNames || d.names == nil {
+		return m.wwid
+	}
+	name, err := d.names.Alias(m.wwid, m.res.AliasPrefix, func(alias string) bool { return d.nameTaken(alias, m.wwid) })
+	if err != nil || name == "" {
+		d.log.Warn().AnErr("error", err).Str("wwid", m.wwid).Msg("no user-friendly name: the map is named by its WWID")
+		return m.wwid
+	}
+	return name
+}
+
+// nameTaken reports whether alias names a map of another WWID: one this daemon manages, or any
+// device the kernel has under that name (the kernel is asked, since a map it has not adopted yet
+// is in no index).
+func (d *Daemon) nameTaken(alias, wwid string) bool {
+	if w, ok := d.mapIndex.Load(alias); ok {
+		return w.(string) != wwid
+	}
+	info, err := d.dm.Info(alias)
+	return err == nil && info.UUID != "mpath-"+wwid
+}
+
+// adoptExisting handles a create that found the map already there: another program made a map
+// with this WWID's uuid between discovery and creation, under our name or another. It is taken
+// over as at start-up, under its own name, and indexed so its dm events reach it.
+func (s *shard) adoptExisting(m *mpath, createErr error) bool {
+	d := s.d
+	var de *dm.Error
+	if !errors.As(createErr, &de) || de.Op != "DM_DEV_CREATE" || !dm.IsBusy(createErr) {
+		return false
+	}
+	live, err := d.liveMaps()
+	if err != nil {
+		return false
+	}
+	dv, ok := live[m.wwid]
+	if !ok {
+		return false // the name is held by a map of another WWID
+	}
+	m.name, m.exists, m.err = dv.Name, true, ""
+	d.indexMap(m)
+	s.refresh(m)
+	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Msg("map appeared before mpathd created it: adopted")
+	s.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: "adopted: created by another program"})
+	s.remember(m)
+	return true
+}
+
+// remember records a multipathed WWID in the wwids file, for find_multipaths.
+func (s *shard) remember(m *mpath) {
+	d := s.d
+	if d.wwids != nil && !d.wwids.Known(m.wwid) {
+		if err := d.wwids.Remember(m.wwid); err != nil {
+			d.log.Warn().Err(err).Str("map", m.name).Msg("cannot record WWID in the wwids file")
 		}
-		return d.names.Alias(m.wwid, m.res.AliasPrefix, taken)
 	}
-	return m.wwid, nil
 }
 
 // PathChecked takes a check result. It is the Monitor's callback and never blocks.

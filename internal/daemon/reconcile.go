@@ -70,12 +70,7 @@ func (s *shard) sync(m *mpath) {
 func (s *shard) create(m *mpath) bool {
 	d := s.d
 	if m.name == "" {
-		name, err := d.mapName(m)
-		if err != nil {
-			s.fail(m, "choose name", err)
-			return false
-		}
-		m.name = name
+		m.name = d.mapName(m)
 	}
 	_, desired, err := m.layout(d.weights(m))
 	if err != nil {
@@ -88,13 +83,8 @@ func (s *shard) create(m *mpath) bool {
 	}
 	info, err := dm.CreateMap(d.dm, m.name, m.uuid(), m.size(), desired, flags)
 	if err != nil {
-		if dm.IsBusy(err) {
-			// Another map holds the name or uuid: adopt it if it is ours, else report.
-			if live, lerr := d.dm.Info(m.name); lerr == nil && live.UUID == m.uuid() {
-				m.exists, m.info = true, live
-				s.refresh(m)
-				return true
-			}
+		if s.adoptExisting(m, err) {
+			return true
 		}
 		s.fail(m, "create", err)
 		return false
@@ -104,11 +94,7 @@ func (s *shard) create(m *mpath) bool {
 	d.indexMap(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
 	s.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: fmt.Sprintf("%d paths", len(m.paths))})
-	if d.wwids != nil && !d.wwids.Known(m.wwid) {
-		if err := d.wwids.Remember(m.wwid); err != nil {
-			d.log.Warn().Err(err).Str("map", m.name).Msg("cannot record WWID in the wwids file")
-		}
-	}
+	s.remember(m)
 	s.refresh(m)
 	return true
 }
