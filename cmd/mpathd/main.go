@@ -130,8 +130,14 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	}, d.PathChecked)
 	d.SetMonitor(mon)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// SIGTERM and SIGINT stop the daemon cleanly (cause daemon.ErrStop); any other cause is an
+	// error exit, which leaves the maps' queueing as it is.
+	sig, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stopSignals()
+	ctx, stopCause := context.WithCancelCause(context.Background())
+	defer stopCause(nil)
+	context.AfterFunc(sig, func() { stopCause(daemon.ErrStop) })
+	stop := func() { stopCause(errors.New("an event source stopped")) }
 	// The event sources are the daemon's senses: one that ends while the daemon runs leaves it blind
 	// (no new paths, no kernel path failures), so it is fatal; systemd restarts us and the new
 	// instance adopts every map without a reload.

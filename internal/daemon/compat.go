@@ -109,7 +109,7 @@ func (d *Daemon) ReloadMap(ctx context.Context, mapName string) error {
 		if !m.ready() {
 			return api.Errorf(api.CodeBusy, "map %s: paths not checked yet", m.name)
 		}
-		_, desired, err := m.layout(d.weights(m))
+		_, desired, err := m.layout(d.weights(m), d.now())
 		if err != nil {
 			return api.Errorf(api.CodeInternal, "reload %s: build table: %v", m.name, err)
 		}

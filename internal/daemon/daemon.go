@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -127,8 +128,16 @@ func (d *Daemon) unindexMap(m *mpath) { d.mapIndex.Delete(m.name) }
 // table's until the polling core's planner changes them (see desiredWeights).
 func (d *Daemon) weights(m *mpath) map[string]int { return m.desiredWeights() }
 
+// ErrStop is the cause (context.Cause) of a clean stop: cancelling Run's context with it, as on
+// SIGTERM, applies queue_without_daemon before Run returns.
+var ErrStop = errors.New("daemon: stop requested")
+
 // Run starts the shards, assembles the maps from what the kernel has, and serves until ctx ends.
-// ready is called once when the first assembly has been applied (sd_notify READY=1).
+// ready is called once when the first assembly has been applied (sd_notify READY=1). Maps stay in
+// the kernel when Run returns. Only a clean stop (ctx cancelled with cause ErrStop) switches their
+// queueing off as queue_without_daemon says; a stop for any other cause, an internal error, leaves
+// every map's queueing as it is, so I/O queued while no path works is not failed because mpathd
+// failed.
 func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	for _, s := range d.shards {
 		go s.run(d.done)
@@ -149,6 +158,10 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		select {
 		case <-ctx.Done():
 			d.state.Store("stopping")
+			if cause := context.Cause(ctx); !errors.Is(cause, ErrStop) {
+				d.log.Warn().AnErr("cause", cause).Msg("stopping without a stop request: queueing left as it is on every map")
+				return nil
+			}
 			d.shutdown()
 			return nil
 		case <-tick.C:
@@ -484,9 +497,17 @@ func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
 	if p == nil {
 		return
 	}
-	old, first := p.state, !p.checked
+	if r.State == checker.Pending && p.checked {
+		// A check still in flight or a device in transition says nothing new: the path keeps its
+		// state, and a path the kernel failed still waits for a real result.
+		return
+	}
+	old, first, confirm := p.state, !p.checked, p.recheck
 	p.checked, p.recheck = true, false
 	p.state, p.reason = r.State, r.Reason
+	if confirm && r.State.Usable() {
+		s.damp(m, p) // it passes its check, yet the kernel failed its I/O
+	}
 	if r.Prio != checker.PrioUndefined {
 		p.prio = r.Prio
 	}
@@ -510,22 +531,27 @@ func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
 		if !r.State.Usable() {
 			m.failbackLeft = -1 // a path going down cancels a deferred failback
 		}
-		if r.State.Usable() && !old.Usable() && !first {
-			m.followover = m.onlyUsableInGroup(dev)
-		}
+	}
+	// A path back from a failure (the checker's or the kernel's) is the followover trigger when
+	// it is the first path of its group to return.
+	if r.State.Usable() && !first && (!old.Usable() || confirm) && m.firstOfGroup(p, d.now()) {
+		m.followover = dev
 	}
 	s.sync(m)
 }
 
-// onlyUsableInGroup is the followover trigger: dev just came back and is the first usable path of
-// its group.
-func (m *mpath) onlyUsableInGroup(dev string) bool {
+// firstOfGroup reports whether no other path of p's live group is in use.
+func (m *mpath) firstOfGroup(p *path, now time.Time) bool {
 	for _, g := range m.groups {
+		if !slices.ContainsFunc(g, func(mem member) bool { return mem.dev == p.info.Name }) {
+			continue
+		}
 		for _, mem := range g {
-			if mem.dev == dev {
-				return usableCount(g) <= 1
+			if q := m.path(mem.dev); q != nil && q != p && m.inUse(q, now) {
+				return false
 			}
 		}
+		return true
 	}
 	return false
 }
@@ -691,7 +717,7 @@ func (d *Daemon) Resync(ctx context.Context) error {
 	}
 	var gone []string
 	d.devIndex.Range(func(k, _ any) bool {
-		if !present[k.(string)] {
+		if !present[k.(string)] && d.pathGone(k.(string)) {
 			gone = append(gone, k.(string))
 		}
 		return true
@@ -703,6 +729,17 @@ func (d *Daemon) Resync(ctx context.Context) error {
 		return true
 	})
 	return nil
+}
+
+// pathGone reports whether a path missing from a scan is really gone. A path that is only unreadable
+// (an attribute read failing, a tree torn by a concurrent change) is kept as it is: taking it out
+// would reload its map, and taking out the last one could flush the map.
+func (d *Daemon) pathGone(dev string) bool {
+	_, err := d.topo.Path(dev)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.log.Warn().Str("path", dev).Err(err).Msg("resync: path unreadable, kept as it is")
+	}
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // Tick advances the countdowns that run in polling intervals: no_path_retry and deferred failback.

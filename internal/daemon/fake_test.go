@@ -2,12 +2,15 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -23,30 +26,40 @@ type fakeTopo struct {
 	mu    sync.Mutex
 	torn  string // a path Paths reports as unreadable, beside the readable ones
 	paths map[string]sysfs.Path
-	scans []string
+	// unreadable paths exist but cannot be read: Paths leaves them out with an error, Path fails
+	// with EIO, as sysfs does when an attribute read fails.
+	unreadable map[string]bool
+	scans      []string
 }
 
 func (f *fakeTopo) Paths() ([]sysfs.Path, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ps []sysfs.Path
+	var errs []error
 	for _, p := range f.paths {
+		if f.unreadable[p.Name] {
+			errs = append(errs, fmt.Errorf("sysfs: path %s: read size: %w", p.Name, syscall.EIO))
+			continue
+		}
 		ps = append(ps, p)
 	}
 	slices.SortFunc(ps, func(a, b sysfs.Path) int { return strings.Compare(a.Name, b.Name) })
-	var err error
 	if f.torn != "" {
-		err = fmt.Errorf("sysfs: path %s: read vpd_pg83: %w", f.torn, sysfs.ErrNotSCSI)
+		errs = append(errs, fmt.Errorf("sysfs: path %s: read vpd_pg83: %w", f.torn, sysfs.ErrNotSCSI))
 	}
-	return ps, err
+	return ps, errors.Join(errs...)
 }
 
 func (f *fakeTopo) Path(name string) (sysfs.Path, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, ok := f.paths[name]
-	if !ok {
-		return sysfs.Path{}, fmt.Errorf("sysfs: %s: %w", name, sysfs.ErrNotSCSI)
+	switch {
+	case !ok:
+		return sysfs.Path{}, fmt.Errorf("sysfs: path %s: resolve: %w", name, fs.ErrNotExist)
+	case f.unreadable[name]:
+		return sysfs.Path{}, fmt.Errorf("sysfs: path %s: read size: %w", name, syscall.EIO)
 	}
 	return p, nil
 }
@@ -115,7 +128,7 @@ func (m *fakeMonitor) takeNow() []string {
 // san builds the scsi_debug-like SAN of the VM test bed: hosts × LUNs, LUN k on every host is one
 // WWID, ALUA state by host number (0 optimized, 1 non-optimized, 2 standby).
 func san(hosts, luns int) *fakeTopo {
-	t := &fakeTopo{paths: map[string]sysfs.Path{}}
+	t := &fakeTopo{paths: map[string]sysfs.Path{}, unreadable: map[string]bool{}}
 	alua := []string{"active/optimized", "active/non-optimized", "standby"}
 	n := 0
 	for h := range hosts {
@@ -155,7 +168,7 @@ type rig struct {
 	dm     *dm.Fake
 	topo   *fakeTopo
 	mon    *fakeMonitor
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	done   chan struct{}
 }
 
@@ -188,7 +201,7 @@ func newRigWith(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake
 	}
 	r.d = New(o)
 	r.mon.first = func(p sysfs.Path) { r.check(p.Name, healthy(p)) }
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	r.cancel = cancel
 	ready := make(chan struct{})
 	go func() {
@@ -202,8 +215,12 @@ func newRigWith(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake
 	return r
 }
 
-func (r *rig) stop() {
-	r.cancel()
+// stop stops the daemon cleanly, as SIGTERM does.
+func (r *rig) stop() { r.stopWith(ErrStop) }
+
+// stopWith stops the daemon with a cause: ErrStop for a clean stop, another error for an error exit.
+func (r *rig) stopWith(cause error) {
+	r.cancel(cause)
 	<-r.done
 }
 
@@ -233,9 +250,12 @@ func (r *rig) check(dev string, st checker.State) {
 	r.d.PathChecked(dev, CheckResult{State: st, Reason: "test", Prio: prio, PrioName: "sysfs"})
 }
 
-// healthy is what TUR says of a working path: up, or ghost on a standby one.
+// healthy is what TUR says of a path: up, ghost on a standby one, down on an offline one.
 func healthy(p sysfs.Path) checker.State {
-	if p.AccessState == "standby" {
+	switch {
+	case p.State == "offline":
+		return checker.Down
+	case p.AccessState == "standby":
 		return checker.Ghost
 	}
 	return checker.Up

@@ -36,8 +36,30 @@ type path struct {
 	flaps      int
 	holdUntil  time.Time
 	// marginal is set while the polling core's detector finds the path marginal: it is grouped
-	// apart, after the normal groups.
+	// apart, after the normal groups, and still carries I/O when no normal group can.
 	marginal bool
+	// adminFailed is set by "fail path": the path stays failed, whatever its checks say, until
+	// "reinstate path".
+	adminFailed bool
+}
+
+// heldOut reports whether mpathd keeps the path out of use although its check may pass: failed by
+// the administrator, or held after flapping.
+func (p *path) heldOut(now time.Time) bool { return p.adminFailed || now.Before(p.holdUntil) }
+
+// wanted reports whether the path should carry I/O: it passes its check, has been checked again
+// since the kernel last failed it, and is not held out.
+func (p *path) wanted(now time.Time) bool {
+	return p.checked && p.state.Usable() && !p.recheck && !p.heldOut(now)
+}
+
+// inUse reports whether the path carries I/O now: wanted, in the live table, and not failed in the
+// kernel. Only such paths keep a map out of no_path_retry's recovery mode.
+func (m *mpath) inUse(p *path, now time.Time) bool {
+	if _, _, ok := m.status.Path(p.info.Dev.String()); !ok {
+		return false
+	}
+	return !p.dmFailed && p.wanted(now)
 }
 
 // mpath is one multipath map, owned by exactly one shard.
@@ -62,11 +84,15 @@ type mpath struct {
 	retriesLeft   int       // polling intervals left before queueing stops; -1 when not counting
 	recoverySince time.Time // when the last usable path went (no_path_retry N)
 	failbackLeft  int       // deferred failback ticks left; -1 when not counting
-	followover    bool
-	keptEmpty     bool // lost its last path and was kept (flush_on_last_del); said once
+	// followover is the path whose return, as the first usable path of its group, calls for a
+	// failback under failback followover; "" when none.
+	followover string
+	keptEmpty  bool // lost its last path and was kept (flush_on_last_del); said once
 
-	// dirty is set whenever the map may have changed; publish re-renders only dirty maps.
+	// dirty is set whenever the map may have changed; publish re-renders only dirty maps. seen is
+	// when the shard last looked at the map: the moment its snapshot describes.
 	dirty  bool
+	seen   time.Time
 	cached api.Map
 
 	pathFaults, groupSwitches, tableLoads uint64
@@ -96,10 +122,11 @@ func (m *mpath) pathByDevT(devt string) *path {
 	return nil
 }
 
-func (m *mpath) usablePaths() int {
+// usablePaths counts the paths in use (see inUse).
+func (m *mpath) usablePaths(now time.Time) int {
 	n := 0
 	for _, p := range m.paths {
-		if p.checked && p.state.Usable() {
+		if m.inUse(p, now) {
 			n++
 		}
 	}
@@ -118,7 +145,7 @@ func (m *mpath) wantQueueing() bool {
 }
 
 // members describes the map's table-ready paths for the layout.
-func (m *mpath) members() []member {
+func (m *mpath) members(now time.Time) []member {
 	var ms []member
 	for _, p := range m.paths {
 		if !p.checked {
@@ -132,7 +159,7 @@ func (m *mpath) members() []member {
 			dev:      p.info.Name,
 			devt:     dm.Dev{Major: p.info.Dev.Major, Minor: p.info.Dev.Minor},
 			prio:     p.prio,
-			usable:   p.state.Usable() && !p.recheck,
+			usable:   p.wanted(now),
 			ghost:    p.state == checker.Ghost,
 			serial:   p.info.WWID, // VPD 0x80 serial is per LU on most arrays; WWID stands in
 			nodeName: p.info.Transport.NodeName,
@@ -144,8 +171,8 @@ func (m *mpath) members() []member {
 }
 
 // layout computes the groups and the desired table.
-func (m *mpath) layout(weights map[string]int) ([][]member, dm.Table, error) {
-	ms := m.members()
+func (m *mpath) layout(weights map[string]int, now time.Time) ([][]member, dm.Table, error) {
+	ms := m.members(now)
 	var prios []string
 	allTPG := len(ms) > 0
 	for _, p := range m.paths {
@@ -222,8 +249,9 @@ func (m *mpath) ready() bool {
 	return len(m.paths) > 0
 }
 
-// snapshot renders the map for readers.
+// snapshot renders the map for readers, as of the last time the shard looked at it.
 func (m *mpath) snapshot() api.Map {
+	now := m.seen
 	am := api.Map{
 		Name:          m.name,
 		UUID:          m.uuid(),
@@ -266,7 +294,7 @@ func (m *mpath) snapshot() api.Map {
 				continue
 			}
 			placed[p.info.Name] = true
-			ap := pathSnapshot(p)
+			ap := pathSnapshot(p, now)
 			ap.Marginal, ap.Weight = p.marginal, liveWeight(m.live, gi, p.info.Dev.String())
 			ag.Paths = append(ag.Paths, ap)
 		}
@@ -276,7 +304,7 @@ func (m *mpath) snapshot() api.Map {
 	var waiting []api.Path
 	for _, p := range m.paths {
 		if !placed[p.info.Name] {
-			waiting = append(waiting, pathSnapshot(p))
+			waiting = append(waiting, pathSnapshot(p, now))
 		}
 	}
 	if len(waiting) > 0 {
@@ -285,12 +313,20 @@ func (m *mpath) snapshot() api.Map {
 	return am
 }
 
-func pathSnapshot(p *path) api.Path {
+func pathSnapshot(p *path, now time.Time) api.Path {
 	dmState := api.DMActive
 	if p.dmFailed {
 		dmState = api.DMFailed
 	}
+	held := ""
+	switch {
+	case p.adminFailed:
+		held = api.HeldAdmin
+	case now.Before(p.holdUntil):
+		held = api.HeldFlapping
+	}
 	return api.Path{
+		Held:         held,
 		Dev:          p.info.Name,
 		DevT:         p.info.Dev.String(),
 		HCIL:         p.info.HCTL.String(),

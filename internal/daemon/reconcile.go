@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,12 +18,18 @@ import (
 // path has had its first check, so the layout is computed from known priorities.
 func (s *shard) sync(m *mpath) {
 	d := s.d
-	m.dirty = true
+	now := d.now()
+	m.dirty, m.seen = true, now
 	defer s.trackStats(m)
 	if len(m.paths) == 0 {
-		s.lastPathGone(m)
+		// A map kept without paths still follows no_path_retry: its queued I/O must not wait
+		// for a path that may never come.
+		if s.lastPathGone(m) && s.syncQueueing(m, now) {
+			s.refresh(m)
+		}
 		return
 	}
+	s.cancelDeferredRemove(m)
 	ready := m.ready()
 	switch {
 	case !m.exists && !ready:
@@ -32,13 +39,15 @@ func (s *shard) sync(m *mpath) {
 			return
 		}
 	case ready:
-		gs, desired, err := m.layout(d.weights(m))
+		gs, desired, err := m.layout(d.weights(m), now)
 		sectors := m.size()
 		if err != nil {
 			s.fail(m, "build table", err)
 			break
 		}
-		if sameLayout(desired, m.live) && sectors == m.sectors {
+		if sectors == m.sectors && (sameLayout(desired, m.live) || m.prioUnknown() && sameRegrouped(desired, m.live)) {
+			// A path whose priority was never read (down since mpathd started) is no reason to
+			// reorder a live table: the order waits for its first good check.
 			break
 		}
 		why := "layout changed"
@@ -58,12 +67,71 @@ func (s *shard) sync(m *mpath) {
 		}
 		s.refresh(m)
 	}
-	changed := s.syncPathStates(m)
-	changed = s.syncQueueing(m) || changed
-	changed = s.syncGroups(m) || changed
+	changed := s.syncPathStates(m, now)
+	changed = s.syncQueueing(m, now) || changed
+	changed = s.syncGroups(m, now) || changed
 	if changed {
 		s.refresh(m)
 	}
+}
+
+// cancelDeferredRemove takes back a deferred remove when paths return to a map that lost them:
+// otherwise the kernel deletes the live map at its next close.
+func (s *shard) cancelDeferredRemove(m *mpath) {
+	d := s.d
+	if !m.exists || !m.info.DeferredRemove {
+		return
+	}
+	if _, err := d.dm.Message(m.name, "@cancel_deferred_remove"); err != nil {
+		s.fail(m, "cancel deferred remove", err)
+		return
+	}
+	m.info.DeferredRemove = false
+	d.log.Info().Str("map", m.name).Int("paths", len(m.paths)).Msg("paths returned: deferred remove cancelled")
+}
+
+// prioUnknown reports whether a checked path's priority was never read.
+func (m *mpath) prioUnknown() bool {
+	for _, p := range m.paths {
+		if p.checked && p.prio == prioUndef {
+			return true
+		}
+	}
+	return false
+}
+
+// sameRegrouped reports whether desired and live hold the same paths with the same arguments,
+// differing at most in how the paths are grouped and ordered.
+func sameRegrouped(desired, live dm.Table) bool {
+	type placed struct {
+		g dm.Group
+		p dm.Path
+	}
+	byDev := map[string]placed{}
+	for _, g := range desired.Groups {
+		for _, p := range g.Paths {
+			byDev[p.Dev] = placed{g, p}
+		}
+	}
+	regrouped := desired
+	regrouped.Groups = nil
+	n := 0
+	for _, lg := range live.Groups {
+		var g dm.Group
+		for i, lp := range lg.Paths {
+			dp, ok := byDev[lp.Dev]
+			if !ok {
+				return false
+			}
+			if i == 0 {
+				g.Selector, g.SelectorArgs = dp.g.Selector, dp.g.SelectorArgs
+			}
+			g.Paths = append(g.Paths, dp.p)
+			n++
+		}
+		regrouped.Groups = append(regrouped.Groups, g)
+	}
+	return n == len(byDev) && sameLayout(regrouped, live)
 }
 
 // create makes the map in the kernel, or adopts one that appeared meanwhile.
@@ -72,13 +140,14 @@ func (s *shard) create(m *mpath) bool {
 	if m.name == "" {
 		m.name = d.mapName(m)
 	}
-	_, desired, err := m.layout(d.weights(m))
+	now := d.now()
+	_, desired, err := m.layout(d.weights(m), now)
 	if err != nil {
 		s.fail(m, "build table", err)
 		return false
 	}
 	var flags dm.UdevFlags
-	if m.usablePaths() == 0 {
+	if !slices.ContainsFunc(m.paths, func(p *path) bool { return p.wanted(now) }) {
 		flags |= dm.MpathNoPaths
 	}
 	info, err := dm.CreateMap(d.dm, m.name, m.uuid(), m.size(), desired, flags)
@@ -117,13 +186,14 @@ func (s *shard) refresh(m *mpath) {
 		return
 	}
 	m.live, m.sectors, m.status = t, sectors, st
-	m.groups = m.liveGroups()
+	m.groups = m.liveGroups(d.now())
 	s.absorbStatus(m)
 }
 
 // absorbStatus takes the kernel's per-path A/F into the paths. A path the kernel failed while the
 // checker still called it usable is marked for a fresh check and re-checked at once, with its
-// siblings: the kernel saw an I/O error the checker has not seen yet.
+// siblings: the kernel saw an I/O error the checker has not seen yet. Whether it was a flap is
+// judged by that fresh check (see pathChecked).
 func (s *shard) absorbStatus(m *mpath) {
 	d := s.d
 	kick := false
@@ -137,7 +207,6 @@ func (s *shard) absorbStatus(m *mpath) {
 			p.recheck = true
 			kick = true
 			m.pathFaults++
-			s.damp(m, p)
 			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the kernel")
 			s.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the kernel (I/O error)"})
 		}
@@ -153,9 +222,9 @@ func (s *shard) absorbStatus(m *mpath) {
 
 // liveGroups describes the live table's groups with the paths' current facts, so that group
 // numbers always match the kernel's.
-func (m *mpath) liveGroups() [][]member {
+func (m *mpath) liveGroups(now time.Time) [][]member {
 	byDevT := map[string]member{}
-	for _, mem := range m.members() {
+	for _, mem := range m.members(now) {
 		byDevT[mem.devt.String()] = mem
 	}
 	gs := make([][]member, 0, len(m.live.Groups))
@@ -176,16 +245,15 @@ func (m *mpath) liveGroups() [][]member {
 	return gs
 }
 
-// syncPathStates fails and reinstates paths in the kernel to match the checker.
-func (s *shard) syncPathStates(m *mpath) bool {
+// syncPathStates fails and reinstates paths in the kernel to match what mpathd wants of each: a
+// path is failed while its checker finds it down, the kernel failed it and no check has confirmed it
+// since, or it is held out; it is reinstated when it is wanted again. A reload starts every path
+// of the new table active, so this also puts back the failures a reload undid.
+func (s *shard) syncPathStates(m *mpath, now time.Time) bool {
 	d := s.d
+	s.releaseHold(m, now)
 	changed := false
-	active := false
-	for _, p := range m.paths {
-		if p.checked && p.state == checker.Up && !p.recheck {
-			active = true
-		}
-	}
+	active := m.wantedUp(now)
 	for _, p := range m.paths {
 		if !p.checked {
 			continue
@@ -196,33 +264,99 @@ func (s *shard) syncPathStates(m *mpath) bool {
 		}
 		devt := p.info.Dev.String()
 		switch {
-		case failing(p.state) && !ps.Failed:
+		case !ps.Failed && (failing(p.state) || p.recheck || p.heldOut(now)):
 			if err := dm.FailPath(d.dm, m.name, devt); err != nil {
 				s.fail(m, "fail_path "+p.info.Name, err)
 				continue
 			}
-			m.pathFaults++
+			p.dmFailed = true
 			changed = true
-			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Str("reason", p.reason).Msg("path failed")
-		case p.state.Usable() && !p.recheck && ps.Failed:
+			if failing(p.state) {
+				m.pathFaults++
+				d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Str("reason", p.reason).Msg("path failed")
+			} else {
+				d.log.Info().Str("map", m.name).Str("path", p.info.Name).Str("why", keptOutWhy(p, now)).Msg("path kept failed")
+			}
+		case ps.Failed && p.wanted(now):
 			// A standby path of a map with no active path stays failed: the kernel would send I/O
 			// to it, the I/O would fail and the path would flap.
 			if p.state == checker.Ghost && !active {
 				continue
 			}
-			if d.now().Before(p.holdUntil) {
-				continue // flapping: reinstated again by the tick after the hold
-			}
 			if err := dm.ReinstatePath(d.dm, m.name, devt); err != nil {
 				s.fail(m, "reinstate_path "+p.info.Name, err)
 				continue
 			}
+			p.dmFailed = false
 			changed = true
-			p.reinstated = d.now()
+			p.reinstated = now
 			d.log.Info().Str("map", m.name).Str("path", p.info.Name).Str("state", p.state.String()).Msg("path reinstated")
 		}
 	}
 	return changed
+}
+
+// wantedUp reports whether an up (not standby) path of the live table is wanted in use.
+func (m *mpath) wantedUp(now time.Time) bool {
+	for _, p := range m.paths {
+		if _, _, ok := m.status.Path(p.info.Dev.String()); ok && p.state == checker.Up && p.wanted(now) {
+			return true
+		}
+	}
+	return false
+}
+
+func keptOutWhy(p *path, now time.Time) string {
+	switch {
+	case p.adminFailed:
+		return "failed by the administrator"
+	case p.recheck:
+		return "failed by the kernel, not checked since"
+	case now.Before(p.holdUntil):
+		return "held out after flapping"
+	}
+	return p.state.String()
+}
+
+// releaseHold keeps flap damping from costing the map its last path: when no path of the live
+// table would carry I/O, the held path that passes its check with the best priority is released
+// at once. An administrator's fail stands. Marginal paths need no release: they stay in the table,
+// in a group of their own that the kernel uses when no other group can.
+func (s *shard) releaseHold(m *mpath, now time.Time) {
+	d := s.d
+	anyUp := m.wantedUp(now)
+	var best *path
+	for _, p := range m.paths {
+		ps, _, ok := m.status.Path(p.info.Dev.String())
+		if !ok {
+			continue
+		}
+		if p.wanted(now) && (anyUp || !ps.Failed) {
+			return // a path carries I/O
+		}
+		if !p.checked || !p.state.Usable() || p.recheck || p.adminFailed || !now.Before(p.holdUntil) {
+			continue
+		}
+		if best == nil || better(p, best) {
+			best = p
+		}
+	}
+	if best == nil {
+		return
+	}
+	best.holdUntil = time.Time{}
+	d.log.Warn().Str("map", m.name).Str("path", best.info.Name).Int("flaps", best.flaps).
+		Msg("no other path in use: flapping path released from its hold")
+	s.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: best.info.Name, Old: "held", New: best.state.String(),
+		Reason: "released from its hold: the map has no other path in use"})
+}
+
+// better ranks held paths for release: up before standby, then the higher priority.
+func better(a, b *path) bool {
+	if (a.state == checker.Up) != (b.state == checker.Up) {
+		return a.state == checker.Up
+	}
+	return a.prio > b.prio
 }
 
 // flapWindow is how soon after its reinstatement a kernel failure counts as a flap; maxHold caps
@@ -263,17 +397,18 @@ func failing(st checker.State) bool {
 
 // syncQueueing applies no_path_retry: queue forever, fail at once, or queue for N polling
 // intervals after the last path went (counted down by tick) and queue again when a path returns.
-func (s *shard) syncQueueing(m *mpath) bool {
+func (s *shard) syncQueueing(m *mpath, now time.Time) bool {
 	d := s.d
 	if m.res.NoPathRetry.Mode == config.RetryCount {
-		if m.usablePaths() > 0 {
+		if m.usablePaths(now) > 0 {
 			if m.retriesLeft >= 0 || m.retryExpired {
 				d.log.Info().Str("map", m.name).Msg("path available again: leaving recovery mode")
 			}
 			m.retriesLeft, m.retryExpired = -1, false
-		} else if m.retriesLeft < 0 && !m.retryExpired {
+		} else if m.retriesLeft < 0 && !m.retryExpired && (m.ready() || len(m.paths) == 0) {
+			// Paths not checked yet (an adopted map at start-up) are unknown, not gone.
 			m.retriesLeft = m.res.NoPathRetry.Count
-			m.recoverySince = d.now()
+			m.recoverySince = now
 			d.log.Warn().Str("map", m.name).Int("no_path_retry", m.retriesLeft).
 				Int("polling_interval", d.cfg().Global().PollingInterval).
 				Msg("no usable path: entering recovery mode, I/O queued")
@@ -312,10 +447,10 @@ func (s *shard) syncQueueing(m *mpath) bool {
 }
 
 // syncGroups re-enables groups that have usable paths again and applies failback.
-func (s *shard) syncGroups(m *mpath) bool {
+func (s *shard) syncGroups(m *mpath, now time.Time) bool {
 	d := s.d
 	changed := false
-	m.groups = m.liveGroups() // path states may have changed since the last refresh
+	m.groups = m.liveGroups(now) // path states may have changed since the last refresh
 	for i, g := range m.groups {
 		if i < len(m.status.Groups) && m.status.Groups[i].State == dm.GroupDisabled && usableCount(g) > 0 {
 			if err := dm.EnableGroup(d.dm, m.name, i+1); err != nil {
@@ -332,14 +467,15 @@ func (s *shard) syncGroups(m *mpath) bool {
 	if best == 0 || cur == 0 || cur > len(m.groups) || best == cur ||
 		groupPrio(m.groups[best-1]) <= groupPrio(m.groups[cur-1]) {
 		m.failbackLeft = -1
-		m.followover = false
+		m.followover = ""
 		return changed
 	}
 	fb := m.res.Failback
 	switch fb.Mode {
 	case config.FailbackImmediate:
 	case config.FailbackFollowover:
-		if !m.followover {
+		// Only the return of the first path of the best group fails back.
+		if !slices.ContainsFunc(m.groups[best-1], func(mem member) bool { return mem.dev == m.followover }) {
 			return changed
 		}
 	case config.FailbackDeferred:
@@ -364,7 +500,7 @@ func (s *shard) switchGroup(m *mpath, to int, why string) bool {
 		return false
 	}
 	m.groupSwitches++
-	m.failbackLeft, m.followover = -1, false
+	m.failbackLeft, m.followover = -1, ""
 	d.log.Info().Str("map", m.name).Int("from", from).Int("to", to).Str("why", why).Msg("group switched")
 	s.emit(api.Event{Type: api.EventGroupSwitch, Map: m.name, Old: strconv.Itoa(from), New: strconv.Itoa(to), Reason: why})
 	return true
@@ -384,27 +520,32 @@ func (m *mpath) currentGroup() int {
 	return 0
 }
 
-// lastPathGone applies flush_on_last_del when a map has lost its last path.
-func (s *shard) lastPathGone(m *mpath) {
+// lastPathGone applies flush_on_last_del when a map has lost its last path, and reports whether the
+// map is kept.
+func (s *shard) lastPathGone(m *mpath) bool {
 	d := s.d
 	if !m.exists {
 		delete(s.maps, m.wwid)
-		return
+		return false
 	}
 	open := m.info.OpenCount > 0
 	if info, err := d.dm.Info(m.name); err == nil {
 		open = info.OpenCount > 0
 	}
+	queueing := m.live.Features.QueueIfNoPath
 	mode := m.res.FlushOnLastDel
-	if mode == config.FlushNever || mode == config.FlushUnused && open && !m.res.DeferredRemove {
+	// An open map that queues is left alone, as multipath-tools leaves it: removing it, even
+	// deferred, would first fail the I/O it holds. An open map that does not queue goes at its
+	// last close when deferred_remove is set.
+	if mode == config.FlushNever || mode == config.FlushUnused && open && (queueing || !m.res.DeferredRemove) {
 		if !m.keptEmpty { // every tick comes back here: say it once
-			d.log.Warn().Str("map", m.name).Bool("open", open).Str("flush_on_last_del", string(mode)).
-				Msg("last path removed: keeping the map")
+			d.log.Warn().Str("map", m.name).Bool("open", open).Bool("queueing", queueing).
+				Str("flush_on_last_del", string(mode)).Msg("last path removed: keeping the map")
 			m.keptEmpty = true
 		}
-		return
+		return true
 	}
-	if m.live.Features.QueueIfNoPath {
+	if queueing {
 		// Queued I/O must not hang for ever on a map that is going away.
 		if err := dm.FailIfNoPath(d.dm, m.name); err != nil {
 			s.fail(m, "fail_if_no_path before remove", err)
@@ -413,12 +554,13 @@ func (s *shard) lastPathGone(m *mpath) {
 	pending, err := d.dm.Remove(m.name, dm.RemoveOptions{Deferred: m.res.DeferredRemove || mode == config.FlushAlways && open})
 	if err != nil {
 		s.fail(m, "remove", err)
-		return
+		return false
 	}
 	d.log.Info().Str("map", m.name).Bool("deferred", pending).Msg("last path removed: map removed")
 	s.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "last path removed"})
 	d.unindexMap(m)
 	delete(s.maps, m.wwid)
+	return false
 }
 
 // fail records and logs an error acting on a map; the daemon carries on. The reconcile pass retries

@@ -66,30 +66,33 @@ func (d *Daemon) onPath(ctx context.Context, dev string, fn func(s *shard, m *mp
 		}
 		err := fn(s, m, p)
 		s.refresh(m)
+		s.sync(m)
 		return err
 	})
 }
 
-// FailPath fails a path in its map. Like multipathd, the path comes back by itself when a later
-// check finds it usable; until that check it stays failed.
+// FailPath fails a path in its map. As in multipathd, it stays failed, whatever its checks say and
+// across reloads, until ReinstatePath.
 func (d *Daemon) FailPath(ctx context.Context, dev string) error {
 	return d.onPath(ctx, dev, func(s *shard, m *mpath, p *path) error {
 		if err := dm.FailPath(d.dm, m.name, p.info.Dev.String()); err != nil {
 			return api.Errorf(api.CodeInternal, "fail_path %s on %s: %v", p.info.Name, m.name, err)
 		}
-		p.recheck = true
+		p.adminFailed, p.dmFailed = true, true
 		d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the administrator")
 		s.emit(api.Event{Type: api.EventPathDown, Map: m.name, Path: p.info.Name, Old: api.DMActive, New: api.DMFailed, Reason: "failed by the administrator"})
 		return nil
 	})
 }
 
-// ReinstatePath reinstates a path now and has it checked at once.
+// ReinstatePath undoes FailPath and any flap hold: the path is reinstated now and checked at once;
+// a check that finds it down fails it again.
 func (d *Daemon) ReinstatePath(ctx context.Context, dev string) error {
 	return d.onPath(ctx, dev, func(s *shard, m *mpath, p *path) error {
 		if err := dm.ReinstatePath(d.dm, m.name, p.info.Dev.String()); err != nil {
 			return api.Errorf(api.CodeInternal, "reinstate_path %s on %s: %v", p.info.Name, m.name, err)
 		}
+		p.adminFailed, p.dmFailed = false, false
 		p.recheck, p.holdUntil = false, time.Time{}
 		d.monitor.CheckNow(p.info.Name)
 		return nil

@@ -381,7 +381,7 @@ func (s *shard) marginalTick(m *mpath, detector *selector.MarginalDetector, cfg 
 		return changed
 	}
 	// Peers are the paths a path would share a group with if none were marginal.
-	ms := m.members()
+	ms := m.members(now)
 	for i := range ms {
 		ms[i].marginal = false
 	}

@@ -115,7 +115,16 @@ type Path struct {
 	Marginal     bool   `json:"marginal,omitempty"`
 	// Weight is the selector's current share of I/O for this path (0–100).
 	Weight int `json:"weight"`
+	// Held says why mpathd keeps the path failed although its check may pass: HeldAdmin until
+	// "reinstate path", HeldFlapping for a while after repeated failures; "" when not held.
+	Held string `json:"held,omitempty"`
 }
+
+// Path.Held values.
+const (
+	HeldAdmin    = "admin-failed"
+	HeldFlapping = "flapping"
+)
 
 // Normalize returns t with every nil slice replaced by an empty one, so that
 // JSON shows [] rather than null. It copies only what it changes: t may be a
