@@ -52,8 +52,7 @@ func (d *Daemon) AddMap(ctx context.Context, target string) error {
 		}
 	}
 	dv, adopt := live[wwid]
-	s := d.shardOf(wwid)
-	s.post(func() { s.addPaths(wwid, ps, adopt, dv, dv.Name) })
+	d.postPaths(wwid, ps, adopt, dv, dv.Name)
 	d.barrier(ctx)
 	if _, ok := d.Topology().Find(wwid); !ok {
 		return api.Errorf(api.CodeInternal, "add map %s: WWID %s has %d paths but no map yet (paths not checked yet, or creation failed: see the log)", target, wwid, len(ps))

@@ -63,8 +63,8 @@ type Daemon struct {
 	seed   maphash.Seed
 	hub    *api.Hub
 
-	devIndex sync.Map // path kernel name → WWID
-	mapIndex sync.Map // map name → WWID
+	devs     devOwners // path kernel name → WWID, with the order of events per name
+	mapIndex sync.Map  // map name → WWID
 
 	started    time.Time    // set by New and never written again: Status reads it from any goroutine
 	state      atomic.Value // string: startup, configure, running, reloading, stopping
@@ -259,8 +259,7 @@ func (d *Daemon) assemble(ctx context.Context) error {
 		if !adopt {
 			name = d.newMapName(wwid, ps[0])
 		}
-		s := d.shardOf(wwid)
-		s.post(func() { s.addPaths(wwid, ps, adopt, dv, name) })
+		d.postPaths(wwid, ps, adopt, dv, name)
 	}
 	return nil
 }
@@ -364,12 +363,23 @@ func filterInfo(p sysfs.Path) config.PathInfo {
 }
 
 // addPaths runs on the WWID's shard: it creates or adopts the map and starts checking new paths.
-func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device, name string) {
+// gens are the paths' claims (see postPaths); a path whose claim a later event ended is skipped.
+func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool, dv dm.Device, name string) {
 	d := s.d
+	var keep []sysfs.Path
+	var keepGens []uint64
+	for i, pi := range ps {
+		if cur, ok := d.owner(pi.Name); ok && cur.gen == gens[i] {
+			keep, keepGens = append(keep, pi), append(keepGens, gens[i])
+		}
+	}
 	m := s.maps[wwid]
+	if len(keep) == 0 && m == nil {
+		return
+	}
 	if m == nil {
 		m = &mpath{wwid: wwid, name: name, retriesLeft: -1, failbackLeft: -1, dirty: true}
-		first := ps[0]
+		first := keep[0]
 		m.res = d.cfg().Resolve(wwid, first.Vendor, first.Model, first.Rev)
 		if adopt {
 			m.name, m.exists = dv.Name, true
@@ -379,17 +389,20 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, adopt bool, dv dm.Device,
 		}
 		s.maps[wwid] = m
 	}
-	for _, pi := range ps {
+	for i, pi := range keep {
 		if p := m.path(pi.Name); p != nil {
 			p.info = pi
+			if p.gen != keepGens[i] {
+				p.gen = keepGens[i]
+				d.watch(pi, p.spec, p.gen)
+			}
 			continue
 		}
 		m.keptEmpty = false
-		p := &path{info: pi, prio: prioUndef, since: d.now()}
+		p := &path{info: pi, gen: keepGens[i], prio: prioUndef, since: d.now()}
 		p.spec = d.checkSpec(m, pi)
 		m.paths = append(m.paths, p)
-		d.devIndex.Store(pi.Name, wwid)
-		d.monitor.Watch(pi, p.spec)
+		d.watch(pi, p.spec, p.gen)
 		if m.exists {
 			s.emit(api.Event{Type: api.EventPathAdded, Map: m.name, Path: pi.Name})
 		}
@@ -478,11 +491,11 @@ func (s *shard) remember(m *mpath) {
 
 // PathChecked takes a check result. It is the Monitor's callback and never blocks.
 func (d *Daemon) PathChecked(dev string, r CheckResult) {
-	w, ok := d.devIndex.Load(dev)
+	ref, ok := d.owner(dev)
 	if !ok {
 		return
 	}
-	wwid := w.(string)
+	wwid := ref.wwid
 	s := d.shardOf(wwid)
 	s.post(func() { s.pathChecked(wwid, dev, r) })
 }
@@ -579,21 +592,31 @@ func (d *Daemon) addDiscovered(ps []sysfs.Path) {
 	if err != nil {
 		d.log.Warn().Err(err).Msg("new paths: cannot list the live maps; a map found at creation is adopted")
 	}
-	// find_multipaths counts every path of the WWID, known or new.
-	for wwid := range groupByWWID(ps) {
-		d.devIndex.Range(func(k, v any) bool {
-			if v.(string) == wwid && !slices.ContainsFunc(ps, func(p sysfs.Path) bool { return p.Name == k.(string) }) {
-				if p, err := d.topo.Path(k.(string)); err == nil {
-					ps = append(ps, p)
-				}
+	// A device of the batch that some map still has under another WWID is a reused name whose
+	// remove event was lost: that map lets go of it.
+	stale := map[string][]devGen{}
+	for _, p := range ps {
+		if cur, ok := d.owner(p.Name); ok && p.WWID != "" && cur.wwid != p.WWID {
+			if cur, ok := d.disown(p.Name); ok {
+				stale[cur.wwid] = append(stale[cur.wwid], devGen{p.Name, cur.gen})
 			}
-			return true
-		})
+		}
 	}
+	d.postRemoval(stale, "device now has another WWID")
+	// find_multipaths counts every path of the WWID, known or new.
+	batch := groupByWWID(ps)
+	d.devs.owner.Range(func(k, v any) bool {
+		name, wwid := k.(string), v.(devRef).wwid
+		if _, ok := batch[wwid]; ok && !slices.ContainsFunc(ps, func(p sysfs.Path) bool { return p.Name == name }) {
+			if p, err := d.topo.Path(name); err == nil {
+				ps = append(ps, p)
+			}
+		}
+		return true
+	})
 	for wwid, group := range d.wanted(ps, live) {
 		dv, adopt := live[wwid]
-		s := d.shardOf(wwid)
-		s.post(func() { s.addPaths(wwid, group, adopt, dv, dv.Name) })
+		d.postPaths(wwid, group, adopt, dv, dv.Name)
 	}
 }
 
@@ -607,36 +630,30 @@ func groupByWWID(ps []sysfs.Path) map[string][]sysfs.Path {
 	return m
 }
 
-// PathsRemoved handles path devices that went away (a coalesced uevent batch).
+// PathsRemoved handles path devices that went away (a coalesced uevent batch). The names are
+// released at once, so a device that comes back under the same name, for this LUN or another, is
+// a new claim that the late removal on the old map's shard cannot touch.
 func (d *Daemon) PathsRemoved(names []string) {
-	byWWID := map[string][]string{}
+	byWWID := map[string][]devGen{}
 	for _, n := range names {
-		if w, ok := d.devIndex.Load(n); ok {
-			byWWID[w.(string)] = append(byWWID[w.(string)], n)
+		if ref, ok := d.disown(n); ok {
+			byWWID[ref.wwid] = append(byWWID[ref.wwid], devGen{n, ref.gen})
 		}
 	}
-	for wwid, devs := range byWWID {
-		s := d.shardOf(wwid)
-		s.post(func() { s.removePaths(wwid, devs, "device removed") })
-	}
+	d.postRemoval(byWWID, "device removed")
 }
 
+// removePaths takes the named paths out of the WWID's map, whatever their claim (an
+// administrator's request).
 func (s *shard) removePaths(wwid string, devs []string, why string) {
-	d := s.d
 	m := s.maps[wwid]
 	if m == nil {
 		return
 	}
 	for _, dev := range devs {
-		i := slices.IndexFunc(m.paths, func(p *path) bool { return p.info.Name == dev })
-		if i < 0 {
-			continue
+		if p := m.path(dev); p != nil {
+			s.dropPath(m, p, why)
 		}
-		m.paths = slices.Delete(m.paths, i, i+1)
-		d.devIndex.Delete(dev)
-		d.monitor.Unwatch(dev)
-		d.log.Info().Str("map", m.name).Str("path", dev).Str("why", why).Msg("path removed")
-		s.emit(api.Event{Type: api.EventPathRemoved, Map: m.name, Path: dev, Reason: why})
 	}
 	s.sync(m)
 }
@@ -648,19 +665,15 @@ func (d *Daemon) PathChanged(name string) {
 		d.log.Warn().Str("path", name).Err(err).Msg("changed path cannot be read")
 		return
 	}
-	w, ok := d.devIndex.Load(name)
-	if !ok {
+	ref, ok := d.owner(name)
+	if !ok || p.WWID != "" && p.WWID != ref.wwid {
+		// A new device, or the LUN behind the device changed: addDiscovered takes the path from
+		// its old map and adds it as new.
 		d.addDiscovered([]sysfs.Path{p})
 		return
 	}
-	wwid := w.(string)
+	wwid := ref.wwid
 	s := d.shardOf(wwid)
-	if p.WWID != "" && p.WWID != wwid {
-		// The LUN behind the device changed: take the path out and add it as new.
-		s.post(func() { s.removePaths(wwid, []string{name}, "WWID changed to "+p.WWID) })
-		d.addDiscovered([]sysfs.Path{p})
-		return
-	}
 	s.post(func() {
 		m := s.maps[wwid]
 		if m == nil {
@@ -693,8 +706,7 @@ func (d *Daemon) MapChanged(name string) {
 			s.emit(api.Event{Type: api.EventMapRemoved, Map: m.name, Reason: "removed outside mpathd"})
 			d.unindexMap(m)
 			for _, p := range m.paths {
-				d.devIndex.Delete(p.info.Name)
-				d.monitor.Unwatch(p.info.Name)
+				d.release(p.info.Name, p.gen)
 			}
 			delete(s.maps, wwid)
 			s.trackStats(m)
@@ -716,7 +728,7 @@ func (d *Daemon) Resync(ctx context.Context) error {
 		present[p.Name] = true
 	}
 	var gone []string
-	d.devIndex.Range(func(k, _ any) bool {
+	d.devs.owner.Range(func(k, _ any) bool {
 		if !present[k.(string)] && d.pathGone(k.(string)) {
 			gone = append(gone, k.(string))
 		}
@@ -851,11 +863,8 @@ func (d *Daemon) Subscribe(ctx context.Context) <-chan api.Event { return d.hub.
 
 // PathWWID tells which WWID a path device belongs to, if the daemon manages it.
 func (d *Daemon) PathWWID(dev string) (string, bool) {
-	w, ok := d.devIndex.Load(dev)
-	if !ok {
-		return "", false
-	}
-	return w.(string), true
+	ref, ok := d.owner(dev)
+	return ref.wwid, ok
 }
 
 // Alive proves the daemon's shards still make progress: each must run a no-op within the timeout.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/bindings"
+	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/dm"
 )
@@ -154,5 +156,127 @@ func TestUnusableBindingsNameMapByWWID(t *testing.T) {
 	r := newRigWith(t, san(2, 1), "[defaults]\nuser_friendly_names = true\n", nil, func(o *Options) { o.Names = brokenNames{} })
 	if _, err := r.dm.Info(lun0); err != nil {
 		t.Errorf("no map named by its WWID: %v", err)
+	}
+}
+
+// hold blocks shard s until the returned release is called, as a slow reload or udev wait would.
+func hold(s *shard) (release func()) {
+	ch := make(chan struct{})
+	started := make(chan struct{})
+	s.post(func() { close(started); <-ch })
+	<-started
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// drain waits until shard s has run everything queued on it so far, and what that queued.
+func drain(s *shard) {
+	for {
+		done := make(chan struct{})
+		s.post(func() { close(done) })
+		<-done
+		if s.idle() {
+			return
+		}
+	}
+}
+
+// wwidOnOtherShard returns a WWID whose shard is not the one of wwid.
+func wwidOnOtherShard(d *Daemon, wwid string) string {
+	for i := 0; ; i++ {
+		w := fmt.Sprintf("36000d310000000000000000000%05d", i)
+		if d.shardOf(w) != d.shardOf(wwid) {
+			return w
+		}
+	}
+}
+
+// Scenario 7: sdb is removed and the name comes back for another LUN while the old LUN's shard is
+// still busy. The old shard's late removal must not take the new path out of checking.
+func TestReusedDeviceNameKeepsNewPath(t *testing.T) {
+	topo := san(2, 1) // sda, sdb: LUN 0
+	r := newRig(t, topo, "", nil)
+	newWWID := wwidOnOtherShard(r.d, lun0)
+	oldShard, newShard := r.d.shardOf(lun0), r.d.shardOf(newWWID)
+
+	release := hold(oldShard)
+	defer release()
+	topo.del("sdb")
+	r.d.PathsRemoved([]string{"sdb"})
+	// The name comes back for a new LUN with two paths (sdb and sdc).
+	var names []string
+	for i, n := range []string{"sdb", "sdc"} {
+		p, _ := topo.Path("sda")
+		p.Name, p.WWID = n, newWWID
+		p.Dev.Minor = uint32(16 * (i + 1))
+		p.HCTL.Host, p.HCTL.LUN = i, 5
+		topo.set(p)
+		names = append(names, n)
+	}
+	r.d.PathsAdded(names)
+	drain(newShard)
+	release()
+	r.settle()
+
+	if w, ok := r.d.PathWWID("sdb"); !ok || w != newWWID {
+		t.Errorf("sdb belongs to %q (%v), want the new LUN %s", w, ok, newWWID)
+	}
+	r.mon.mu.Lock()
+	_, watched := r.mon.watched["sdb"]
+	r.mon.mu.Unlock()
+	if !watched {
+		t.Errorf("the new sdb is not checked any more")
+	}
+	if m, ok := r.d.Topology().Find(newWWID); !ok || len(m.Groups) == 0 || !strings.Contains(r.table(m.Name), "8:16") {
+		t.Fatalf("new LUN's map = %+v (%v), want it over sdb", m, ok)
+	}
+	// A check result for sdb reaches the new map.
+	r.check("sdb", checker.Down)
+	r.settle()
+	if ps, _, ok := r.pathStatus(newWWID, "8:16"); !ok || !ps.Failed {
+		t.Errorf("sdb's check result did not reach the new map: %+v %v", ps, ok)
+	}
+	if strings.Contains(r.table(lun0), "8:16") {
+		t.Errorf("the old LUN's map still has sdb: %s", r.table(lun0))
+	}
+}
+
+// Scenario 7: a path removed while its add is still queued on a busy shard must end up removed.
+func TestRemoveWhileAddQueued(t *testing.T) {
+	topo := san(2, 1)
+	r := newRig(t, topo, "", nil)
+	wwid := wwidOnOtherShard(r.d, lun0)
+	var names []string
+	for i, n := range []string{"sdx", "sdy", "sdz"} {
+		p, _ := topo.Path("sda")
+		p.Name, p.WWID = n, wwid
+		p.Dev.Minor = uint32(100 + i)
+		p.HCTL.Host, p.HCTL.LUN = i, 7
+		topo.set(p)
+		names = append(names, n)
+	}
+	release := hold(r.d.shardOf(wwid))
+	defer release()
+	r.d.PathsAdded(names)
+	topo.del("sdx")
+	r.d.PathsRemoved([]string{"sdx"})
+	release()
+	r.settle()
+
+	if _, ok := r.d.PathWWID("sdx"); ok {
+		t.Errorf("removed sdx is still managed")
+	}
+	r.mon.mu.Lock()
+	_, watched := r.mon.watched["sdx"]
+	r.mon.mu.Unlock()
+	if watched {
+		t.Errorf("removed sdx is still checked")
+	}
+	m, ok := r.d.Topology().Find(wwid)
+	if !ok {
+		t.Fatalf("no map for the new LUN")
+	}
+	if tab := r.table(m.Name); strings.Contains(tab, "8:100") || !strings.Contains(tab, "8:101") {
+		t.Errorf("table %q: want sdy and sdz, not the removed sdx", tab)
 	}
 }

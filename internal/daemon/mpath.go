@@ -17,6 +17,7 @@ import (
 // path is the daemon's state of one path device.
 type path struct {
 	info     sysfs.Path
+	gen      uint64 // the claim of the device name this path came with (see devOwners)
 	spec     CheckSpec
 	checked  bool // a first check result arrived; until then the path stays out of the table
 	state    checker.State

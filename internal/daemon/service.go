@@ -46,8 +46,8 @@ func (d *Daemon) lookupMap(target string) (string, error) {
 
 func (d *Daemon) lookupPath(dev string) (string, error) {
 	dev = strings.TrimPrefix(dev, "/dev/")
-	if w, ok := d.devIndex.Load(dev); ok {
-		return w.(string), nil
+	if ref, ok := d.owner(dev); ok {
+		return ref.wwid, nil
 	}
 	return "", api.Errorf(api.CodeNotFound, "no path %q in any map", dev)
 }
@@ -145,7 +145,7 @@ func (d *Daemon) Reconfigure(ctx context.Context) error {
 				for _, p := range m.paths {
 					if spec := d.checkSpec(m, p.info); spec != p.spec {
 						p.spec = spec
-						d.monitor.Watch(p.info, spec)
+						d.watch(p.info, spec, p.gen)
 					}
 				}
 				s.sync(m)
@@ -206,8 +206,7 @@ func (d *Daemon) FlushMap(ctx context.Context, mapName string) error {
 			return api.Errorf(api.CodeInternal, "remove %s: %v", m.name, err)
 		}
 		for _, p := range m.paths {
-			d.devIndex.Delete(p.info.Name)
-			d.monitor.Unwatch(p.info.Name)
+			d.release(p.info.Name, p.gen)
 		}
 		d.unindexMap(m)
 		delete(s.maps, wwid)
