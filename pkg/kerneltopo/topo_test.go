@@ -44,9 +44,6 @@ func fcKernel(t *testing.T) *dm.Fake {
 	if _, err := f.Create("other", "LVM-abc"); err != nil {
 		t.Fatal(err)
 	}
-	if err := dm.SwitchGroup(f, "mpatha", 1); err != nil {
-		t.Fatal(err)
-	}
 	if err := f.KernelFailPath("mpathb", "8:48"); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +68,7 @@ func TestTopologyFromKernel(t *testing.T) {
 		Features: "1 queue_if_no_path", HWHandler: "1 alua", Vendor: "NETAPP", Product: "LUN C-Mode", Revision: "9800",
 		DMState: "active", Queueing: api.Queueing{Active: true},
 		Groups: []api.Group{
-			{Index: 1, State: api.GroupActive, Selector: "service-time 0", Paths: []api.Path{
+			{Index: 1, State: api.GroupEnabled, Selector: "service-time 0", Paths: []api.Path{
 				path("sda", "8:0", "2:0:0:0", api.DMActive, api.CheckerUnchecked, "running", 0)}},
 			{Index: 2, State: api.GroupEnabled, Selector: "service-time 0", Paths: []api.Path{
 				path("sdc", "8:32", "3:0:0:0", api.DMActive, api.CheckerUnchecked, "running", 0)}},
