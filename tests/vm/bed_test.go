@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -107,10 +108,93 @@ func TestVMGuestTest(t *testing.T) {
 	res := Run(t, Scenario{
 		SAN:        SAN{Hosts: 1, LUNs: 1},
 		GuestTests: []string{"./tests/vm/guest"},
+		WantPass:   []string{"guest.test TestGuestInside"},
 		Script:     `run_gotest guest.test -test.run '^TestGuestInside$'`,
 	})
 	if got := res.Get("gotest"); got != "guest.test PASS" {
 		t.Errorf("gotest = %q", got)
+	}
+}
+
+// TestVMBedGuestTestsMustRun keeps guest tests from passing vacuously: a run_gotest pattern that
+// matches no test, a guest test that skips, and a named test that never ran each fail the scenario.
+func TestVMBedGuestTestsMustRun(t *testing.T) {
+	t.Parallel()
+	if !Enabled() {
+		t.Skip("VM test bed not enabled (go test -vm, or MPATHD_VM=1)")
+	}
+	res, err := Boot(context.Background(), Scenario{
+		SAN:        SAN{Hosts: 1, LUNs: 1},
+		GuestTests: []string{"./tests/vm/guest"},
+		WantPass:   []string{"guest.test TestGuestInside", "guest.test TestGuestNeverWritten"},
+		Script: `
+run_gotest guest.test -test.run '^TestGuestInsid$'
+run_gotest guest.test -test.run '^TestGuestSkips$'
+run_gotest guest.test -test.run '^TestGuestInside$'
+`,
+	})
+	if !errors.Is(err, ErrGuest) {
+		t.Fatalf("Boot error = %v, want ErrGuest", err)
+	}
+	for _, want := range []string{
+		"guest.test ran no test (-test.run ^TestGuestInsid$)",
+		"guest.test: TestGuestSkips skipped",
+		"guest test guest.test TestGuestSkips: SKIP",
+		"guest test guest.test TestGuestNeverWritten: did not run, want PASS",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "TestGuestInside:") {
+		t.Errorf("the passing test is reported as a failure: %v", err)
+	}
+	if got := res.All("gotest.result"); !slices.Equal(got, []string{"guest.test TestGuestSkips SKIP", "guest.test TestGuestInside PASS"}) {
+		t.Errorf("gotest.result = %q", got)
+	}
+}
+
+func TestCheckGuestTests(t *testing.T) {
+	rec := func(kv ...string) *Result {
+		r := &Result{}
+		for i := 0; i < len(kv); i += 2 {
+			r.Records = append(r.Records, Record{kv[i], kv[i+1]})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		res  *Result
+		want []string
+		err  string // "" for success, else a substring of the error
+	}{
+		{"all named passed", rec("gotest.result", "dm.test TestA PASS", "gotest.result", "dm.test TestB PASS", "gotest", "/bin/dm.test PASS"),
+			[]string{"dm.test TestA", "dm.test TestB"}, ""},
+		{"an unnamed extra test may pass", rec("gotest.result", "dm.test TestA PASS", "gotest.result", "dm.test TestC PASS"),
+			[]string{"dm.test TestA"}, ""},
+		{"named test missing", rec("gotest.result", "dm.test TestA PASS"),
+			[]string{"dm.test TestA", "dm.test TestB"}, "dm.test TestB: did not run, want PASS"},
+		{"named test skipped", rec("gotest.result", "dm.test TestA SKIP"),
+			[]string{"dm.test TestA"}, "dm.test TestA: SKIP, want PASS"},
+		{"unnamed test failed", rec("gotest.result", "dm.test TestA PASS", "gotest.result", "dm.test TestZ FAIL"),
+			[]string{"dm.test TestA"}, "guest test dm.test TestZ: FAIL"},
+		{"binary ran nothing named", rec("gotest", "/bin/sysfs.test PASS"),
+			nil, "sysfs.test ran in the guest but the scenario's WantPass names none of its tests"},
+		{"named but never run at all", rec(),
+			[]string{"dm.test TestA"}, "dm.test TestA: did not run"},
+		{"malformed verdict", rec("gotest.result", "dm.test"),
+			nil, "malformed guest test verdict"},
+		{"no guest tests at all", rec(), nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkGuestTests(tc.res, tc.want)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("error %v, want one containing %q", err, tc.err)
+			}
+		})
 	}
 }
 

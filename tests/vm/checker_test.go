@@ -20,6 +20,7 @@ func TestVMChecker(t *testing.T) {
 	res := Run(t, Scenario{
 		SAN:        SAN{Hosts: 3, LUNs: 1},
 		GuestTests: []string{"./pkg/checker"},
+		WantPass:   []string{"checker.test TestGuestChecker"},
 		Script: `
 for h in /sys/class/scsi_host/host*; do
 	[ "$(cat $h/proc_name)" = scsi_debug ] || continue

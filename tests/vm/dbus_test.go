@@ -74,6 +74,7 @@ func TestVMDBus(t *testing.T) {
 		SAN:        SAN{Hosts: 2, LUNs: 1},
 		Commands:   []string{"./cmd/mpathd", "./cmd/mpathctl"},
 		GuestTests: []string{"./pkg/dbusapi"},
+		WantPass:   []string{"dbusapi.test TestGuestPolicy"},
 		Files:      dbusFiles(t),
 		Script: daemonHelpers + `
 echo 0123456789abcdef0123456789abcdef > /etc/machine-id

@@ -19,6 +19,7 @@ func TestVMDM(t *testing.T) {
 	res := Run(t, Scenario{
 		SAN:        SAN{Hosts: 2, LUNs: 1},
 		GuestTests: []string{"./pkg/dm"},
+		WantPass:   []string{"dm.test TestGuestDM", "dm.test TestGuestReadback", "dm.test TestGuestDMKeep"},
 		Script: `
 run_gotest /bin/dm.test -test.run '^TestGuestDM$'
 run_gotest /bin/dm.test -test.run '^TestGuestReadback$'
@@ -85,6 +86,7 @@ func TestVMDMUdev(t *testing.T) {
 		SAN:        SAN{Hosts: 2, LUNs: 1},
 		Udev:       true,
 		GuestTests: []string{"./pkg/dm"},
+		WantPass:   []string{"dm.test TestGuestUdev", "dm.test TestGuestUdevWait"},
 		Script: `
 run_gotest /bin/dm.test -test.run '^TestGuestUdev$'
 run_gotest /bin/dm.test -test.run '^TestGuestUdevWait$'

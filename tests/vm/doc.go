@@ -19,7 +19,9 @@
 //
 // Guest shell helpers: emit KEY VALUE (a result record; multi-line values are kept), fail MSG (marks
 // the scenario failed and goes on), check_eq NAME GOT WANT, run_gotest BIN [ARGS] (runs a guest-side
-// Go test binary with MPATHD_VM_GUEST=1 and emits "gotest BIN PASS|FAIL"), wait_for SECS CMD...,
+// Go test binary with MPATHD_VM_GUEST=1 and -test.v, emits "gotest.result NAME TEST PASS|FAIL|SKIP"
+// per top-level test and "gotest BIN PASS|FAIL"; a binary that ran no test or a skipped test fails the
+// scenario), wait_for SECS CMD...,
 // san_paths (one "sdX H:C:T:L" per line), sd_of H:C:T:L. The scenario also fails when the script's
 // last command exits non-zero.
 //
@@ -28,7 +30,9 @@
 // among them with its libraries, e.g. "/lib/multipath" for multipathd's dlopen'ed plugins).
 //
 // Guest-side Go tests live beside the code they prove, named TestGuest*, and start with
-// guest.Require(t) (package tests/vm/guest) so they skip on the host.
+// guest.Require(t) (package tests/vm/guest) so they skip on the host. A scenario names the guest
+// tests it runs in WantPass ("dm.test TestGuestDM"); each must report PASS, and a binary run with
+// run_gotest that has none of its tests named there fails the scenario.
 //
 // Environment: MPATHD_VM_ACCEL=kvm|tcg forces the accelerator (default: KVM is tried once and a guest
 // that does not reach init falls back to TCG, remembered in the user cache dir); MPATHD_VM_JOBS bounds

@@ -37,11 +37,28 @@ check_eq() { # NAME GOT WANT
 	if [ "$2" = "$3" ]; then emit "check.$1" ok
 	else fail "$1: got '$2', want '$3'"; fi
 }
-run_gotest() { # BINARY [ARGS...]: run a guest-side Go test binary against the real kernel
-	bin=$1
+# run_gotest BINARY [ARGS...]: run a guest-side Go test binary against the real kernel. Each top-level
+# test's verdict is emitted as "gotest.result NAME TEST PASS|FAIL|SKIP" (NAME is the binary's base
+# name) for the host to match with the scenario's WantPass; a binary that ran no test, or a test that
+# skipped, fails the scenario.
+GOTEST_N=0
+run_gotest() {
+	local bin=$1 name=${1##*/} out rc ran=0 verdict test rest
 	shift
+	GOTEST_N=$((GOTEST_N + 1))
+	out=/tmp/gotest.$GOTEST_N
 	echo "@@mpathd-vm: running $bin $*"
-	if MPATHD_VM_GUEST=1 "$bin" -test.v "$@"; then emit gotest "$bin PASS"
+	{ MPATHD_VM_GUEST=1 "$bin" -test.v "$@" 2>&1; echo $? >"$out.rc"; } | tee "$out"
+	rc=$(cat "$out.rc")
+	grep -E '^--- (PASS|FAIL|SKIP): ' "$out" | sed 's/^--- //' >"$out.verdicts"
+	while read -r verdict test rest; do
+		verdict=${verdict%:}
+		emit gotest.result "$name $test $verdict"
+		ran=$((ran + 1))
+		[ "$verdict" = SKIP ] && fail "$name: $test skipped; a guest test must run"
+	done <"$out.verdicts"
+	[ $ran -eq 0 ] && fail "$name ran no test ($*)"
+	if [ "$rc" = 0 ]; then emit gotest "$bin PASS"
 	else emit gotest "$bin FAIL"; fail "go test binary $bin failed"; fi
 }
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.

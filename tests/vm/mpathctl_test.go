@@ -15,6 +15,7 @@ func TestVMMpathctlPermissions(t *testing.T) {
 		SAN:        SAN{Hosts: 2, LUNs: 2},
 		Commands:   []string{"./cmd/mpathd", "./cmd/mpathctl"},
 		GuestTests: []string{"./cmd/mpathctl"},
+		WantPass:   []string{"mpathctl.test TestGuestPermissions"},
 		Script: daemonHelpers + `
 start_mpathd
 run_gotest /bin/mpathctl.test -test.run '^TestGuest' -test.v

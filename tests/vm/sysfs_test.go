@@ -34,6 +34,7 @@ func TestVMSysfs(t *testing.T) {
 		SAN:        SAN{Hosts: 2, LUNs: 4},
 		Udev:       true,
 		GuestTests: []string{"./pkg/sysfs"},
+		WantPass:   []string{"sysfs.test TestGuestSysfsWWID", "sysfs.test TestGuestSysfsHostOps"},
 		Script: `
 run_gotest /bin/sysfs.test -test.run '^TestGuestSysfsWWID$' -test.v
 emit wwids "$(cat /tmp/wwids)"

@@ -18,6 +18,9 @@ func TestVMUevent(t *testing.T) {
 		SAN:        SAN{Hosts: 2, LUNs: 4},
 		Udev:       true,
 		GuestTests: []string{"./pkg/uevent"},
+		WantPass: []string{"uevent.test TestGuestUeventDeleteScan", "uevent.test TestGuestUeventAddHostBatch",
+			"uevent.test TestSpoofedKernelEventDropped", "uevent.test TestUdevGroupCredentials",
+			"uevent.test TestOverflow"},
 		Script: `
 run_gotest /bin/uevent.test -test.run '^TestGuestUeventDeleteScan$' -test.v
 run_gotest /bin/uevent.test -test.run '^TestGuestUeventAddHostBatch$' -test.v

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,11 @@ type Scenario struct {
 	// GuestTests are packages whose test binaries go into /bin as <base>.test (e.g. "./pkg/dm" →
 	// /bin/dm.test). Their TestGuest* functions call guest.Require and run against the real kernel.
 	GuestTests []string
+	// WantPass names the guest tests the script's run_gotest calls must see pass, as "BIN TestName"
+	// with BIN the binary's base name (e.g. "dm.test TestGuestDM"). The scenario fails when one of
+	// them did not report PASS, or when a binary ran under run_gotest has none of its tests named
+	// here; a binary that ran no test, or a test that skipped, fails it in the guest already.
+	WantPass []string
 	// Files are extra guest files by absolute path.
 	Files map[string][]byte
 	// HostTools are further dynamically linked host programs (e.g. "/sbin/multipathd"), copied to the
@@ -86,7 +92,8 @@ type Scenario struct {
 	// shared libraries ldd names for it, so dlopen'ed plugins find theirs.
 	HostFiles []string
 	// Script is the busybox sh run as root once the SAN is up. Helpers: emit KEY VALUE, fail MSG,
-	// check_eq NAME GOT WANT, run_gotest BIN [ARGS], wait_for SECS CMD..., san_paths, sd_of H:C:T:L.
+	// check_eq NAME GOT WANT, run_gotest BIN [ARGS] (see WantPass), wait_for SECS CMD..., san_paths,
+	// sd_of H:C:T:L.
 	Script string
 	// Timeout bounds the whole boot (default 3 minutes).
 	Timeout time.Duration
@@ -255,13 +262,67 @@ func Boot(ctx context.Context, s Scenario) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if f := res.Failures(); len(f) > 0 || res.Get("exit") != "0" {
+	f := res.Failures()
+	if err := checkGuestTests(res, s.WantPass); err != nil {
+		f = append(f, err.Error())
+	}
+	if len(f) > 0 || res.Get("exit") != "0" {
 		if len(f) == 0 {
 			f = []string{"the guest did not report completion"}
 		}
 		return res, fmt.Errorf("%w: %s", ErrGuest, strings.Join(f, "; "))
 	}
 	return res, nil
+}
+
+// checkGuestTests matches the verdicts run_gotest reported with the tests the scenario names: each
+// named test passed, no test failed or skipped, and every binary that ran has a named test, so a
+// scenario cannot pass on a test binary whose pattern matched nothing it meant.
+func checkGuestTests(res *Result, want []string) error {
+	verdict := map[string]string{} // "BIN TestName" → last verdict
+	ran := map[string]bool{}       // binaries that reported a verdict
+	var errs []string
+	for _, r := range res.All("gotest.result") {
+		f := strings.Fields(r)
+		if len(f) != 3 {
+			errs = append(errs, fmt.Sprintf("malformed guest test verdict %q", r))
+			continue
+		}
+		verdict[f[0]+" "+f[1]] = f[2]
+		ran[f[0]] = true
+		if f[2] != "PASS" {
+			errs = append(errs, fmt.Sprintf("guest test %s %s: %s", f[0], f[1], f[2]))
+		}
+	}
+	for _, g := range res.All("gotest") {
+		bin, _, _ := strings.Cut(g, " ")
+		ran[filepath.Base(bin)] = true
+	}
+	named := map[string]bool{}
+	for _, w := range want {
+		bin, _, _ := strings.Cut(w, " ")
+		named[bin] = true
+		if v := verdict[w]; v != "PASS" {
+			if v == "" {
+				v = "did not run"
+			}
+			errs = append(errs, fmt.Sprintf("guest test %s: %s, want PASS", w, v))
+		}
+	}
+	bins := make([]string, 0, len(ran))
+	for b := range ran {
+		bins = append(bins, b)
+	}
+	slices.Sort(bins)
+	for _, b := range bins {
+		if !named[b] {
+			errs = append(errs, fmt.Sprintf("%s ran in the guest but the scenario's WantPass names none of its tests", b))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
 }
 
 // writeInitrd concatenates the shared base archive and the scenario's own archive; the kernel
