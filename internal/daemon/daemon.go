@@ -64,6 +64,7 @@ type Daemon struct {
 	hub    *api.Hub
 
 	devs     devOwners // path kernel name → WWID, with the order of events per name
+	waiting  sync.Map  // path kernel name → WWID: held back by find_multipaths until a sibling comes
 	mapIndex sync.Map  // map name → WWID
 
 	started    time.Time    // set by New and never written again: Status reads it from any goroutine
@@ -332,6 +333,7 @@ func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device) map[strin
 		v := cfg.Filter(filterInfo(p))
 		if v.Blacklisted {
 			d.log.Debug().Str("path", p.Name).Str("why", v.String()).Msg("path blacklisted")
+			d.waiting.Delete(p.Name)
 			continue
 		}
 		byWWID[p.WWID] = append(byWWID[p.WWID], p)
@@ -341,12 +343,40 @@ func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device) map[strin
 		_, exists := live[wwid]
 		known := d.wwids != nil && d.wwids.Known(wwid)
 		dec := config.ShouldMultipath(mode, config.Candidate{Paths: len(ps), InWWIDsFile: known, MapExists: exists})
+		for _, p := range ps {
+			if dec.Multipath {
+				d.waiting.Delete(p.Name)
+			} else {
+				d.waiting.Store(p.Name, wwid)
+			}
+		}
 		if !dec.Multipath {
 			d.log.Debug().Str("wwid", wwid).Str("why", dec.Reason).Msg("not multipathed")
 			delete(byWWID, wwid)
 		}
 	}
 	return byWWID
+}
+
+// waitingPaths returns the paths held back by find_multipaths that belong to one of wwids and are
+// not in skip, re-read: a name may have gone or changed LUN since.
+func (d *Daemon) waitingPaths(wwids map[string][]sysfs.Path, skip []sysfs.Path) []sysfs.Path {
+	var ps []sysfs.Path
+	d.waiting.Range(func(k, v any) bool {
+		name := k.(string)
+		if _, ok := wwids[v.(string)]; !ok || slices.ContainsFunc(skip, func(p sysfs.Path) bool { return p.Name == name }) {
+			return true
+		}
+		p, err := d.topo.Path(name)
+		switch {
+		case err != nil:
+			d.waiting.Delete(name)
+		case p.WWID == v.(string):
+			ps = append(ps, p)
+		}
+		return true
+	})
+	return ps
 }
 
 func filterInfo(p sysfs.Path) config.PathInfo {
@@ -603,8 +633,11 @@ func (d *Daemon) addDiscovered(ps []sysfs.Path) {
 		}
 	}
 	d.postRemoval(stale, "device now has another WWID")
-	// find_multipaths counts every path of the WWID, known or new.
+	// find_multipaths counts every path of the WWID, known, new, or seen earlier and held back
+	// (a LUN whose second path arrives in a later batch: hosts rescanned one by one, FC ports
+	// logging in apart).
 	batch := groupByWWID(ps)
+	ps = append(ps, d.waitingPaths(batch, ps)...)
 	d.devs.owner.Range(func(k, v any) bool {
 		name, wwid := k.(string), v.(devRef).wwid
 		if _, ok := batch[wwid]; ok && !slices.ContainsFunc(ps, func(p sysfs.Path) bool { return p.Name == name }) {
@@ -636,6 +669,7 @@ func groupByWWID(ps []sysfs.Path) map[string][]sysfs.Path {
 func (d *Daemon) PathsRemoved(names []string) {
 	byWWID := map[string][]devGen{}
 	for _, n := range names {
+		d.waiting.Delete(n)
 		if ref, ok := d.disown(n); ok {
 			byWWID[ref.wwid] = append(byWWID[ref.wwid], devGen{n, ref.gen})
 		}

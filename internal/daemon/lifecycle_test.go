@@ -280,3 +280,60 @@ func TestRemoveWhileAddQueued(t *testing.T) {
 		t.Errorf("table %q: want sdy and sdz, not the removed sdx", tab)
 	}
 }
+
+// memWWIDs is the wwids file in memory.
+type memWWIDs struct {
+	mu    sync.Mutex
+	known map[string]bool
+}
+
+func (w *memWWIDs) Known(wwid string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.known[wwid]
+}
+
+func (w *memWWIDs) Remember(wwid string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.known[wwid] = true
+	return nil
+}
+
+// Scenario 5: with find_multipaths "on", a LUN whose second path arrives in a later uevent batch
+// (hosts rescanned one by one, FC ports logging in apart) is multipathed when that path comes.
+func TestFindMultipathsOnSecondPathInLaterBatch(t *testing.T) {
+	for _, at := range []string{"start", "batch"} { // the first path found at start-up, or in an earlier batch
+		t.Run(at, func(t *testing.T) {
+			topo := san(2, 1)
+			sdb, _ := topo.Path("sdb")
+			sda, _ := topo.Path("sda")
+			topo.del("sdb")
+			if at == "batch" {
+				topo.del("sda")
+			}
+			wwids := &memWWIDs{known: map[string]bool{}}
+			r := newRigWith(t, topo, "", nil, func(o *Options) { o.WWIDs = wwids })
+			if at == "batch" {
+				topo.set(sda)
+				r.d.PathsAdded([]string{"sda"})
+				r.settle()
+			}
+			if n := len(r.d.Topology().Maps); n != 0 {
+				t.Fatalf("a single path was multipathed: %d maps", n)
+			}
+			topo.set(sdb)
+			r.d.PathsAdded([]string{"sdb"})
+			r.settle()
+			if _, err := r.dm.Info(lun0); err != nil {
+				t.Fatalf("second path arrived, no map: %v", err)
+			}
+			if tab := r.table(lun0); !strings.Contains(tab, "8:0") || !strings.Contains(tab, "8:16") {
+				t.Errorf("table %q: want both paths", tab)
+			}
+			if !wwids.Known(lun0) {
+				t.Errorf("WWID not recorded in the wwids file")
+			}
+		})
+	}
+}
