@@ -311,14 +311,28 @@ func TestLastPathRemovedFlushes(t *testing.T) {
 	}
 }
 
+// flush_on_last_del unused keeps an open map: mpathd must not even try to remove it (the kernel
+// would refuse, but a deferred or forced remove would not), and removes it once it is closed.
 func TestLastPathRemovedKeepsOpenMap(t *testing.T) {
 	topo := san(2, 1)
 	r := newRig(t, topo, "", nil)
 	r.dm.SetOpenCount(lun0, 1)
+	r.dm.ResetCalls()
+	topo.del("sda")
+	topo.del("sdb")
 	r.d.PathsRemoved([]string{"sda", "sdb"})
 	r.settle()
-	if _, err := r.dm.Info(lun0); err != nil {
-		t.Errorf("open map removed (flush_on_last_del unused): %v", err)
+	if n := r.ops("DM_DEV_REMOVE", lun0); n != 0 {
+		t.Errorf("open map: %d remove attempts, want none (flush_on_last_del unused)", n)
+	}
+	if _, ok := r.d.Topology().Find(lun0); !ok {
+		t.Errorf("open map dropped from the snapshot")
+	}
+	r.dm.SetOpenCount(lun0, 0)
+	r.d.Tick()
+	r.settle()
+	if _, err := r.dm.Info(lun0); !dm.IsNotExist(err) {
+		t.Errorf("closed map kept after its last path: %v", err)
 	}
 }
 
