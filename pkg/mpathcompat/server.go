@@ -1,0 +1,267 @@
+package mpathcompat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mpathd/mpathd/pkg/api"
+)
+
+// Defaults for the Server's limits.
+const (
+	// DefaultActionTimeout keeps an action's answer inside the client's
+	// 4 s uxsock_timeout: past it the reply is "timeout" and the action
+	// goes on, as in multipathd.
+	DefaultActionTimeout = 3500 * time.Millisecond
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultMaxConns      = 128
+	// reconfigureBound bounds a reconfigure that outlives its reply.
+	reconfigureBound = 2 * time.Minute
+)
+
+// Server answers multipathd's commands from an api.Service.
+type Server struct {
+	Service api.Service
+	Log     *slog.Logger // nil: discard
+	// Version is printed in the help text.
+	Version string
+	// Shutdown stops the daemon (the shutdown command); nil: refused.
+	Shutdown func()
+	// SysBlock is the directory show devices lists (default /sys/block).
+	SysBlock string
+
+	ActionTimeout time.Duration // 0: DefaultActionTimeout
+	IdleTimeout   time.Duration // between requests; 0: DefaultIdleTimeout
+	WriteTimeout  time.Duration // 0: DefaultWriteTimeout
+	MaxConns      int           // non-root connections at once; 0: DefaultMaxConns
+
+	// PeerUID reads the uid of the peer; nil means SO_PEERCRED.
+	PeerUID func(net.Conn) (uint32, error)
+
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func orDefault[T comparable](v, d T) T {
+	var zero T
+	if v == zero {
+		return d
+	}
+	return v
+}
+
+// Serve accepts connections on every listener until ctx ends, then closes
+// them and every connection and waits for their goroutines.
+func (s *Server) Serve(ctx context.Context, ls ...net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.conns = make(map[net.Conn]struct{})
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		for _, l := range ls {
+			l.Close()
+		}
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+	})
+	defer stop()
+	sem := make(chan struct{}, orDefault(s.MaxConns, DefaultMaxConns))
+	errc := make(chan error, len(ls))
+	var accept sync.WaitGroup
+	for _, l := range ls {
+		accept.Go(func() { errc <- s.accept(ctx, l, sem) })
+	}
+	accept.Wait()
+	s.wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) accept(ctx context.Context, l net.Listener, sem chan struct{}) error {
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isEMFILE(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log().Warn("multipathd socket: accept", "err", err, "retry_in", delay)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			return fmt.Errorf("multipathd socket: accept on %s: %w", l.Addr(), err)
+		}
+		delay = 0
+		uid, err := s.peerUID(c)
+		if err != nil {
+			s.log().Warn("multipathd socket: peer credentials", "err", err)
+			c.Close()
+			continue
+		}
+		root := uid == 0
+		if !root {
+			select {
+			case sem <- struct{}{}:
+			default:
+				WriteFrame(c, "fail\ntoo many connections\n")
+				c.Close()
+				continue
+			}
+		}
+		s.mu.Lock()
+		if ctx.Err() != nil {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				c.Close()
+				if !root {
+					<-sem
+				}
+			}()
+			s.serveConn(ctx, c, root)
+		})
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn, root bool) {
+	for {
+		c.SetReadDeadline(time.Now().Add(orDefault(s.IdleTimeout, DefaultIdleTimeout)))
+		cmd, err := ReadFrame(c, MaxRequest)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				s.log().Debug("multipathd socket: read", "err", err)
+			}
+			return
+		}
+		reply := s.Execute(ctx, cmd, root)
+		c.SetWriteDeadline(time.Now().Add(orDefault(s.WriteTimeout, DefaultWriteTimeout)))
+		if err := WriteFrame(c, reply); err != nil {
+			s.log().Debug("multipathd socket: write", "err", err)
+			return
+		}
+	}
+}
+
+func (s *Server) peerUID(c net.Conn) (uint32, error) {
+	if s.PeerUID != nil {
+		return s.PeerUID(c)
+	}
+	return peerCred(c)
+}
+
+// Replies that are not a command's output.
+const (
+	replyOK         = "ok\n"
+	replyTimeout    = "timeout\n"
+	replyPermission = "permission deny: need to be root\n"
+)
+
+// errTimeout marks an action that did not finish within ActionTimeout.
+var errTimeout = errors.New("timeout")
+
+// Execute runs one command line for a peer (root or not) and returns the
+// reply text: the command's output, "ok\n", "fail\n" and a reason,
+// "timeout\n", the permission refusal, or the help text for a command it
+// does not know.
+func (s *Server) Execute(ctx context.Context, line string, root bool) (reply string) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log().Error("multipathd socket: panic serving a command", "cmd", line, "panic", r, "stack", string(debug.Stack()))
+			reply = "fail\ninternal error\n"
+		}
+	}()
+	cmd, err := ParseCommand(line)
+	if err != nil {
+		return s.help(err.Error())
+	}
+	h := findHandler(cmd)
+	if h == nil {
+		return s.help(fmt.Sprintf("%q: not a command", strings.TrimSpace(line)))
+	}
+	if !root && cmd.Verb != kwList {
+		return replyPermission
+	}
+	out, err := h.fn(s, ctx, cmd)
+	switch {
+	case errors.Is(err, errTimeout):
+		s.log().Warn("multipathd socket: command timed out; it goes on", "cmd", line)
+		return replyTimeout
+	case err != nil:
+		msg := api.AsError(err).Message
+		if cmd.Verb != kwList {
+			s.log().Warn("multipathd socket: command failed", "cmd", line, "err", msg)
+		}
+		return "fail\n" + strings.TrimSuffix(msg, "\n") + "\n"
+	case cmd.Verb != kwList:
+		s.log().Info("multipathd socket: command done", "cmd", line)
+	}
+	if out == "" {
+		return replyOK
+	}
+	return out
+}
+
+// act runs an action with the action timeout; a deadline reached is
+// errTimeout, the action itself going on in the daemon.
+func (s *Server) act(ctx context.Context, fn func(ctx context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, orDefault(s.ActionTimeout, DefaultActionTimeout))
+	defer cancel()
+	err := fn(actx)
+	if err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return errTimeout
+	}
+	return err
+}
+
+// help is multipathd's answer to a command it cannot parse: the reason, then
+// every command it knows.
+func (s *Server) help(reason string) string {
+	var b strings.Builder
+	b.WriteString(reason + "\n")
+	fmt.Fprintf(&b, "mpathd %s, multipathd-compatible commands:\n", s.Version)
+	for _, h := range handlers {
+		b.WriteString(" " + h.usage + "\n")
+	}
+	return b.String()
+}
