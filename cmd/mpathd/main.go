@@ -25,6 +25,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/control"
 	"github.com/mpathd/mpathd/pkg/dbusapi"
 	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/mpathcompat"
 	"github.com/mpathd/mpathd/pkg/sdnotify"
 	"github.com/mpathd/mpathd/pkg/sysfs"
 )
@@ -52,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logLevel := fl.String("log-level", "info", "log level: debug, info, warn, error")
 	bindingsPath := fl.String("bindings", bindings.DefaultBindingsPath, "user_friendly_names bindings file")
 	wwidsPath := fl.String("wwids", bindings.DefaultWWIDsPath, "find_multipaths wwids file")
+	fl.BoolVar(&multipathdSocket, "multipathd-socket", true, "also serve multipathd's socket and commands ($MULTIPATH_SOCKET_NAME, else "+mpathcompat.PathSocket+" and "+mpathcompat.AbstractSocket+")")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -156,6 +158,13 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	}
 	srv := &control.Server{Service: d, Log: slogger}
 	pump("control socket", func(ctx context.Context) error { return srv.Serve(ctx, l) })
+	if multipathdSocket {
+		msrv, ls, err := multipathdServer(d, slogger, func() { stopCause(daemon.ErrStop) })
+		if err != nil {
+			return err
+		}
+		pump("multipathd socket", func(ctx context.Context) error { return msrv.Serve(ctx, ls...) })
+	}
 	// D-Bus is optional: without a system bus the daemon runs on and connects when one appears.
 	bus := &dbusapi.Server{Service: d, Log: slogger}
 	d.SetDBusState(bus.State)
