@@ -901,14 +901,20 @@ func (d *Daemon) PathWWID(dev string) (string, bool) {
 	return ref.wwid, ok
 }
 
-// Alive proves the daemon's shards still make progress: each must run a no-op within the timeout.
-// It backs the systemd watchdog, so a map owner stuck in the kernel is noticed.
-func (d *Daemon) Alive(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	d.barrier(ctx)
-	if ctx.Err() != nil {
-		return fmt.Errorf("a map shard did not respond within %v", timeout)
+// Alive proves the daemon's shards make progress: it fails when a shard with work has not moved
+// on to its next piece of work or its next map for longer than stall. Busy is fine (a reconfigure of
+// a thousand maps, each waiting for udev) as long as it moves; stall must exceed the longest single
+// step, a create or reload with its udev waits. It never blocks, so it backs the systemd watchdog.
+func (d *Daemon) Alive(stall time.Duration) error {
+	now := d.now()
+	var stuck []string
+	for i, s := range d.shards {
+		if t := s.stalled(now); t > stall {
+			stuck = append(stuck, fmt.Sprintf("shard %d for %v", i, t.Round(time.Second)))
+		}
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("map shards stuck in one step: %s", strings.Join(stuck, ", "))
 	}
 	return nil
 }

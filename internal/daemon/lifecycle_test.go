@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -334,6 +337,75 @@ func TestFindMultipathsOnSecondPathInLaterBatch(t *testing.T) {
 			if !wwids.Known(lun0) {
 				t.Errorf("WWID not recorded in the wwids file")
 			}
+		})
+	}
+}
+
+// slowResume is the fake kernel with a udev wait on every resume (create and reload), as
+// dm.Client has when udevd is slow.
+type slowResume struct {
+	*dm.Fake
+	delay atomic.Int64 // time.Duration
+}
+
+func (s *slowResume) Resume(name string, flags dm.UdevFlags) (dm.Info, error) {
+	time.Sleep(time.Duration(s.delay.Load()))
+	return s.Fake.Resume(name, flags)
+}
+
+// Scenario 6: a reconfigure that reloads many maps, each waiting for udev up to its 10 s bound,
+// keeps a shard busy far longer than the watchdog's bound; the daemon is alive as long as every
+// shard moves on from map to map. A shard stuck in one step beyond the bound is not.
+func TestAliveDuringLongReconfigure(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		delay time.Duration
+		alive bool
+	}{{"each reload 9s", 9 * time.Second, true}, {"one reload 30s", 30 * time.Second, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				file := filepath.Join(t.TempDir(), "mpathd.toml")
+				writeFile(t, file, "")
+				var slow *slowResume
+				r := newRigWith(t, san(2, 8), "", nil, func(o *Options) {
+					slow = &slowResume{Fake: o.DM.(*dm.Fake)}
+					o.DM = slow
+					o.ConfigPath = file
+				})
+				slow.delay.Store(int64(tt.delay))
+				// Every map changes: 8 reloads on 4 shards, so some shard has two or more.
+				writeFile(t, file, "[defaults]\npath_selector = \"round-robin 0\"\n")
+				done := make(chan error, 1)
+				go func() { done <- r.d.Reconfigure(context.Background()) }()
+				var errs []error
+				start := time.Now()
+				for {
+					time.Sleep(time.Second)
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Fatal(err)
+						}
+						if took := time.Since(start); took < 18*time.Second && tt.alive {
+							t.Fatalf("reconfigure took %v: want a shard busy for 18 s or more", took)
+						}
+						if tt.alive && len(errs) > 0 {
+							t.Errorf("watchdog would have killed the daemon during a reconfigure that moved on: %v", errs)
+						}
+						if !tt.alive && len(errs) == 0 {
+							t.Errorf("a shard stuck 30 s in one reload was reported alive")
+						}
+						if err := r.d.Alive(10 * time.Second); err != nil {
+							t.Errorf("idle daemon not alive: %v", err)
+						}
+						return
+					default:
+					}
+					if err := r.d.Alive(10 * time.Second); err != nil {
+						errs = append(errs, err)
+					}
+				}
+			})
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 // layout (paths, groups, order, selector arguments) or the size must change, and never before every
 // path has had its first check, so the layout is computed from known priorities.
 func (s *shard) sync(m *mpath) {
+	s.progress()
 	d := s.d
 	now := d.now()
 	m.dirty, m.seen = true, now

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
 )
@@ -19,6 +20,10 @@ type shard struct {
 	queue []func()
 	busy  bool // a batch taken from queue is running
 	wake  chan struct{}
+
+	// moved is when the shard last made progress (started a piece of work or a map), or when work
+	// arrived while it was idle, in Unix nanoseconds: the watchdog's measure of a stuck shard.
+	moved atomic.Int64
 
 	snap atomic.Pointer[[]api.Map]
 
@@ -36,6 +41,9 @@ func newShard(d *Daemon) *shard {
 // post queues fn to run on the shard goroutine.
 func (s *shard) post(fn func()) {
 	s.mu.Lock()
+	if !s.busy && len(s.queue) == 0 {
+		s.progress() // an idle shard's clock starts with the work
+	}
 	s.queue = append(s.queue, fn)
 	s.mu.Unlock()
 	select {
@@ -62,6 +70,7 @@ func (s *shard) run(done <-chan struct{}) {
 				break
 			}
 			for _, fn := range work {
+				s.progress()
 				fn()
 			}
 			s.publish()
@@ -84,6 +93,18 @@ func (s *shard) flushEvents() {
 	}
 	clear(s.events)
 	s.events = s.events[:0]
+}
+
+// progress records that the shard moves on. Work that handles many maps in one piece (a tick, a
+// reconfigure) calls it per map, through sync.
+func (s *shard) progress() { s.moved.Store(s.d.now().UnixNano()) }
+
+// stalled reports how long a shard with work has not moved on; 0 when it is idle.
+func (s *shard) stalled(now time.Time) time.Duration {
+	if s.idle() {
+		return 0
+	}
+	return max(now.Sub(time.Unix(0, s.moved.Load())), 0)
 }
 
 // idle reports whether the shard has nothing queued and nothing running.
