@@ -113,7 +113,12 @@ func init() {
 				"level it came from: multipaths[wwid=…], overrides, devices[…], defaults or built-in.", runExplain)),
 		cmd("config check FILE", "validate a configuration file (no daemon needed)",
 			"Checks FILE as mpathd would load it: every unknown key, wrong type or invalid value is\n"+
-				"reported with file:line. Exit status 0 if the file is valid, 1 if not.", runCheck),
+				"reported with file:line. Exit status 0 if the file is valid, 1 if not. A file named\n"+
+				"*.conf is read in multipath.conf syntax; keywords mpathd does not implement are\n"+
+				"listed as warnings.", runCheck),
+		cmd("config import", "print /etc/multipath.conf (with conf.d) as the equivalent mpathd.toml", "", runImport),
+		cmd("config import FILE", "print a multipath.conf file as the equivalent mpathd.toml",
+			"What mpathd does not implement is listed as comments at the top.", runImport),
 		cmd("fail path DEV", "mark a path failed in its map (root)", "", action(api.OpFailPath, "DEV")),
 		cmd("reinstate path DEV", "put a failed path back in use (root)", "", action(api.OpReinstatePath, "DEV")),
 		cmd("switch map NAME group N", "make group N (from 1) the active group of a map (root)", "", runSwitch),

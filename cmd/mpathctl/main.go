@@ -36,7 +36,7 @@ type env struct {
 	opts        options
 	color       bool // paint states
 	terminal    bool // stdout is a terminal: top redraws in place
-	validate    func(path string) error
+	load        func(path string) (*config.Config, error)
 
 	client *control.Client
 }
@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 			inv.opts.socket = control.DefaultSocket
 		}
 	}
-	e := &env{out: stdout, errOut: stderr, opts: inv.opts, terminal: terminal, validate: config.Validate}
+	e := &env{out: stdout, errOut: stderr, opts: inv.opts, terminal: terminal, load: config.Load}
 	switch inv.opts.color {
 	case "always":
 		e.color = true

@@ -163,6 +163,14 @@ func renderStatus(w io.Writer, s api.Status, p paint) {
 	fmt.Fprintf(tw, "state\t%s\n", s.State)
 	fmt.Fprintf(tw, "uptime\t%s\n", (time.Duration(s.UptimeSec) * time.Second).String())
 	fmt.Fprintf(tw, "config\t%s\n", orDash(s.ConfigFile))
+	for _, f := range s.ConfigFiles {
+		if f != s.ConfigFile {
+			fmt.Fprintf(tw, "  drop-in\t%s\n", f)
+		}
+	}
+	for _, w := range s.ConfigWarnings {
+		fmt.Fprintf(tw, "  warning\t%s\n", w)
+	}
 	if !s.LastReconfigure.IsZero() {
 		fmt.Fprintf(tw, "reconfigured\t%s\n", s.LastReconfigure.UTC().Format(time.RFC3339))
 	}

@@ -47,10 +47,14 @@ var (
 // installed or while it is down.
 func runCheck(ctx context.Context, e *env, p map[string]string) error {
 	file := p["FILE"]
-	if err := e.validate(file); err != nil {
+	c, err := e.load(file)
+	if err != nil {
 		// Each problem on its own line, file:line: key: message.
 		fmt.Fprintln(e.errOut, err)
 		return errors.New("the file is not valid")
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(e.errOut, "warning: %s\n", w)
 	}
 	fmt.Fprintf(e.out, "%s: ok\n", file)
 	return nil

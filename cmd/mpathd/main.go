@@ -22,6 +22,7 @@ import (
 	"github.com/mpathd/mpathd/internal/version"
 	"github.com/mpathd/mpathd/pkg/bindings"
 	"github.com/mpathd/mpathd/pkg/config"
+	_ "github.com/mpathd/mpathd/pkg/config/mpconf" // reads multipath.conf when mpathd.toml is absent
 	"github.com/mpathd/mpathd/pkg/control"
 	"github.com/mpathd/mpathd/pkg/dbusapi"
 	"github.com/mpathd/mpathd/pkg/dm"
@@ -68,9 +69,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		// Checking a file that is not there is a failure, not a check of the built-in defaults: a
 		// typo in a deployment script must not pass.
-		if err := config.Validate(*cfgPath); err != nil {
+		c, err := config.Load(*cfgPath)
+		if err != nil {
 			fmt.Fprintf(stderr, "mpathd: invalid configuration:\n%v\n", err)
 			return 1
+		}
+		for _, w := range c.Warnings {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
 		fmt.Fprintf(stdout, "%s: valid\n", *cfgPath)
 		return 0
@@ -85,8 +90,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mpathd: %v\n", err)
 		return 2
 	}
-	if cfg.File == "" {
+	switch {
+	case cfg.File == "":
 		log.Info().Str("file", *cfgPath).Msg("no configuration file: running on built-in defaults")
+	case cfg.File != *cfgPath:
+		log.Info().Str("file", cfg.File).Strs("files", cfg.Files).Msgf("no %s: reading multipath-tools' configuration", *cfgPath)
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn().Str("file", cfg.File).Msg(w.Error())
 	}
 	if err := serve(cfg, *cfgPath, *socket, *bindingsPath, *wwidsPath, log, slogger); err != nil {
 		log.Error().Err(err).Msg("mpathd stopped")

@@ -884,6 +884,10 @@ func (d *Daemon) Status() api.Status {
 		State:           d.state.Load().(string),
 		LastReconfigure: d.lastConfig.Load().(time.Time),
 	}
+	st.ConfigFiles = d.cfg().Files
+	for _, w := range d.cfg().Warnings {
+		st.ConfigWarnings = append(st.ConfigWarnings, w.Error())
+	}
 	st.EventSubscribers = d.hub.Subscribers()
 	if f := d.dbusState.Load(); f != nil {
 		st.DBus = (*f)()

@@ -121,14 +121,18 @@ func (d *Daemon) SwitchGroup(ctx context.Context, mapName string, group int) err
 // valid one is applied to every map, and only maps whose table changes are reloaded. Path states
 // and counters survive.
 func (d *Daemon) Reconfigure(ctx context.Context) error {
-	file := d.cfg().File
+	// ConfigPath first: with mpathd.toml absent, it falls back to multipath.conf again.
+	file := d.o.ConfigPath
 	if file == "" {
-		file = d.o.ConfigPath
+		file = d.cfg().File
 	}
 	cfg, err := config.LoadOptional(file)
 	if err != nil {
 		d.log.Error().Err(err).Str("file", file).Msg("reconfigure: invalid configuration, keeping the running one")
 		return api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn().Str("file", cfg.File).Msg(w.Error())
 	}
 	d.state.Store("reloading")
 	defer d.state.Store("running")

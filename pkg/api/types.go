@@ -235,6 +235,12 @@ type Status struct {
 	Started    time.Time `json:"started"`
 	UptimeSec  float64   `json:"uptime_sec"`
 	ConfigFile string    `json:"config_file"`
+	// ConfigFiles lists every file read when there are several (a
+	// multipath.conf and its conf.d drop-ins).
+	ConfigFiles []string `json:"config_files,omitempty"`
+	// ConfigWarnings are "file:line: keyword: message" lines for what the
+	// configuration sets but the daemon does not apply.
+	ConfigWarnings []string `json:"config_warnings,omitempty"`
 	// State is the daemon's phase: startup, configure, running, reloading, stopping.
 	State string `json:"state"`
 	Maps  int    `json:"maps"`

@@ -7,6 +7,13 @@ func ptr[T any](v T) *T { return &v }
 // DefaultPath is where mpathd looks for its configuration file.
 const DefaultPath = "/etc/mpathd/mpathd.toml"
 
+// Where multipath-tools keeps its configuration: mpathd reads it when
+// DefaultPath does not exist.
+const (
+	MultipathConfPath = "/etc/multipath.conf"
+	MultipathConfDir  = "/etc/multipath/conf.d"
+)
+
 // builtinSettings are multipath-tools' upstream defaults, with one deliberate
 // difference: find_multipaths is "on" rather than "strict", so that a daemon
 // installed to multipath a SAN does so without a populated wwids file.

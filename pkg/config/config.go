@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,6 +20,13 @@ import (
 type Config struct {
 	// File is the path the configuration was read from; "" for built-in.
 	File string
+	// Files lists every file read, in reading order, when there are several
+	// (multipath.conf and its conf.d drop-ins); nil otherwise.
+	Files []string
+	// Warnings are problems that did not stop loading: in a multipath.conf,
+	// keywords mpathd does not implement and values multipath-tools would
+	// also ignore. Each names file, line and keyword.
+	Warnings []*Error
 
 	Defaults  Attrs
 	Overrides Attrs
@@ -106,25 +115,62 @@ func Builtin() *Config {
 	return c
 }
 
-// Load reads and validates the file at path. Every problem found is
-// reported, each as an *Error naming file, line and key (use errors.As or
-// iterate the joined errors).
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+// LoadOptional is Load, except that a missing file yields Builtin(); when
+// the missing file is DefaultPath, multipath-tools' /etc/multipath.conf (with
+// /etc/multipath/conf.d) is read instead if it exists.
+func LoadOptional(path string) (*Config, error) { return LoadOptionalAt("/", path) }
+
+// LoadOptionalAt is LoadOptional with the fixed locations (DefaultPath,
+// MultipathConfPath, MultipathConfDir) taken under root.
+func LoadOptionalAt(root, path string) (*Config, error) {
+	c, err := loadAt(root, path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return c, err
 	}
-	return Parse(data, path)
+	if path == filepath.Join(root, DefaultPath) {
+		c, err = loadAt(root, filepath.Join(root, MultipathConfPath))
+		if !errors.Is(err, fs.ErrNotExist) {
+			return c, err
+		}
+	}
+	return Builtin(), nil
 }
 
-// LoadOptional is Load, except that a missing file yields Builtin().
-func LoadOptional(path string) (*Config, error) {
-	c, err := Load(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Builtin(), nil
+// Load reads and validates the file at path: TOML, or multipath.conf syntax
+// when the name ends in ".conf" (see RegisterMultipathConf). Every problem
+// found is reported, each as an *Error naming file, line and key (use
+// errors.As or iterate the joined errors).
+func Load(path string) (*Config, error) { return loadAt("/", path) }
+
+func loadAt(root, path string) (*Config, error) {
+	if !strings.HasSuffix(path, ".conf") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		return Parse(data, path)
 	}
-	return c, err
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if readMultipathConf == nil {
+		return nil, &Error{File: path, Msg: "multipath.conf syntax is not supported by this program"}
+	}
+	dir := ""
+	if path == filepath.Join(root, MultipathConfPath) {
+		dir = filepath.Join(root, MultipathConfDir)
+	}
+	return readMultipathConf(path, dir)
 }
+
+// readMultipathConf reads a multipath.conf file and, when dir is not "",
+// the *.conf files in dir in lexical order.
+var readMultipathConf func(path, dir string) (*Config, error)
+
+// RegisterMultipathConf installs the reader of multipath-tools' syntax
+// (package mpconf registers itself; package config cannot import it, as it
+// builds on this package).
+func RegisterMultipathConf(read func(path, dir string) (*Config, error)) { readMultipathConf = read }
 
 // Validate checks the file at path without keeping the result; it is the
 // entry point of `mpathctl config check FILE` and `mpathd --check`.
@@ -199,6 +245,16 @@ func Parse(data []byte, name string) (*Config, error) {
 	return c, nil
 }
 
+// Compile readies a Config built field by field by a reader of another
+// syntax: it compiles the hardware table, the filters and the multipaths
+// index. Every regex must already have been checked (see CheckPattern).
+func (c *Config) Compile() error {
+	if err := c.finish(); err != nil {
+		return &Error{File: c.File, Msg: err.Error()}
+	}
+	return nil
+}
+
 // finish compiles the hardware table, the filters and the multipaths index.
 // The parser has already checked every user regex.
 func (c *Config) finish() error {
@@ -262,7 +318,17 @@ func mergeAttrs(dst, src *Attrs) {
 	for i := range keywords {
 		keywords[i].merge(dst, src)
 	}
+	if len(src.Src) > 0 {
+		dst.Src = maps.Clone(dst.Src)
+		if dst.Src == nil {
+			dst.Src = map[string]string{}
+		}
+		maps.Copy(dst.Src, src.Src)
+	}
 }
+
+// MergeAttrs copies every keyword set in src over dst, with its source.
+func MergeAttrs(dst, src *Attrs) { mergeAttrs(dst, src) }
 
 type parser struct {
 	file  string
@@ -459,8 +525,8 @@ func (p *parser) multipaths(v any) []Multipath {
 				if err != nil {
 					return err
 				}
-				if s == "" || strings.ContainsAny(s, " \t\n/#") {
-					return errf("%q is not a WWID (non-empty, without whitespace, '/' or '#')", s)
+				if err := CheckWWID(s); err != nil {
+					return err
 				}
 				mp.WWID = s
 				return nil
@@ -470,8 +536,8 @@ func (p *parser) multipaths(v any) []Multipath {
 				if err != nil {
 					return err
 				}
-				if s == "" || s == "." || s == ".." || len(s) > 127 || strings.ContainsAny(s, " \t\n/#") {
-					return errf("%q is not a usable map name (1-127 characters, without whitespace, '/' or '#')", s)
+				if err := CheckAlias(s); err != nil {
+					return err
 				}
 				mp.Alias = s
 				return nil
@@ -483,6 +549,22 @@ func (p *parser) multipaths(v any) []Multipath {
 		out = append(out, mp)
 	}
 	return out
+}
+
+// CheckWWID reports whether s can be a [[multipaths]] wwid.
+func CheckWWID(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\n/#") {
+		return errf("%q is not a WWID (non-empty, without whitespace, '/' or '#')", s)
+	}
+	return nil
+}
+
+// CheckAlias reports whether s can be a map name.
+func CheckAlias(s string) error {
+	if s == "" || s == "." || s == ".." || len(s) > 127 || strings.ContainsAny(s, " \t\n/#") {
+		return errf("%q is not a usable map name (1-127 characters, without whitespace, '/' or '#')", s)
+	}
+	return nil
 }
 
 func (p *parser) filterList(v any, path string) FilterList {

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 // Settings is the fully resolved value of every keyword for one map (or, for
@@ -125,6 +128,11 @@ type Attrs struct {
 	MarginalPathErrRateThreshold  *int
 	MarginalPathErrRecheckGapTime *int
 	MarginalPathDoubleFailedTime  *int
+
+	// Src tells, per keyword set in this layer, where it was set (such as
+	// "/etc/multipath.conf:12"); `config explain` prints it with the origin.
+	// nil when the reader does not record positions.
+	Src map[string]string
 }
 
 // scope says in which sections a keyword may appear.
@@ -291,6 +299,79 @@ var keywords = []keyword{
 	kw("marginal_path_err_rate_threshold", scopeMap, intIn(0, 1000), func(a *Attrs) **int { return &a.MarginalPathErrRateThreshold }, func(s *Settings) *int { return &s.MarginalPathErrRateThreshold }, itoa),
 	kw("marginal_path_err_recheck_gap_time", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.MarginalPathErrRecheckGapTime }, func(s *Settings) *int { return &s.MarginalPathErrRecheckGapTime }, itoa),
 	kw("marginal_path_double_failed_time", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.MarginalPathDoubleFailedTime }, func(s *Settings) *int { return &s.MarginalPathDoubleFailedTime }, itoa),
+}
+
+// Sections a keyword can be set in, for SetKeyword.
+const (
+	SectionDefaults   = "defaults"
+	SectionOverrides  = "overrides"
+	SectionDevices    = "devices"
+	SectionMultipaths = "multipaths"
+)
+
+var sectionByName = map[string]section{
+	SectionDefaults: secDefaults, SectionOverrides: secOverrides, SectionDevices: secDevices, SectionMultipaths: secMultipaths,
+}
+
+// Errors of SetKeyword besides an invalid value.
+var (
+	ErrUnknownKeyword = errors.New("unknown keyword")
+	ErrNotInSection   = errors.New("not allowed in this section")
+)
+
+// SetKeyword sets keyword name in layer a of the given section (one of the
+// Section constants) from a value typed as TOML decodes it (string, int64,
+// float64, bool). It is how readers of other syntaxes fill Attrs.
+func SetKeyword(a *Attrs, sectionName, name string, v any) error {
+	kwd := keywordByName[name]
+	if kwd == nil {
+		return ErrUnknownKeyword
+	}
+	sec, ok := sectionByName[sectionName]
+	if !ok || !kwd.scope.allows(sec) {
+		return ErrNotInSection
+	}
+	return kwd.set(a, v)
+}
+
+// Known reports whether name is a keyword of mpathd's configuration.
+func Known(name string) bool { return keywordByName[name] != nil }
+
+// IsSet reports whether layer a sets keyword name.
+func IsSet(a *Attrs, name string) bool {
+	kwd := keywordByName[name]
+	return kwd != nil && kwd.isSet(a)
+}
+
+// KeyValue is one keyword set in a layer, with its value typed as SetKeyword
+// takes it.
+type KeyValue struct {
+	Key   string
+	Value any // string, int64, float64 or bool
+}
+
+// Values lists the keywords layer a sets, in reference order, so that a
+// writer of another syntax can render a layer back.
+func Values(a *Attrs) []KeyValue {
+	var out []KeyValue
+	for i := range keywords {
+		k := &keywords[i]
+		if !k.isSet(a) {
+			continue
+		}
+		var s Settings
+		k.apply(a, &s)
+		text, ok := k.toml(&s)
+		if !ok {
+			continue
+		}
+		var v struct{ V any }
+		if _, err := toml.Decode("V = "+text, &v); err != nil {
+			panic("config: keyword " + k.name + " renders invalid TOML " + text) // a programming error, caught by tests
+		}
+		out = append(out, KeyValue{Key: k.name, Value: v.V})
+	}
+	return out
 }
 
 var keywordByName = func() map[string]*keyword {

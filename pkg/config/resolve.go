@@ -86,6 +86,9 @@ func (c *Config) Resolve(wwid, vendor, product, revision string) *Resolved {
 			if k.isSet(l.attrs) {
 				k.apply(l.attrs, &r.Settings)
 				r.origins[k.name] = l.origin
+				if src := l.attrs.Src[k.name]; src != "" {
+					r.origins[k.name] = strings.TrimSuffix(l.origin, " (config)") + " (" + src + ")"
+				}
 				break
 			}
 		}

@@ -480,4 +480,11 @@ func compilePattern(s string) (pattern, error) {
 	return p, nil
 }
 
+// CheckPattern reports whether s is a valid blacklist pattern (a regular
+// expression, inverted by a leading "!").
+func CheckPattern(s string) error {
+	_, err := compilePattern(s)
+	return err
+}
+
 func (p pattern) match(s string) bool { return p.re.MatchString(s) != p.invert }

@@ -1,0 +1,145 @@
+package mpconf
+
+// Sections a keyword may appear in, as in multipath-tools.
+type where uint8
+
+const (
+	inDefaults where = 1 << iota
+	inOverrides
+	inDevice
+	inMultipath
+
+	inDOV  = inDefaults | inOverrides | inDevice
+	inAll  = inDOV | inMultipath
+	inDefM = inDefaults | inMultipath
+)
+
+// How a keyword's value is read.
+type kind uint8
+
+const (
+	kindString     kind = iota
+	kindInt             // decimal integer
+	kindYesNo           // yes/no, also 1/0
+	kindFailback        // manual, immediate, followover or N (0: not set)
+	kindRetry           // fail (also 0), queue or N
+	kindTmo             // seconds, "off" (fast_io_fail_tmo) or "infinity" (dev_loss_tmo)
+	kindFind            // find_multipaths: yes/on, no/off, greedy, strict, smart
+	kindMarginal        // marginal_pathgroups: yes/on, no/off, fpin
+	kindIgnored         // accepted by multipath-tools, not implemented by mpathd
+	kindDeprecated      // accepted and ignored by multipath-tools itself
+)
+
+type spec struct {
+	where where
+	kind  kind
+	// name is the mpathd keyword it sets, when it differs.
+	name string
+}
+
+// keywords are the keywords multipath-tools accepts in defaults, overrides,
+// device and multipath sections (the section keywords vendor, product,
+// revision, product_blacklist, wwid and alias are handled by the builder).
+// mpathd's own keywords (stats_interval, weight_update, …) are accepted too,
+// as in mpathd.toml.
+var keywords = map[string]spec{
+	// Daemon-wide.
+	"polling_interval":         {inDefaults, kindInt, ""},
+	"max_polling_interval":     {inDefaults, kindInt, ""},
+	"find_multipaths":          {inDefaults, kindFind, ""},
+	"queue_without_daemon":     {inDefaults, kindYesNo, ""},
+	"checker_timeout":          {inDefaults, kindInt, ""},
+	"marginal_pathgroups":      {inDefaults, kindMarginal, ""},
+	"verbosity":                {inDefaults, kindIgnored, ""},
+	"reassign_maps":            {inDefaults, kindIgnored, ""},
+	"uid_attrs":                {inDefaults, kindIgnored, ""},
+	"max_fds":                  {inDefaults, kindIgnored, ""},
+	"allow_usb_devices":        {inDefaults, kindIgnored, ""},
+	"log_checker_err":          {inDefaults, kindIgnored, ""},
+	"strict_timing":            {inDefaults, kindIgnored, ""},
+	"force_sync":               {inDefaults, kindIgnored, ""},
+	"find_multipaths_timeout":  {inDefaults, kindIgnored, ""},
+	"uxsock_timeout":           {inDefaults, kindIgnored, ""},
+	"retrigger_tries":          {inDefaults, kindIgnored, ""},
+	"retrigger_delay":          {inDefaults, kindIgnored, ""},
+	"missing_uev_wait_timeout": {inDefaults, kindIgnored, ""},
+	"remove_retries":           {inDefaults, kindIgnored, ""},
+	"enable_foreign":           {inDefaults, kindIgnored, ""},
+	"auto_resize":              {inDefaults, kindIgnored, ""},
+	"purge_disconnected":       {inDefaults, kindIgnored, ""},
+	"multipath_dir":            {inDefaults, kindDeprecated, ""},
+	"getuid_callout":           {inDefaults | inDevice, kindDeprecated, ""},
+	"bindings_file":            {inDefaults, kindDeprecated, ""},
+	"wwids_file":               {inDefaults, kindDeprecated, ""},
+	"prkeys_file":              {inDefaults, kindDeprecated, ""},
+	"config_dir":               {inDefaults, kindDeprecated, ""},
+	"disable_changed_wwids":    {inDefaults, kindDeprecated, ""},
+	"hw_str_match":             {inDefaults, kindDeprecated, ""},
+
+	// Per device type.
+	"path_checker":               {inDOV, kindString, ""},
+	"checker":                    {inDOV, kindString, "path_checker"},
+	"alias_prefix":               {inDOV, kindString, ""},
+	"fast_io_fail_tmo":           {inDOV, kindTmo, ""},
+	"dev_loss_tmo":               {inDOV, kindTmo, ""},
+	"retain_attached_hw_handler": {inDOV, kindYesNo, ""},
+	"detect_prio":                {inDOV, kindYesNo, ""},
+	"detect_checker":             {inDOV, kindYesNo, ""},
+	"detect_pgpolicy":            {inDOV, kindYesNo, ""},
+	"detect_pgpolicy_use_tpg":    {inDOV, kindYesNo, ""},
+	"hardware_handler":           {inDevice, kindString, ""},
+	"uid_attribute":              {inDOV, kindIgnored, ""},
+	"eh_deadline":                {inDOV, kindIgnored, ""},
+	"max_retries":                {inDOV, kindIgnored, ""},
+	"recheck_wwid":               {inDOV, kindIgnored, ""},
+	"vpd_vendor":                 {inDevice, kindIgnored, ""},
+
+	// Per map.
+	"path_selector":                      {inAll, kindString, ""},
+	"path_grouping_policy":               {inAll, kindString, ""},
+	"prio":                               {inAll, kindString, ""},
+	"prio_args":                          {inAll, kindString, ""},
+	"features":                           {inAll, kindString, ""},
+	"failback":                           {inAll, kindFailback, ""},
+	"rr_weight":                          {inAll, kindString, ""},
+	"no_path_retry":                      {inAll, kindRetry, ""},
+	"rr_min_io":                          {inAll, kindInt, ""},
+	"rr_min_io_rq":                       {inAll, kindInt, ""},
+	"flush_on_last_del":                  {inAll, kindString, ""},
+	"user_friendly_names":                {inAll, kindYesNo, ""},
+	"deferred_remove":                    {inAll, kindYesNo, ""},
+	"max_sectors_kb":                     {inAll, kindInt, ""},
+	"san_path_err_threshold":             {inAll, kindInt, ""},
+	"san_path_err_forget_rate":           {inAll, kindInt, ""},
+	"san_path_err_recovery_time":         {inAll, kindInt, ""},
+	"marginal_path_err_sample_time":      {inAll, kindInt, ""},
+	"marginal_path_err_rate_threshold":   {inAll, kindInt, ""},
+	"marginal_path_err_recheck_gap_time": {inAll, kindInt, ""},
+	"marginal_path_double_failed_time":   {inAll, kindInt, ""},
+	"queue_mode":                         {inAll, kindString, ""},
+	"delay_watch_checks":                 {inAll, kindIgnored, ""},
+	"delay_wait_checks":                  {inAll, kindIgnored, ""},
+	"skip_kpartx":                        {inAll, kindIgnored, ""},
+	"ghost_delay":                        {inAll, kindIgnored, ""},
+	"all_tg_pt":                          {inAll, kindIgnored, ""},
+	"reservation_key":                    {inDefM, kindIgnored, ""},
+	"mode":                               {inDefM, kindIgnored, ""},
+	"uid":                                {inDefM, kindIgnored, ""},
+	"gid":                                {inDefM, kindIgnored, ""},
+	"partition_delimiter":                {inDefaults, kindIgnored, ""},
+	"pg_timeout":                         {inAll, kindDeprecated, ""},
+}
+
+func (w where) String() string {
+	switch w {
+	case inDefaults:
+		return "defaults"
+	case inOverrides:
+		return "overrides"
+	case inDevice:
+		return "device"
+	case inMultipath:
+		return "multipath"
+	}
+	return "?"
+}
