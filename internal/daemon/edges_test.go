@@ -518,6 +518,40 @@ func TestHeldPathReleasedWhenNoOtherPathInUse(t *testing.T) {
 	})
 }
 
+// A hold is mpathd's own decision, so it must not fail I/O even in the moment between the kernel
+// failing the last path in use and mpathd releasing the held one: while a path is held out, the
+// map queues (here with no_path_retry fail), and stops queueing once the hold is over.
+func TestHoldQueuesRatherThanFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, san(2, 1), "[defaults]\npolling_interval = 1\n", nil)
+		for range 2 { // the second quick failure holds sda out
+			r.dm.KernelFailPath(lun0, "8:0")
+			r.d.MapChanged(lun0)
+			r.settle()
+			r.check("sda", checker.Up)
+			r.settle()
+		}
+		if !strings.Contains(r.table(lun0), "queue_if_no_path") {
+			t.Fatalf("no queueing while a path is held out: %s", r.table(lun0))
+		}
+		served := r.dm.ServedIO(lun0)
+		r.submit(lun0, 1)
+		r.dm.KernelFailPath(lun0, "8:16") // the request is retried: no path left in the kernel
+		if q, f := r.dm.QueuedIO(lun0), r.dm.FailedIO(lun0); q != 1 || f != 0 {
+			t.Fatalf("before the release: %d held, %d failed; want 1 held", q, f)
+		}
+		r.d.MapChanged(lun0)
+		r.settle()
+		if q, f, sv := r.dm.QueuedIO(lun0), r.dm.FailedIO(lun0), r.dm.ServedIO(lun0)-served; q != 0 || f != 0 || sv != 2 {
+			// 2: the request, and the one the kernel retried after failing sdb
+			t.Errorf("after the release: %d held, %d failed, %d served; want 0, 0, 2", q, f, sv)
+		}
+		if strings.Contains(r.table(lun0), "queue_if_no_path") {
+			t.Errorf("queueing left on after the hold ended (no_path_retry fail)")
+		}
+	})
+}
+
 // An outage is not a flap: a path the kernel failed whose fresh check finds it down (offlined, a
 // cable pulled) is reinstated as soon as it is back, however often that happens.
 func TestOutageIsNotAFlap(t *testing.T) {

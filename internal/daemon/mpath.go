@@ -134,13 +134,31 @@ func (m *mpath) usablePaths(now time.Time) int {
 	return n
 }
 
-// wantQueueing is whether queue_if_no_path should be set now.
-func (m *mpath) wantQueueing() bool {
+// wantQueueing is whether queue_if_no_path should be set now: as no_path_retry says, and also while
+// a path that passes its check is held out after flapping. The hold is mpathd's own decision, so
+// should the paths in use fail meanwhile, I/O queues for the moment it takes to release the held
+// path (see releaseHold) rather than fail.
+func (m *mpath) wantQueueing(now time.Time) bool { return m.policyQueues() || m.holding(now) }
+
+// policyQueues is whether no_path_retry wants queueing now.
+func (m *mpath) policyQueues() bool {
 	switch m.res.NoPathRetry.Mode {
 	case config.RetryQueue:
 		return true
 	case config.RetryCount:
 		return !m.retryExpired
+	}
+	return false
+}
+
+// holding reports whether a path of the live table that passes its check is held out after
+// flapping.
+func (m *mpath) holding(now time.Time) bool {
+	for _, p := range m.paths {
+		if _, _, ok := m.status.Path(p.info.Dev.String()); ok && p.checked && p.state.Usable() && !p.recheck &&
+			!p.adminFailed && now.Before(p.holdUntil) {
+			return true
+		}
 	}
 	return false
 }
@@ -192,7 +210,7 @@ func (m *mpath) layout(weights map[string]int, now time.Time) ([][]member, dm.Ta
 		hwHandler: m.hwHandler(),
 		rrMinIORq: m.res.RRMinIORq,
 		rrWeight:  m.res.RRWeight,
-		queueing:  m.wantQueueing(),
+		queueing:  m.wantQueueing(now),
 		weights:   weights,
 	})
 	return gs, t, err

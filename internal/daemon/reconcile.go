@@ -415,7 +415,7 @@ func (s *shard) syncQueueing(m *mpath, now time.Time) bool {
 				Msg("no usable path: entering recovery mode, I/O queued")
 		}
 	}
-	want := m.wantQueueing()
+	want := m.wantQueueing(now)
 	if want == m.live.Features.QueueIfNoPath {
 		return false
 	}
@@ -435,6 +435,8 @@ func (s *shard) syncQueueing(m *mpath, now time.Time) bool {
 		ev = api.Event{Type: api.EventQueueingOn, Map: m.name, Old: "off", New: "on"}
 	}
 	switch {
+	case want && !m.policyQueues():
+		ev.Reason = "a flapping path is held out: I/O queues rather than fails until it is released"
 	case want:
 		ev.Reason = "no_path_retry " + m.res.NoPathRetry.String()
 	case m.retryExpired:
