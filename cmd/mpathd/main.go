@@ -154,7 +154,7 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	// The event sources are the daemon's senses: one that ends while the daemon runs leaves it blind
 	// (no new paths, no kernel path failures), so it is fatal; systemd restarts us and the new
 	// instance adopts every map without a reload.
-	exits := make(chan pumpExit, 5)
+	exits := make(chan pumpExit, 8) // room for every source, so none blocks after supervise returned
 	pump := func(name string, f func(context.Context) error) {
 		go func() { exits <- pumpExit{name: name, err: f(ctx)} }()
 	}

@@ -145,18 +145,44 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	}
 	defer d.runOnce.Do(func() { close(d.done) })
 	d.state.Store("configure")
-	if err := d.assemble(ctx); err != nil {
-		return err
+	// READY=1 waits for the maps, but not beyond the cap: local file systems and LVM wait for it,
+	// and systemd fails a unit that takes too long to start. A scan or creations that run late
+	// go on after it.
+	capped, cancel := context.WithTimeout(ctx, d.readyCap())
+	defer cancel()
+	assembled := make(chan error, 1)
+	go func() {
+		err := d.assemble(ctx)
+		if err == nil {
+			d.waitAssembled(capped)
+		}
+		assembled <- err
+	}()
+	select {
+	case err := <-assembled:
+		if err != nil {
+			return err
+		}
+		assembled = nil
+	case <-capped.Done():
+		if ctx.Err() == nil {
+			d.log.Warn().Dur("after", d.readyCap()).Msg("startup: ready before every map is assembled; assembly goes on")
+		}
 	}
-	d.waitAssembled(ctx)
 	d.state.Store("running")
-	if ready != nil {
+	if ready != nil && ctx.Err() == nil {
 		ready()
 	}
 	tick := time.NewTicker(time.Duration(d.cfg().Global().PollingInterval) * time.Second)
 	defer tick.Stop()
 	for {
 		select {
+		case err := <-assembled: // only when ready went out before assembly ended
+			if err != nil {
+				return err
+			}
+			assembled = nil
+			d.log.Info().Msg("startup: assembly finished")
 		case <-ctx.Done():
 			d.state.Store("stopping")
 			if cause := context.Cause(ctx); !errors.Is(cause, ErrStop) {
@@ -171,24 +197,24 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// waitAssembled waits until every discovered map has been created or adopted with its paths'
-// first check results, so that READY=1 means the maps are there. Each first check is bounded by
-// the checker's deadline, so this ends; the cap guards against a monitor that never answers.
-func (d *Daemon) waitAssembled(ctx context.Context) {
+// readyCap is the longest start-up holds READY=1 back: 35 s, less when checker_timeout bounds
+// the first checks sooner (each first check ends by its deadline).
+func (d *Daemon) readyCap() time.Duration {
 	limit := 30 * time.Second
 	if t := d.cfg().Global().CheckerTimeout; t > 0 {
 		limit = time.Duration(t) * time.Second
 	}
-	deadline := time.NewTimer(limit + 5*time.Second)
-	defer deadline.Stop()
+	return min(limit+5*time.Second, 35*time.Second)
+}
+
+// waitAssembled waits until every discovered map has been created or adopted with its paths'
+// first check results, so that READY=1 means the maps are there, or until ctx ends (the cap).
+func (d *Daemon) waitAssembled(ctx context.Context) {
 	poll := time.NewTicker(20 * time.Millisecond)
 	defer poll.Stop()
 	for d.unassembled(ctx) > 0 {
 		select {
 		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			d.log.Warn().Int("maps", d.unassembled(ctx)).Msg("startup: some maps still wait for first path checks")
 			return
 		case <-poll.C:
 		}

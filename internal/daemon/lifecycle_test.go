@@ -20,6 +20,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/sysfs"
 )
 
 const lun1 = "333333330000007d1"
@@ -404,6 +405,57 @@ func TestAliveDuringLongReconfigure(t *testing.T) {
 					if err := r.d.Alive(10 * time.Second); err != nil {
 						errs = append(errs, err)
 					}
+				}
+			})
+		})
+	}
+}
+
+// slowPaths is a sysfs whose full scan takes a while (a SAN with thousands of devices, a hung
+// attribute read).
+type slowPaths struct {
+	*fakeTopo
+	delay time.Duration
+}
+
+func (s slowPaths) Paths() ([]sysfs.Path, error) {
+	time.Sleep(s.delay)
+	return s.fakeTopo.Paths()
+}
+
+// Scenario 9: READY=1 goes out at the latest 35 s after start, even while maps are still being
+// created (each waiting 20 s for udev) or the first scan still runs; the maps follow.
+func TestReadyWithin35s(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		resume, scan time.Duration
+	}{{"slow udev", 20 * time.Second, 0}, {"slow scan", 0, 60 * time.Second}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				topo := san(2, 8)
+				f := &slowResume{Fake: dm.NewFake()}
+				f.delay.Store(int64(tt.resume))
+				mon := &fakeMonitor{watched: map[string]CheckSpec{}}
+				d := New(Options{Config: config.Builtin(), Topology: slowPaths{topo, tt.scan}, DM: f, Monitor: mon,
+					Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 4})
+				mon.first = func(p sysfs.Path) {
+					d.PathChecked(p.Name, CheckResult{State: checker.Up, Prio: prioOf(p), PrioName: "sysfs"})
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				start := time.Now()
+				readyAt := make(chan time.Duration, 1)
+				done := make(chan error, 1)
+				go func() { done <- d.Run(ctx, func() { readyAt <- time.Since(start) }) }()
+				if took := <-readyAt; took > 35*time.Second {
+					t.Errorf("READY after %v, want at most 35 s", took)
+				}
+				// Assembly goes on after READY: every map is made.
+				for len(d.Topology().Maps) < 8 || d.unassembled(ctx) > 0 {
+					time.Sleep(time.Second)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
 				}
 			})
 		})
