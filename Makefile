@@ -21,7 +21,7 @@ VM_TIMEOUT ?= 40m
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/mpathd ./cmd/mpathctl
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/mpathd ./cmd/mpathctl ./cmd/multipath
 
 # deps installs what the VM test bed needs when it is missing (Debian packages only).
 deps:
@@ -67,6 +67,8 @@ bench:
 install: build
 	install -D -m 0755 $(BIN)/mpathd $(DESTDIR)$(PREFIX)/sbin/mpathd
 	install -D -m 0755 $(BIN)/mpathctl $(DESTDIR)$(PREFIX)/bin/mpathctl
+	install -D -m 0755 $(BIN)/multipath $(DESTDIR)$(PREFIX)/sbin/multipath
+	ln -sf multipath $(DESTDIR)$(PREFIX)/sbin/multipathd
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
 	$(BIN)/mpathctl completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpathctl
 	$(BIN)/mpathctl completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_mpathctl
