@@ -134,6 +134,39 @@ func builtinDevices() []Device {
 			},
 		},
 		{
+			Vendor: "DellEMC", Product: "PowerStore",
+			Attrs: Attrs{
+				PathGroupingPolicy: ptr(GroupByPrio),
+				Prio:               ptr("alua"),
+				Failback:           &Failback{Mode: FailbackImmediate},
+				NoPathRetry:        &NoPathRetry{Mode: RetryCount, Count: 3},
+				FastIOFailTmo:      ptr(Tmo(15)),
+			},
+		},
+		{
+			Vendor: "(HITACHI|HP|HPE)", Product: "^OPEN-",
+			Attrs: Attrs{
+				PathGroupingPolicy: ptr(Multibus),
+			},
+		},
+		{
+			Vendor: "IBM", Product: "^2107900",
+			Attrs: Attrs{
+				PathGroupingPolicy: ptr(GroupByPrio),
+				Failback:           &Failback{Mode: FailbackImmediate},
+				NoPathRetry:        &NoPathRetry{Mode: RetryQueue},
+			},
+		},
+		{
+			Vendor: "Nimble", Product: "Server",
+			Attrs: Attrs{
+				PathGroupingPolicy: ptr(GroupByPrio),
+				Prio:               ptr("alua"),
+				Failback:           &Failback{Mode: FailbackImmediate},
+				NoPathRetry:        &NoPathRetry{Mode: RetryQueue},
+			},
+		},
+		{
 			Vendor: "PURE", Product: "FlashArray",
 			Attrs: Attrs{
 				PathGroupingPolicy: ptr(GroupByPrio),

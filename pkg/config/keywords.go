@@ -343,6 +343,29 @@ func IsSet(a *Attrs, name string) bool {
 	return kwd != nil && kwd.isSet(a)
 }
 
+// Unset clears keyword name, and its source, in layer a.
+func Unset(a *Attrs, name string) {
+	kwd := keywordByName[name]
+	if kwd == nil || !kwd.isSet(a) {
+		return
+	}
+	src := *a
+	*a = Attrs{}
+	for i := range keywords {
+		if keywords[i].name != name {
+			keywords[i].merge(a, &src)
+		}
+	}
+	for k, v := range src.Src {
+		if k != name {
+			if a.Src == nil {
+				a.Src = map[string]string{}
+			}
+			a.Src[k] = v
+		}
+	}
+}
+
 // KeyValue is one keyword set in a layer, with its value typed as SetKeyword
 // takes it.
 type KeyValue struct {

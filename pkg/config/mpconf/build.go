@@ -238,7 +238,7 @@ func (b *builder) keyword(n *Node, w where, a *config.Attrs, seen map[string]boo
 	var unset errUnset
 	switch {
 	case errors.As(err, &unset):
-		// failback 0: multipath-tools treats it as not set here.
+		config.Unset(a, name)
 		b.warn(n, key, "%v", err)
 		return
 	case err != nil:
@@ -262,6 +262,9 @@ var errNotYesNo = errors.New("must be yes or no")
 func convert(k kind, name, s string) (any, error) {
 	switch k {
 	case kindInt:
+		if (s == "no" || s == "off") && (strings.HasPrefix(name, "san_path_err_") || strings.HasPrefix(name, "marginal_path_")) {
+			return int64(0), nil // "off" for the shaky-path counters, as multipath-tools writes them
+		}
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("not a number")
@@ -278,7 +281,7 @@ func convert(k kind, name, s string) (any, error) {
 	case kindFailback:
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			if n == 0 {
-				return nil, errUnset("failback 0 means not set (as in multipath-tools): ignored")
+				return nil, errUnset("failback 0 means not set, as in multipath-tools: the section's earlier value, if any, is dropped")
 			}
 			return n, nil
 		}

@@ -240,6 +240,19 @@ overrides {
 	}
 }
 
+// TestZeroMeansUnset: failback 0 is multipath-tools' "not set", so it drops
+// an earlier failback of the same layer; the shaky-path counters take "no".
+func TestZeroMeansUnset(t *testing.T) {
+	c := build(t, Source{Name: "z.conf", Data: []byte("defaults {\n\tfailback immediate\n\tfailback 0\n\tsan_path_err_threshold no\n\tmarginal_path_err_sample_time off\n}\n")})
+	g := c.Global()
+	if g.Failback.Mode != config.FailbackManual || g.Origin("failback") != config.OriginBuiltin {
+		t.Errorf("failback %v from %q, want the built-in manual", g.Failback, g.Origin("failback"))
+	}
+	if c.Defaults.SanPathErrThreshold == nil || *c.Defaults.SanPathErrThreshold != 0 || c.Defaults.MarginalPathErrSampleTime == nil {
+		t.Errorf("shaky-path counters not read as off: %v", warnings(c))
+	}
+}
+
 func TestFindMultipathsDefault(t *testing.T) {
 	c := build(t, Source{Name: "e.conf", Data: []byte("defaults {\n\tuser_friendly_names yes\n}\n")})
 	g := c.Global()
