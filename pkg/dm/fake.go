@@ -52,6 +52,19 @@ type Fake struct {
 	calls     []Call
 	inject    []injected
 	targets   []TargetVersion
+	selectors []string
+	handlers  []string
+	paths     map[string]PathDevice // nil: any MAJ:MIN is a device
+}
+
+// PathDevice is a block device that tables on a Fake may use as a path
+// (see SetPathDevices).
+type PathDevice struct {
+	Dev     string // MAJ:MIN
+	Sectors uint64 // its size; 0 = any map size fits
+	// Held: someone else has it open exclusively (a mount, another
+	// holder), so a table naming it fails with EBUSY.
+	Held bool
 }
 
 // FakeMajor is the block major of fake devices.
@@ -96,19 +109,52 @@ type ioCounts struct {
 	served, failed int
 }
 
-// NewFake returns an empty Fake whose target list has multipath and the
-// upstream selectors.
+// NewFake returns an empty Fake whose target list has multipath, with the
+// upstream path selectors and hardware handlers available.
 func NewFake() *Fake {
 	return &Fake{
 		devs: map[string]*fakeDev{},
 		io:   map[string]*ioCounts{},
 		wake: make(chan struct{}),
 		targets: []TargetVersion{
-			{"multipath", [3]uint32{1, 14, 0}}, {"round-robin", [3]uint32{1, 2, 0}},
-			{"queue-length", [3]uint32{0, 2, 0}}, {"service-time", [3]uint32{0, 3, 0}},
-			{"historical-service-time", [3]uint32{0, 1, 1}}, {"io-affinity", [3]uint32{1, 0, 0}},
-			{"linear", [3]uint32{1, 4, 0}}, {"striped", [3]uint32{1, 6, 0}}, {"error", [3]uint32{1, 6, 0}},
+			{"multipath", [3]uint32{1, 14, 0}}, {"linear", [3]uint32{1, 4, 0}},
+			{"striped", [3]uint32{1, 6, 0}}, {"error", [3]uint32{1, 6, 0}},
 		},
+		selectors: []string{"round-robin", "queue-length", "service-time", "historical-service-time", "io-affinity"},
+		handlers:  []string{"alua", "emc", "rdac", "hp_sw"},
+	}
+}
+
+// SetSelectors replaces the path selectors a table may name (their
+// modules, which DM_LIST_VERSIONS does not list).
+func (f *Fake) SetSelectors(names []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.selectors = slices.Clone(names)
+}
+
+// SetHandlers replaces the hardware handlers (scsi_dh modules) a table may
+// name; the default is alua, emc, rdac and hp_sw.
+func (f *Fake) SetHandlers(names []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.handlers = slices.Clone(names)
+}
+
+// SetPathDevices makes the given devices the only block devices a table
+// may name as paths, as the kernel opens each one: any other MAJ:MIN fails
+// with ENXIO and a token that is not MAJ:MIN with ENODEV. By default (and
+// with nil) every MAJ:MIN is taken for an existing device of any size.
+func (f *Fake) SetPathDevices(devs []PathDevice) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if devs == nil {
+		f.paths = nil
+		return
+	}
+	f.paths = map[string]PathDevice{}
+	for _, d := range devs {
+		f.paths[d.Dev] = d
 	}
 }
 
@@ -412,14 +458,184 @@ func (f *Fake) Load(name string, sectors uint64, t Table) error {
 	if err != nil {
 		return err
 	}
-	if err := t.Validate(); err != nil {
-		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: %v", unix.EINVAL, err)}
+	if err := f.construct(sectors, t); err != nil {
+		return &Error{Op: op, Name: name, Err: err}
 	}
 	if d.live != nil && (d.live.t.Features.QueueMode == "bio") != (t.Features.QueueMode == "bio") {
 		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: can't change device type", unix.EINVAL)}
 	}
 	// Normalize also copies the slices the caller may reuse.
 	d.inactive = &fakeTable{t: t.Normalize(), sectors: sectors}
+	return nil
+}
+
+// construct checks a table the way dm_table_add_target and the multipath
+// constructor do, with the same errno: a 0-sector target, the multipath
+// target missing, the limits Validate knows, selectors and handlers that
+// do not exist, the
+// selectors' own argument checks, and path devices that cannot be opened.
+func (f *Fake) construct(sectors uint64, t Table) error {
+	if sectors == 0 {
+		return fmt.Errorf("%w: zero-length target", unix.EINVAL)
+	}
+	if !HasTarget(f.targets, TargetType) {
+		return fmt.Errorf("%w: unknown target type %s", unix.EINVAL, TargetType)
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", unix.EINVAL, err)
+	}
+	// A bio map takes no handler from the table: its words are skipped.
+	if t.HWHandler != "" && t.Features.QueueMode != "bio" {
+		if !slices.Contains(f.handlers, t.HWHandler) {
+			return fmt.Errorf("%w: error attaching hardware handler %q", unix.EINVAL, t.HWHandler)
+		}
+		if err := handlerParams(t.HWHandler, t.HWArgs); err != nil {
+			return fmt.Errorf("%w: unable to set hardware handler parameters: %v", unix.EINVAL, err)
+		}
+	}
+	for i, g := range t.Groups {
+		if !slices.Contains(f.selectors, g.Selector) {
+			return fmt.Errorf("%w: group %d: unknown path selector type %q", unix.EINVAL, i+1, g.Selector)
+		}
+		if err := selectorArgs(g.Selector, g.SelectorArgs); err != nil {
+			return fmt.Errorf("%w: group %d: %s: %v", unix.EINVAL, i+1, g.Selector, err)
+		}
+		for _, p := range g.Paths {
+			if err := pathArgs(g.Selector, p.Args); err != nil {
+				return fmt.Errorf("%w: path %s: %s: %v", unix.EINVAL, p.Dev, g.Selector, err)
+			}
+			if err := f.openPath(p.Dev, sectors); err != nil {
+				return fmt.Errorf("path %s: %w", p.Dev, err)
+			}
+		}
+	}
+	return nil
+}
+
+// openPath is dm_get_device: MAJ:MIN must fit a dev_t and name an
+// existing device; any other token is looked up as a device path, which
+// the fake has none of unless any device is allowed.
+func (f *Fake) openPath(tok string, sectors uint64) error {
+	maj, min, ok := strings.Cut(tok, ":")
+	ma, err1 := strconv.ParseUint(maj, 10, 32)
+	mi, err2 := strconv.ParseUint(min, 10, 32)
+	if !ok || err1 != nil || err2 != nil || !isDigits(maj) || !isDigits(min) {
+		if f.paths == nil {
+			return nil
+		}
+		return fmt.Errorf("%w: error getting device", unix.ENODEV)
+	}
+	if ma >= 1<<12 || mi >= 1<<20 {
+		return fmt.Errorf("%w: error getting device", unix.EOVERFLOW)
+	}
+	if f.paths == nil {
+		return nil
+	}
+	d, ok := f.paths[fmt.Sprintf("%d:%d", ma, mi)]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: error getting device", unix.ENXIO)
+	case d.Held:
+		return fmt.Errorf("%w: error getting device", unix.EBUSY)
+	case d.Sectors > 0 && sectors > d.Sectors:
+		return fmt.Errorf("%w: device too small for target: %d > %d sectors", unix.EINVAL, sectors, d.Sectors)
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// parseU is sscanf("%u%c") == 1: a whole word of decimal digits.
+func parseU(w string) (uint64, bool) {
+	if !isDigits(w) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(w, 10, 32)
+	return n, err == nil
+}
+
+// selectorArgs checks a group's selector arguments as the selectors'
+// create functions do; only historical-service-time takes any.
+func selectorArgs(selector string, args []string) error {
+	if selector != "historical-service-time" {
+		return nil
+	}
+	if len(args) > 2 {
+		return fmt.Errorf("%d arguments, at most 2", len(args))
+	}
+	if len(args) > 0 {
+		if w, ok := parseU(args[0]); !ok || w >= 1024 {
+			return fmt.Errorf("base weight %q is not in 0–1023", args[0])
+		}
+	}
+	if len(args) > 1 {
+		if _, ok := parseU(args[1]); !ok {
+			return fmt.Errorf("threshold multiplier %q is not a number", args[1])
+		}
+	}
+	return nil
+}
+
+// pathArgs checks a path's selector arguments as the selectors' add_path
+// functions do.
+func pathArgs(selector string, args []string) error {
+	most := 1
+	switch selector {
+	case "service-time":
+		most = 2
+	case "io-affinity":
+		if len(args) != 1 {
+			return fmt.Errorf("%d arguments, want a cpumask", len(args))
+		}
+		if !validCPUMask(args[0]) {
+			return fmt.Errorf("invalid cpumask %q", args[0])
+		}
+		return nil
+	case "round-robin", "queue-length", "historical-service-time":
+	default:
+		return nil
+	}
+	if len(args) > most {
+		return fmt.Errorf("%d arguments, at most %d", len(args), most)
+	}
+	if len(args) > 0 {
+		if _, ok := parseU(args[0]); !ok {
+			return fmt.Errorf("invalid repeat count %q", args[0])
+		}
+	}
+	if len(args) > 1 {
+		if rt, ok := parseU(args[1]); !ok || rt > 100 {
+			return fmt.Errorf("invalid relative_throughput %q, want 0–100", args[1])
+		}
+	}
+	return nil
+}
+
+// validCPUMask accepts what cpumask_parse does: comma-separated groups of
+// at most 8 hex digits.
+func validCPUMask(s string) bool {
+	for _, g := range strings.Split(s, ",") {
+		if g == "" || len(g) > 8 || strings.Trim(strings.ToLower(g), "0123456789abcdef") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// handlerParams checks handler arguments as the handler's set_params
+// does; only alua's (one flag, 0 or 1) are modelled.
+func handlerParams(handler string, args []string) error {
+	if handler != "alua" || len(args) == 0 {
+		return nil
+	}
+	if len(args) != 1 {
+		return fmt.Errorf("alua takes 1 argument, not %d", len(args))
+	}
+	if v, ok := parseU(args[0]); !ok || v > 1 {
+		return fmt.Errorf("alua optimize_stpg %q is not 0 or 1", args[0])
+	}
 	return nil
 }
 
@@ -660,9 +876,8 @@ func (f *Fake) Message(name, msg string) (string, error) {
 		return "", &Error{Op: op, Name: name, Err: fmt.Errorf("%q: %w", msg, e)}
 	}
 	if msg == "@cancel_deferred_remove" {
-		if !d.deferred {
-			return fail(unix.ENXIO)
-		}
+		// Like dm_cancel_deferred_remove, this succeeds on a map that has
+		// no removal pending.
 		d.deferred = false
 		return "", nil
 	}

@@ -109,3 +109,34 @@ emit maps "$(dmsetup ls)"
 		t.Errorf("maps left: %q", got)
 	}
 }
+
+// TestVMDMFake proves dm.Fake against the real kernel: the guest-side
+// tests in pkg/dm/fakekernel_guest_test.go run each scenario on
+// dm-multipath and on a Fake side by side (queued I/O, group switching on
+// the next I/O, deferred remove; the tables the kernel rejects) and
+// require the same results from both.
+func TestVMDMFake(t *testing.T) {
+	t.Parallel()
+	tests := []string{"TestGuestFakeKernel", "TestGuestFakeRejects"}
+	script := ""
+	for _, name := range tests {
+		script += "run_gotest /bin/dm.test -test.run '^" + name + "$'\n"
+	}
+	res := Run(t, Scenario{
+		SAN:        SAN{Hosts: 2, LUNs: 1},
+		GuestTests: []string{"./pkg/dm"},
+		Script:     script + "emit maps \"$(dmsetup ls)\"\n",
+	})
+	got := res.All("gotest")
+	if len(got) != len(tests) {
+		t.Errorf("%d guest test runs reported, want %d: %q", len(got), len(tests), got)
+	}
+	for i, g := range got {
+		if !strings.HasSuffix(g, " PASS") {
+			t.Errorf("guest test %s: %s", tests[min(i, len(tests)-1)], g)
+		}
+	}
+	if got := res.Get("maps"); got != "No devices found" {
+		t.Errorf("maps left: %q", got)
+	}
+}
