@@ -455,6 +455,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool
 			continue
 		}
 		m.keptEmpty = false
+		m.retryCreate()
 		p := &path{info: pi, gen: keepGens[i], prio: prioUndef, since: d.now()}
 		p.spec = d.checkSpec(m, pi)
 		m.paths = append(m.paths, p)
@@ -825,7 +826,29 @@ func (d *Daemon) Tick() {
 	}
 }
 
+// maxCreateBackoff caps the wait between two attempts to create a map the kernel refused.
+const maxCreateBackoff = 5 * time.Minute
+
+// createFailed schedules the next attempt to create a map the kernel refused (a path held open by a
+// mount or LVM makes the table load fail with EBUSY): one polling interval, doubling with each
+// failure up to maxCreateBackoff, instead of a create and remove on every check result. A real
+// change (a path added or removed, a reconfigure) retries at once.
+func (s *shard) createFailed(m *mpath) {
+	d := s.d
+	wait := time.Duration(d.cfg().Global().PollingInterval) * time.Second << min(m.createFails, 16)
+	wait = min(wait, maxCreateBackoff)
+	m.createFails++
+	m.createRetry = d.now().Add(wait)
+	d.log.Debug().Str("map", m.name).Int("failures", m.createFails).Dur("retry_in", wait).Msg("map creation backs off")
+}
+
+// retryCreate lets a map the kernel refused be created at the next sync.
+func (m *mpath) retryCreate() { m.createFails, m.createRetry = 0, time.Time{} }
+
 func (s *shard) tick(m *mpath) {
+	if !m.exists && !m.createRetry.IsZero() && !s.d.now().Before(m.createRetry) {
+		s.sync(m) // the backoff ended; check results may come rarely (max_polling_interval)
+	}
 	// Re-read the kernel's view once per interval: not every change raises a dm event (the first
 	// I/O activating a group does not), and a reconcile pass heals anything that drifted.
 	if m.exists {

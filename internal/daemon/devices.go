@@ -157,6 +157,7 @@ func (s *shard) dropPath(m *mpath, p *path, why string) {
 		return
 	}
 	m.paths = slices.Delete(m.paths, i, i+1)
+	m.retryCreate()
 	d.release(p.info.Name, p.gen)
 	d.log.Info().Str("map", m.name).Str("path", p.info.Name).Str("why", why).Msg("path removed")
 	s.emit(api.Event{Type: api.EventPathRemoved, Map: m.name, Path: p.info.Name, Reason: why})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/bindings"
@@ -460,4 +461,79 @@ func TestReadyWithin35s(t *testing.T) {
 			})
 		})
 	}
+}
+
+// busyLoad is the fake kernel refusing a map's table with EBUSY while busy is set, as the kernel
+// does when a path is held open exclusively (mounted, or claimed by LVM).
+type busyLoad struct {
+	*dm.Fake
+	name string
+	busy atomic.Bool
+}
+
+func (b *busyLoad) Load(name string, sectors uint64, t dm.Table) error {
+	if name == b.name && b.busy.Load() {
+		return &dm.Error{Op: "DM_TABLE_LOAD", Name: name, Err: unix.EBUSY}
+	}
+	return b.Fake.Load(name, sectors, t)
+}
+
+// lockedBuffer is a log sink tests read while the daemon writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Scenario 10: a map whose table the kernel refuses (a path held by a mount) must not be created
+// and removed again on every check result for ever: creation backs off exponentially, retries at
+// once on a real change (a path added), and the failure is logged once at error level.
+func TestCreateBacksOffWhenTableCannotLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		topo := san(3, 1)
+		topo.del("sdc")
+		logs := &lockedBuffer{}
+		var kernel *busyLoad
+		r := newRigWith(t, topo, "[defaults]\npolling_interval = 1\n", nil, func(o *Options) {
+			kernel = &busyLoad{Fake: o.DM.(*dm.Fake), name: lun0}
+			kernel.busy.Store(true)
+			o.DM = kernel
+			o.Log = zerolog.New(logs)
+		})
+		r.dm.ResetCalls()
+		for range 120 { // two minutes of check results, one per path per second
+			time.Sleep(time.Second)
+			r.d.Tick()
+			r.check("sda", checker.Up)
+			r.check("sdb", checker.Up)
+			r.settle()
+		}
+		if n := r.ops("DM_DEV_CREATE", lun0); n > 8 || n == 0 {
+			t.Errorf("%d create attempts in 2 minutes, want a handful (exponential backoff)", n)
+		}
+		if n := strings.Count(logs.String(), `"level":"error"`); n != 1 {
+			t.Errorf("%d error lines, want the failure logged once at error level:\n%s", n, logs.String())
+		}
+		// A real change retries at once.
+		kernel.busy.Store(false)
+		p, _ := topo.Path("sda")
+		p.Name, p.Dev.Minor, p.HCTL.Host, p.AccessState = "sdc", 32, 2, "standby"
+		topo.set(p)
+		r.d.PathsAdded([]string{"sdc"})
+		r.settle()
+		if _, err := r.dm.Info(lun0); err != nil {
+			t.Errorf("no map right after a path was added: %v", err)
+		}
+	})
 }

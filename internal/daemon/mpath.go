@@ -89,6 +89,9 @@ type mpath struct {
 	// failback under failback followover; "" when none.
 	followover string
 	keptEmpty  bool // lost its last path and was kept (flush_on_last_del); said once
+	// createFails counts creations the kernel refused in a row; none is tried before createRetry.
+	createFails int
+	createRetry time.Time
 
 	// dirty is set whenever the map may have changed; publish re-renders only dirty maps. seen is
 	// when the shard last looked at the map: the moment its snapshot describes.

@@ -138,6 +138,9 @@ func sameRegrouped(desired, live dm.Table) bool {
 // create makes the map in the kernel, or adopts one that appeared meanwhile.
 func (s *shard) create(m *mpath) bool {
 	d := s.d
+	if d.now().Before(m.createRetry) {
+		return false
+	}
 	if m.name == "" {
 		m.name = d.mapName(m)
 	}
@@ -157,9 +160,11 @@ func (s *shard) create(m *mpath) bool {
 			return true
 		}
 		s.fail(m, "create", err)
+		s.createFailed(m)
 		return false
 	}
 	m.exists, m.info, m.err = true, info, ""
+	m.createFails, m.createRetry = 0, time.Time{}
 	m.tableLoads++
 	d.indexMap(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
