@@ -35,13 +35,19 @@ import (
 // request, whatever its paths. Held requests are dispatched again, as the
 // kernel's requeue does, after every change to the map: they are served
 // once a path is reinstated, failed by fail_if_no_path, and dispatched
-// into the new table on a resume that swaps tables. Removing a map (at
-// once, or at the last close after a deferred remove) fails what it holds:
-// removal suspends with flush, which turns queueing off. The counters are
-// kept per map name and survive the map's removal, so a test can still
-// read them afterwards; FailedIOBy tells a removal's failures apart.
-// KernelFailPath is an I/O error on a path: the failed request is retried
-// like any other, so it is counted as one more request.
+// into the new table on a resume that swaps tables. A map that holds
+// requests is open, since whoever submitted them waits in them: Remove
+// fails with EBUSY, and a deferred remove completes only once nothing is
+// held and SetOpenCount is back at 0. The counters are kept per map name
+// and survive the map's removal. KernelFailPath is an I/O error on a path:
+// the failed request is retried like any other, so it counts as one more
+// request.
+//
+// Tables: Load refuses what the kernel's constructor refuses, with its
+// errno (see construct). Path tokens are checked against real devices only
+// after SetPathDevices; by default every MAJ:MIN is a device of any size.
+//
+// What the Fake does not model is listed in the package documentation.
 type Fake struct {
 	mu        sync.Mutex
 	devs      map[string]*fakeDev
@@ -192,7 +198,7 @@ func (f *Fake) SetTargets(vs []TargetVersion) {
 }
 
 // SetOpenCount simulates openers of a device (mounts, LVM, kpartx). When
-// it drops to 0 a deferred removal happens.
+// it drops to 0 and the map holds no request, a deferred removal happens.
 func (f *Fake) SetOpenCount(name string, n int32) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -445,8 +451,9 @@ func (f *Fake) Create(name, uuid string) (Info, error) {
 	return d.info(), nil
 }
 
-// Load implements Control. An invalid table, or a change between bio and
-// request-based queueing, fails with EINVAL like the constructor.
+// Load implements Control. A table the kernel's constructor refuses fails
+// with its errno (see construct), and a change between bio and
+// request-based queueing with EINVAL.
 func (f *Fake) Load(name string, sectors uint64, t Table) error {
 	const op = "DM_TABLE_LOAD"
 	f.mu.Lock()
