@@ -537,3 +537,71 @@ func TestCreateBacksOffWhenTableCannotLoad(t *testing.T) {
 		}
 	})
 }
+
+// retainingKernel applies the kernel's retain_attached_hw_handler rule (always in force for
+// request-based maps since Linux 4.3) to every table load: parsing the paths in table order, a
+// path with a handler already attached makes that handler the map's, and the readback shows the
+// map's handler as it ends up.
+type retainingKernel struct {
+	*dm.Fake
+	attached map[string]string // path MAJ:MIN → attached scsi_dh ("" none)
+}
+
+func (k *retainingKernel) Load(name string, sectors uint64, t dm.Table) error {
+	handler := t.HWHandler
+	for _, g := range t.Groups {
+		for _, p := range g.Paths {
+			if a := k.attached[p.Dev]; a != "" {
+				handler = a
+			}
+		}
+	}
+	if handler != t.HWHandler {
+		t.HWHandler, t.HWArgs = handler, nil
+	}
+	return k.Fake.Load(name, sectors, t)
+}
+
+// Scenario 16: a configured hardware_handler that differs from the handler the kernel keeps
+// attached, or paths of which only some have one attached, must not make every reconcile reload
+// the map: the desired table names the handler the kernel will really show.
+func TestHardwareHandlerFollowsTheAttachedOne(t *testing.T) {
+	for _, tt := range []struct {
+		name, config string
+		detached     []string // paths without a handler attached
+	}{
+		{"configured emc, alua attached", "[defaults]\nhardware_handler = \"1 emc\"\n", nil},
+		{"none configured, one path attached", "", []string{"sda"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			topo := san(2, 1)
+			for _, n := range tt.detached {
+				p, _ := topo.Path(n)
+				p.DHState = "detached"
+				topo.set(p)
+			}
+			attached := map[string]string{}
+			ps, _ := topo.Paths()
+			for _, p := range ps {
+				if p.DHState != "detached" {
+					attached[p.Dev.String()] = p.DHState
+				}
+			}
+			r := newRigWith(t, topo, tt.config, nil, func(o *Options) {
+				o.DM = &retainingKernel{Fake: o.DM.(*dm.Fake), attached: attached}
+			})
+			if tab := r.table(lun0); !strings.Contains(tab, " 1 alua ") {
+				t.Errorf("table %q: want the attached alua handler", tab)
+			}
+			r.dm.ResetCalls()
+			for range 5 {
+				r.d.Tick()
+				r.check("sda", checker.Up)
+				r.settle()
+			}
+			if n := r.ops("DM_TABLE_LOAD", lun0); n != 0 {
+				t.Errorf("%d reloads in 5 reconcile passes, want none", n)
+			}
+		})
+	}
+}

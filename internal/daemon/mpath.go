@@ -210,7 +210,7 @@ func (m *mpath) layout(weights map[string]int, now time.Time) ([][]member, dm.Ta
 		selector:  m.res.PathSelector,
 		features:  m.res.Features,
 		queueMode: m.res.QueueMode,
-		hwHandler: m.hwHandler(),
+		hwHandler: m.hwHandler(gs),
 		rrMinIORq: m.res.RRMinIORq,
 		rrWeight:  m.res.RRWeight,
 		queueing:  m.wantQueueing(now),
@@ -219,27 +219,25 @@ func (m *mpath) layout(weights map[string]int, now time.Time) ([][]member, dm.Ta
 	return gs, t, err
 }
 
-// hwHandler is the configured handler, else the one the kernel attached to every path (the kernel
-// reports the attached handler on table readback, so asking for another would never match).
-func (m *mpath) hwHandler() string {
+// hwHandler is the handler the kernel will run the map with, and so print back. The kernel
+// (retain_attached_hw_handler, in force for every request-based map since Linux 4.3) parses the
+// paths in table order: a path with a handler attached makes that handler the map's, a path
+// without one gets the map's handler as it stands. So the last path in table order with a handler
+// attached decides, and the configured handler applies only when no path has one. Asking for
+// anything else would never match the readback and would reload the map at every reconcile.
+func (m *mpath) hwHandler(gs [][]member) string {
+	handler := ""
 	if h := strings.Fields(m.res.HardwareHandler); len(h) >= 2 {
-		return h[1]
+		handler = h[1]
 	}
-	attached := ""
-	for _, p := range m.paths {
-		if !p.checked {
-			continue
+	for _, g := range gs {
+		for _, mem := range g {
+			if p := m.path(mem.dev); p != nil && p.info.DHState != "" && p.info.DHState != "detached" {
+				handler = p.info.DHState
+			}
 		}
-		h := p.info.DHState
-		if h == "" || h == "detached" {
-			return ""
-		}
-		if attached != "" && attached != h {
-			return ""
-		}
-		attached = h
 	}
-	return attached
+	return handler
 }
 
 // size is the size the map should have: the size every path reports; while paths disagree (a
