@@ -29,7 +29,6 @@ for h in /sys/class/scsi_host/host*; do
 done
 run_gotest /bin/checker.test -test.run '^TestGuestChecker$'
 emit summary "$(cat /tmp/checker.summary 2>/dev/null)"
-emit dmesg "$(dmesg | tail -n 40)"
 `,
 	})
 	summary := map[string]string{}

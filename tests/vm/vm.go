@@ -372,5 +372,12 @@ func Run(t testing.TB, s Scenario) *Result {
 		t.Fatalf("vm: %v", err)
 	}
 	t.Logf("vm: %s boot and scenario took %v", res.Accel, res.Elapsed.Round(10*time.Millisecond))
+	// The console carries the scenario's diagnostics (logs it prints rather than emits): show it when
+	// one of the test's own assertions fails.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("guest console:\n%s", res.Console)
+		}
+	})
 	return res
 }
