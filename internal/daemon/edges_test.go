@@ -418,6 +418,33 @@ func TestRestartWithPathDownNeedsNoReload(t *testing.T) {
 	}
 }
 
+// The live order kept for a path whose priority is unknown does not outlast a reconfigure: a new
+// grouping policy is applied at once.
+func TestReconfigureRegroupsAdoptedMapWithPathDown(t *testing.T) {
+	topo := san(2, 1)
+	sda, _ := topo.Path("sda")
+	sda.State = "offline"
+	topo.set(sda)
+	r := newRig(t, topo, "", liveMap(t, "mpatha", "0 1 alua 2 2 service-time 0 1 2 8:0 1 1 service-time 0 1 2 8:16 1 1"))
+	r.settle()
+	if n := r.ops("DM_TABLE_LOAD", ""); n != 0 {
+		t.Fatalf("adoption reloaded %d times", n)
+	}
+	file := t.TempDir() + "/mpathd.toml"
+	writeFile(t, file, "[overrides]\ndetect_pgpolicy = false\npath_grouping_policy = \"multibus\"\n")
+	r.d.o.ConfigPath = file
+	if err := r.d.Reconfigure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	if got := r.table("mpatha"); !strings.Contains(got, " 1 1 service-time 0 2 2 ") {
+		t.Errorf("multibus not applied: %s", got)
+	}
+	if !r.failed("mpatha", "8:0") {
+		t.Errorf("the reload put the offline path back in use")
+	}
+}
+
 // Scenario 15: a resync keeps paths it cannot read; only paths whose device is gone are removed,
 // so a map whose last readable path went is not flushed.
 func TestResyncKeepsUnreadablePaths(t *testing.T) {

@@ -92,6 +92,9 @@ type mpath struct {
 	// createFails counts creations the kernel refused in a row; none is tried before createRetry.
 	createFails int
 	createRetry time.Time
+	// relaid is set once mpathd loads a table into the map or the configuration is reloaded: from
+	// then on the live order no longer stands for paths whose priority is unknown (keepsLiveOrder).
+	relaid bool
 
 	// dirty is set whenever the map may have changed; publish re-renders only dirty maps. seen is
 	// when the shard last looked at the map: the moment its snapshot describes.

@@ -46,9 +46,7 @@ func (s *shard) sync(m *mpath) {
 			s.fail(m, "build table", err)
 			break
 		}
-		if sectors == m.sectors && (sameLayout(desired, m.live) || m.prioUnknown() && sameRegrouped(desired, m.live)) {
-			// A path whose priority was never read (down since mpathd started) is no reason to
-			// reorder a live table: the order waits for its first good check.
+		if sectors == m.sectors && (sameLayout(desired, m.live) || m.keepsLiveOrder() && sameRegrouped(desired, m.live)) {
 			break
 		}
 		why := "layout changed"
@@ -60,7 +58,7 @@ func (s *shard) sync(m *mpath) {
 			break
 		}
 		m.tableLoads++
-		m.err = ""
+		m.relaid, m.err = true, ""
 		d.log.Info().Str("map", m.name).Str("why", why).Int("groups", len(gs)).Msg("table reloaded")
 		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
 		if sectors != m.sectors {
@@ -91,8 +89,14 @@ func (s *shard) cancelDeferredRemove(m *mpath) {
 	d.log.Info().Str("map", m.name).Int("paths", len(m.paths)).Msg("paths returned: deferred remove cancelled")
 }
 
-// prioUnknown reports whether a checked path's priority was never read.
-func (m *mpath) prioUnknown() bool {
+// keepsLiveOrder reports whether the live table's grouping and order stand although the layout
+// computed now differs: the table was made before mpathd saw the map (an adoption at start-up,
+// under the same configuration) and a path's priority was never read (down since mpathd started),
+// which is no reason to reorder it: the order waits for that path's first good check.
+func (m *mpath) keepsLiveOrder() bool {
+	if m.relaid || m.tableLoads > 0 {
+		return false
+	}
 	for _, p := range m.paths {
 		if p.checked && p.prio == prioUndef {
 			return true
@@ -166,6 +170,7 @@ func (s *shard) create(m *mpath) bool {
 	m.exists, m.info, m.err = true, info, ""
 	m.createFails, m.createRetry = 0, time.Time{}
 	m.tableLoads++
+	m.relaid = true
 	d.indexMap(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
 	s.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: fmt.Sprintf("%d paths", len(m.paths))})

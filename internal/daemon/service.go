@@ -147,6 +147,7 @@ func (d *Daemon) Reconfigure(ctx context.Context) error {
 				f := m.paths[0].info
 				m.res = cfg.Resolve(m.wwid, f.Vendor, f.Model, f.Rev)
 				m.retryCreate()
+				m.relaid = true
 				for _, p := range m.paths {
 					if spec := d.checkSpec(m, p.info); spec != p.spec {
 						p.spec = spec
