@@ -112,8 +112,12 @@ func renderMapTree(w io.Writer, m api.Map, p paint) {
 			if pi == len(g.Paths)-1 {
 				leaf = "`-"
 			}
-			fmt.Fprintf(w, "%s%s %s %s %s %s %s %s\n", stem, leaf, orDash(path.HCIL), path.Dev, orDash(path.DevT),
-				p.state(path.DMState), p.state(path.CheckerState), p.state(orDash(path.DevState)))
+			held := ""
+			if path.Held != "" {
+				held = " held=" + path.Held
+			}
+			fmt.Fprintf(w, "%s%s %s %s %s %s %s %s%s\n", stem, leaf, orDash(path.HCIL), path.Dev, orDash(path.DevT),
+				p.state(path.DMState), p.state(path.CheckerState), p.state(orDash(path.DevState)), held)
 		}
 	}
 }
