@@ -10,6 +10,7 @@ import (
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/config"
+	"github.com/mpathd/mpathd/pkg/config/mpconf"
 )
 
 // effectiveConfig reads the configuration in force back from the daemon's
@@ -148,11 +149,11 @@ func showDevices(s *Server, _ context.Context, _ Command) (string, error) {
 // with local, the multipaths section also names every local map, its alias
 // in a comment, as multipathd does.
 func showConfig(s *Server, _ context.Context, c Command) (string, error) {
-	cfg, text, err := s.effectiveConfig()
+	cfg, _, err := s.effectiveConfig()
 	if err != nil {
 		return "", err
 	}
-	out := confFromDump(text)
+	out := mpconf.Render(cfg)
 	if !c.has(kwLocal) {
 		return out, nil
 	}
@@ -176,105 +177,4 @@ func showConfig(s *Server, _ context.Context, c Command) (string, error) {
 		return out[:end] + b.String() + out[end:], nil
 	}
 	return out + "multipaths {\n" + b.String() + "}\n", nil
-}
-
-// confFromDump turns config.Dump's TOML, whose keys are multipath.conf's
-// keywords, into multipath.conf sections: [x] and [[x]] become x { … },
-// arrays one line per value, booleans yes/no.
-func confFromDump(text string) string {
-	var b strings.Builder
-	var open []string // section names, outermost first
-	closeTo := func(depth int) {
-		for len(open) > depth {
-			open = open[:len(open)-1]
-			b.WriteString(strings.Repeat("\t", len(open)) + "}\n")
-		}
-	}
-	enter := func(names ...string) {
-		// Keep the common outer sections open; a [[x]] entry always reopens
-		// its innermost section.
-		keep := 0
-		for keep < len(open) && keep < len(names)-1 && open[keep] == names[keep] {
-			keep++
-		}
-		closeTo(keep)
-		for _, n := range names[keep:] {
-			b.WriteString(strings.Repeat("\t", len(open)) + n + " {\n")
-			open = append(open, n)
-		}
-	}
-	for l := range strings.Lines(text) {
-		l = strings.TrimSpace(l)
-		switch {
-		case l == "" || strings.HasPrefix(l, "#"):
-		case strings.HasPrefix(l, "[["):
-			switch name := strings.Trim(l, "[]"); name {
-			case "devices":
-				enter("devices", "device")
-			case "multipaths":
-				enter("multipaths", "multipath")
-			default: // blacklist.device, overrides.protocol
-				outer, inner, _ := strings.Cut(name, ".")
-				enter(outer, inner)
-			}
-		case strings.HasPrefix(l, "["):
-			closeTo(0)
-			enter(strings.Trim(l, "[]"))
-		default:
-			key, val, ok := strings.Cut(l, " = ")
-			if !ok {
-				continue
-			}
-			ind := strings.Repeat("\t", len(open))
-			for _, v := range confValues(val) {
-				b.WriteString(ind + key + " " + v + "\n")
-			}
-		}
-	}
-	closeTo(0)
-	return b.String()
-}
-
-// confValues converts one TOML value (string, number, boolean or array of
-// strings) to multipath.conf values.
-func confValues(v string) []string {
-	switch {
-	case v == "true":
-		return []string{"yes"}
-	case v == "false":
-		return []string{"no"}
-	case strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]"):
-		var out []string
-		for _, e := range splitTOMLArray(v[1 : len(v)-1]) {
-			out = append(out, confValues(e)...)
-		}
-		return out
-	case strings.HasPrefix(v, `"`):
-		return []string{`"` + strings.ReplaceAll(unquote(v), `"`, `""`) + `"`}
-	}
-	return []string{v}
-}
-
-// splitTOMLArray splits the inside of a TOML array of strings on the commas
-// outside quotes.
-func splitTOMLArray(s string) []string {
-	var out []string
-	in, esc, start := false, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case esc:
-			esc = false
-		case c == '\\' && in:
-			esc = true
-		case c == '"':
-			in = !in
-		case c == ',' && !in:
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 1
-		}
-	}
-	if t := strings.TrimSpace(s[start:]); t != "" {
-		out = append(out, t)
-	}
-	return out
 }
