@@ -1,6 +1,7 @@
 package mpathcompat
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -113,7 +114,7 @@ func lunHex(hcil string) string {
 		b[j], b[j+1] = byte(lun>>8), byte(lun)
 		lun >>= 16
 	}
-	return fmt.Sprintf("0x%x", b[:])
+	return "0x" + hex.EncodeToString(b[:])
 }
 
 // Wildcards, with the column headers multipathd gives them.
