@@ -61,7 +61,7 @@ func Dial(ctx context.Context, name string) (*Client, error) {
 }
 
 // Do sends one command and returns the daemon's reply text as it came
-// ("ok\n", "fail\n…", a table). A command the daemon refused is still a
+// ("ok\n", "fail\n", "timeout\n", a table). A command the daemon refused is still a
 // reply, not an error: the error is for transport failures only.
 func (c *Client) Do(ctx context.Context, cmd string) (string, error) {
 	deadline, ok := ctx.Deadline()

@@ -136,7 +136,7 @@ func (s *Server) accept(ctx context.Context, l net.Listener, sem chan struct{}) 
 			select {
 			case sem <- struct{}{}:
 			default:
-				WriteFrame(c, "fail\ntoo many connections\n")
+				WriteFrame(c, replyFail)
 				c.Close()
 				continue
 			}
@@ -193,6 +193,7 @@ func (s *Server) peerUID(c net.Conn) (uint32, error) {
 // Replies that are not a command's output.
 const (
 	replyOK         = "ok\n"
+	replyFail       = "fail\n"
 	replyTimeout    = "timeout\n"
 	replyPermission = "permission deny: need to be root\n"
 )
@@ -201,14 +202,14 @@ const (
 var errTimeout = errors.New("timeout")
 
 // Execute runs one command line for a peer (root or not) and returns the
-// reply text: the command's output, "ok\n", "fail\n" and a reason,
+// reply text: the command's output, "ok\n", "fail\n" (the reason is logged),
 // "timeout\n", the permission refusal, or the help text for a command it
 // does not know.
 func (s *Server) Execute(ctx context.Context, line string, root bool) (reply string) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log().Error("multipathd socket: panic serving a command", "cmd", line, "panic", r, "stack", string(debug.Stack()))
-			reply = "fail\ninternal error\n"
+			reply = replyFail
 		}
 	}()
 	cmd, err := ParseCommand(line)
@@ -228,11 +229,10 @@ func (s *Server) Execute(ctx context.Context, line string, root bool) (reply str
 		s.log().Warn("multipathd socket: command timed out; it goes on", "cmd", line)
 		return replyTimeout
 	case err != nil:
-		msg := api.AsError(err).Message
-		if cmd.Verb != kwList {
-			s.log().Warn("multipathd socket: command failed", "cmd", line, "err", msg)
-		}
-		return "fail\n" + strings.TrimSuffix(msg, "\n") + "\n"
+		// The reason goes to the log only: multipathd's client exits 1 only when the reply is
+		// exactly "fail\n", and scripts rely on that status.
+		s.log().Warn("multipathd socket: command failed", "cmd", line, "err", api.AsError(err).Message)
+		return replyFail
 	case cmd.Verb != kwList:
 		s.log().Info("multipathd socket: command done", "cmd", line)
 	}
