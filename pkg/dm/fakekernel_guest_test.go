@@ -3,6 +3,7 @@ package dm
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 type kernelSide struct {
 	c    *Client
 	node string
+	sd   map[string]string // path MAJ:MIN → sdX
 
 	mu             sync.Mutex
 	fd             int
@@ -36,8 +38,24 @@ type kernelSide struct {
 	wg             sync.WaitGroup
 }
 
-func newKernelSide(c *Client, name string) *kernelSide {
-	return &kernelSide{c: c, node: "/dev/mapper/" + name, fd: -1, changed: make(chan struct{})}
+func newKernelSide(c *Client, name string, ps []sanPath) *kernelSide {
+	sd := map[string]string{}
+	for _, p := range ps {
+		sd[p.dev] = p.name
+	}
+	return &kernelSide{c: c, node: "/dev/mapper/" + name, sd: sd, fd: -1, changed: make(chan struct{})}
+}
+
+// failPath takes the path's SCSI device offline and sends a read, which
+// fails on it; the kernel then fails the path and retries the read. Or it
+// brings the device back.
+func (s *kernelSide) failPath(t *testing.T, dev string, fail bool) {
+	if !fail {
+		setState(t, s.sd[dev], "running")
+		return
+	}
+	setState(t, s.sd[dev], "offline")
+	s.submitIO(t)
 }
 
 func (s *kernelSide) control() Control { return s.c }
@@ -159,7 +177,7 @@ func TestGuestFakeKernel(t *testing.T) {
 			}
 			f := NewFake()
 			fake := fakeSide{f, name}
-			kern := newKernelSide(c, name)
+			kern := newKernelSide(c, name, ps)
 			if _, err := CreateMap(f, name, "", size, tb, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -167,6 +185,9 @@ func TestGuestFakeKernel(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() {
+				for _, p := range ps {
+					os.WriteFile("/sys/block/"+p.name+"/device/state", []byte("running\n"), 0)
+				}
 				kern.release(name)
 				c.Remove(name, RemoveOptions{})
 			})

@@ -23,6 +23,10 @@ import (
 //	"reload <table>"   Reload with the table ({A}, {B} = the two paths)
 //	"suspend", "resume"
 //	"remove", "remove deferred"
+//	"kfail {A}"        an I/O error on a path: KernelFailPath on the Fake;
+//	                   on the kernel the path's device goes offline and a
+//	                   read is sent (it must go to that path)
+//	"online {A}"       the kernel's device back to running (Fake: nothing)
 type kstep struct {
 	do     string
 	err    string // the errno name the step fails with ("" = success)
@@ -99,6 +103,20 @@ var kernelScenarios = []kscenario{
 		// The new table's paths start usable: the held read is served there.
 		{do: "reload " + kRRQ, status: kst(0, 1, "A", "A 0", "E", "A 0"), io: kio(4, 0, 2)},
 	}},
+	// KernelFailPath is an I/O error: the path fails and the request is
+	// retried on another group, or held when none is left.
+	{"kernel path failure", kRRQ, []kstep{
+		{do: "io", status: kst(0, 1, "A", "A 0", "E", "A 0"), io: kio(1, 0, 0)},
+		{do: "kfail {A}", status: kst(0, 2, "E", "F 1", "A", "A 0"), io: kio(2, 0, 0)},
+		{do: "online {A}"},
+		{do: "msg reinstate_path {A}", status: kst(0, 2, "E", "A 1", "A", "A 0")},
+		{do: "msg switch_group 1"},
+		{do: "io", status: kst(0, 1, "A", "A 1", "E", "A 0"), io: kio(3, 0, 0)},
+		{do: "msg fail_path {B}"},
+		{do: "kfail {A}", status: kst(0, 1, "E", "F 2", "E", "F 1"), io: kio(3, 1, 0)},
+		{do: "online {A}"},
+		{do: "msg reinstate_path {A}", status: kst(0, 1, "A", "A 2", "E", "F 1"), io: kio(4, 0, 0)},
+	}},
 	{"held while suspended", kRR, []kstep{
 		{do: "io", io: kio(1, 0, 0)},
 		{do: "suspend"},
@@ -132,6 +150,8 @@ var kernelScenarios = []kscenario{
 type kside interface {
 	control() Control
 	submitIO(t *testing.T)
+	// failPath makes the next request's path fail (up) or work again.
+	failPath(t *testing.T, dev string, fail bool)
 	// ioState waits until the reads have settled and describes them as
 	// kio does.
 	ioState(t *testing.T) string
@@ -146,6 +166,13 @@ func (s fakeSide) control() Control { return s.f }
 func (s fakeSide) submitIO(t *testing.T) {
 	if err := s.f.SubmitIO(s.name); err != nil && !errors.Is(err, unix.EIO) {
 		t.Fatalf("SubmitIO: %v", err)
+	}
+}
+func (s fakeSide) failPath(t *testing.T, dev string, fail bool) {
+	if fail {
+		if err := s.f.KernelFailPath(s.name, dev); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 func (s fakeSide) ioState(*testing.T) string {
@@ -187,6 +214,8 @@ func runStep(t *testing.T, s kside, name string, sub *strings.Replacer, size uin
 		_, err = c.Resume(name, 0)
 	case "remove":
 		_, err = c.Remove(name, RemoveOptions{Deferred: arg == "deferred"})
+	case "kfail", "online":
+		s.failPath(t, sub.Replace(arg), verb == "kfail")
 	default:
 		t.Fatalf("unknown step %q", do)
 	}
