@@ -57,6 +57,10 @@
 //     bypassed; with no usable path no group is current.
 //     TestGuestFakeKernel/group_switch_on_next_I/O,
 //     /pending_group_taken_though_bypassed.
+//   - KernelFailPath is an I/O error on a path: the kernel fails the path
+//     and retries the request on another group, or holds it when no path
+//     is left (the guest offlines the path's SCSI device and reads).
+//     TestGuestFakeKernel/kernel_path_failure.
 //   - Event counters: every step of TestGuestFakeKernel requires the
 //     kernel's event_nr to equal the Fake's (a message that changes
 //     nothing, like fail_path of a failed path, moves none; enable_group
@@ -97,8 +101,7 @@
 //     count at 0. Modelling it would need scsi_dh activation, and its
 //     failures, in the Fake.
 //   - Path health: a Fake path never fails I/O by itself; a test fails it
-//     with KernelFailPath (an I/O error: the path fails and the request is
-//     retried) or fail_path. Within a group the selector's choice and its
+//     with KernelFailPath or fail_path. Within a group the selector's choice and its
 //     load figures are not simulated: selector status words keep their
 //     initial values.
 //   - The kernel retries held requests every 100 ms; the Fake dispatches
