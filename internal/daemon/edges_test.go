@@ -16,7 +16,8 @@ import (
 
 // The edges of failure handling: what happens to queued I/O and to path states when paths are
 // removed, fail in the kernel, flap, are failed by the administrator, or when the daemon reloads,
-// restarts or stops. Every test here failed before the fix it guards.
+// restarts or stops. Every test here but the last (a guard of the marginal-path design) failed
+// before the fix it guards.
 
 // failed reports whether the kernel has failed path devt of map name.
 func (r *rig) failed(name, devt string) bool {
@@ -624,6 +625,39 @@ func TestFlappingDrillLosesNoIO(t *testing.T) {
 		}
 		if f := r.dm.FailedIO(lun0); f != 0 {
 			t.Errorf("%d requests failed during the drill", f)
+		}
+	})
+}
+
+// A marginal path is grouped apart, never failed: when every normal path dies it carries the I/O,
+// and the map does not enter recovery mode.
+func TestMarginalPathCarriesIOWhenNormalPathsDie(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFakeStats()
+		r := newStatsRig(t, san(3, 1), multibusST+"no_path_retry = 2\nmarginal_detection = true\nmarginal_time = \"2s\"\n", src, nil)
+		src.set("sda", 100, 20*time.Millisecond)
+		src.set("sdb", 500, time.Millisecond)
+		src.set("sdc", 500, time.Millisecond)
+		pass(4)
+		if m, _ := r.d.Topology().Find(lun0); len(m.Groups) != 2 || !m.Groups[1].Marginal {
+			t.Fatalf("sda not marginal: %s", r.table(lun0))
+		}
+		r.submit(lun0, 1)
+		for _, p := range [][2]string{{"sdb", "8:16"}, {"sdc", "8:32"}} {
+			r.dm.KernelFailPath(lun0, p[1])
+			r.check(p[0], checker.Down)
+		}
+		r.d.MapChanged(lun0)
+		r.settle()
+		r.submit(lun0, 1)
+		if r.failed(lun0, "8:0") {
+			t.Errorf("marginal path failed")
+		}
+		if m, _ := r.d.Topology().Find(lun0); m.Queueing.RetriesLeft != 0 {
+			t.Errorf("recovery mode entered while the marginal path works: %+v", m.Queueing)
+		}
+		if q, f := r.dm.QueuedIO(lun0), r.dm.FailedIO(lun0); q != 0 || f != 0 {
+			t.Errorf("I/O: %d held, %d failed; want all served by the marginal path", q, f)
 		}
 	})
 }
