@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
+	"unsafe"
 )
 
 // Limits of one message, as multipathd enforces them.
@@ -38,10 +40,18 @@ func AppendFrame(b []byte, msg string) []byte {
 	return append(b, 0)
 }
 
-// WriteFrame writes msg as one frame in a single write, so frames written by
-// concurrent writers on different connections never interleave.
+// WriteFrame writes msg as one frame: on a connection with one gathered
+// write (writev), without copying msg, which may be a reply of megabytes.
 func WriteFrame(w io.Writer, msg string) error {
-	if _, err := w.Write(AppendFrame(make([]byte, 0, sizeLen+len(msg)+1), msg)); err != nil {
+	hdr := make([]byte, sizeLen)
+	if sizeLen == 8 {
+		binary.NativeEndian.PutUint64(hdr, uint64(len(msg)+1))
+	} else {
+		binary.NativeEndian.PutUint32(hdr, uint32(len(msg)+1))
+	}
+	// The body is only read by the write; the string stays immutable.
+	bufs := net.Buffers{hdr, unsafe.Slice(unsafe.StringData(msg), len(msg)), []byte{0}}
+	if _, err := bufs.WriteTo(w); err != nil {
 		return fmt.Errorf("multipathd socket: write: %w", err)
 	}
 	return nil

@@ -3,7 +3,7 @@ package mpathcompat
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
+	"unsafe"
 
 	"github.com/mpathd/mpathd/pkg/api"
 )
@@ -14,126 +14,144 @@ const (
 	JSONMinor = 1
 )
 
+// Sizes of a rendered map and path, to allocate the reply once.
+const (
+	jsonMapBytes  = 900
+	jsonPathBytes = 560
+)
+
 // MapsJSON renders `show maps json` in multipathd's version 0.1 schema and
 // layout: maps[] with their path_groups[] and each group's paths[].
 func MapsJSON(t api.Topology) string {
-	var b strings.Builder
-	b.Grow(len(t.Maps) * 2048)
-	jsonHeader(&b)
-	b.WriteString(`   "maps": [`)
+	n := 64 + len(t.Maps)*jsonMapBytes
 	for i := range t.Maps {
-		mapJSON(&b, &t.Maps[i], i == len(t.Maps)-1)
+		for _, g := range t.Maps[i].Groups {
+			n += len(g.Paths) * jsonPathBytes
+		}
 	}
-	b.WriteString("]\n}\n")
-	return b.String()
+	// A local slice, not a strings.Builder: appends to it need no GC write barrier, which
+	// dominated the cost of a large reply while the collector runs.
+	b := make([]byte, 0, n)
+	b = jsonHeader(b)
+	b = append(b, `   "maps": [`...)
+	for i := range t.Maps {
+		b = appendMapJSON(b, &t.Maps[i], i == len(t.Maps)-1)
+	}
+	b = append(b, "]\n}\n"...)
+	return bytesString(b)
 }
 
 // MapJSON renders `show map X json`: one map under "map".
 func MapJSON(m *api.Map) string {
-	var b strings.Builder
-	jsonHeader(&b)
-	b.WriteString(`   "map":`)
-	mapJSON(&b, m, true)
-	b.WriteString("\n}\n")
-	return b.String()
+	b := make([]byte, 0, jsonMapBytes+16*jsonPathBytes)
+	b = jsonHeader(b)
+	b = append(b, `   "map":`...)
+	b = appendMapJSON(b, m, true)
+	b = append(b, "\n}\n"...)
+	return bytesString(b)
 }
 
-func jsonHeader(b *strings.Builder) {
-	b.WriteString("{\n   \"major_version\": " + strconv.Itoa(JSONMajor) + ",\n   \"minor_version\": " + strconv.Itoa(JSONMinor) + ",\n")
+// bytesString turns a rendered reply into a string without copying it
+// again, as strings.Builder does: b is never written after this.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func jsonHeader(b []byte) []byte {
+	b = append(b, "{\n   \"major_version\": "...)
+	b = strconv.AppendInt(b, JSONMajor, 10)
+	b = append(b, ",\n   \"minor_version\": "...)
+	b = strconv.AppendInt(b, JSONMinor, 10)
+	return append(b, ",\n"...)
 }
 
-// jstr writes s as a JSON string; multipathd does not escape, but a name
-// with a quote must not break a client's parser.
-func jstr(b *strings.Builder, s string) {
+// appendJSONString writes s as a JSON string. multipathd does not escape,
+// but a name with a quote must not break a client's parser.
+func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
 			q, _ := json.Marshal(s)
-			b.Write(q)
-			return
+			return append(b, q...)
 		}
 	}
-	b.WriteByte('"')
-	b.WriteString(s)
-	b.WriteByte('"')
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
-func field(b *strings.Builder, indent, key, value string, quoted bool, last bool) {
-	b.WriteString(indent)
-	b.WriteByte('"')
-	b.WriteString(key)
-	b.WriteString(`" : `)
+// appendField writes one `"key" : value` line at an indent.
+func appendField(b []byte, indent, key, value string, quoted, last bool) []byte {
+	b = append(b, indent...)
+	b = append(b, '"')
+	b = append(b, key...)
+	b = append(b, `" : `...)
 	if quoted {
-		jstr(b, value)
+		b = appendJSONString(b, value)
 	} else {
-		b.WriteString(value)
+		b = append(b, value...)
 	}
 	if !last {
-		b.WriteByte(',')
+		b = append(b, ',')
 	}
-	b.WriteByte('\n')
+	return append(b, '\n')
 }
 
-func mapJSON(b *strings.Builder, m *api.Map, last bool) {
-	const in = "      "
-	b.WriteString("{\n")
-	for _, f := range []struct {
-		key    string
-		c      byte
-		quoted bool
-	}{
+type jsonField struct {
+	key    string
+	c      byte // the wildcard giving the value
+	quoted bool
+}
+
+var (
+	jsonMapFields = []jsonField{
 		{"name", 'n', true}, {"uuid", 'w', true}, {"sysfs", 'd', true}, {"failback", 'F', true},
 		{"queueing", 'Q', true}, {"paths", 'N', false}, {"write_prot", 'r', true}, {"dm_st", 't', true},
 		{"features", 'f', true}, {"hwhandler", 'h', true}, {"action", 'A', true}, {"path_faults", '0', false},
 		{"vend", 'v', true}, {"prod", 'p', true}, {"rev", 'e', true}, {"switch_grp", '1', false},
 		{"map_loads", '2', false}, {"total_q_time", '3', false}, {"q_timeouts", '4', false},
-	} {
-		field(b, in, f.key, mapField(m, f.c), f.quoted, false)
 	}
-	b.WriteString(in + `"path_groups": [`)
+	jsonPathFields = []jsonField{
+		{"dev", 'd', true}, {"dev_t", 'D', true}, {"dm_st", 't', true}, {"dev_st", 'o', true},
+		{"chk_st", 'T', true}, {"checker", 'c', true}, {"pri", 'p', false}, {"host_wwnn", 'N', true},
+		{"target_wwnn", 'n', true}, {"host_wwpn", 'R', true}, {"target_wwpn", 'r', true},
+		{"host_adapter", 'a', true}, {"lun_hex", 'L', true},
+	}
+)
+
+func appendMapJSON(b []byte, m *api.Map, last bool) []byte {
+	const in, gin, pin = "      ", "         ", "            "
+	b = append(b, "{\n"...)
+	for _, f := range jsonMapFields {
+		b = appendField(b, in, f.key, mapField(m, f.c), f.quoted, false)
+	}
+	b = append(b, in+`"path_groups": [`...)
 	for i := range m.Groups {
 		g := &m.Groups[i]
-		const gin = "         "
-		b.WriteString("{\n")
-		field(b, gin, "selector", g.Selector, true, false)
-		field(b, gin, "pri", strconv.Itoa(g.Prio), false, false)
-		field(b, gin, "dm_st", groupStateWord(g.State), true, false)
-		field(b, gin, "marginal_st", marginalWord(g.Marginal), true, false)
-		field(b, gin, "group", strconv.Itoa(i+1), false, false)
-		b.WriteString(gin + `"paths": [`)
+		b = append(b, "{\n"...)
+		b = appendField(b, gin, "selector", g.Selector, true, false)
+		b = appendField(b, gin, "pri", strconv.Itoa(g.Prio), false, false)
+		b = appendField(b, gin, "dm_st", groupStateWord(g.State), true, false)
+		b = appendField(b, gin, "marginal_st", marginalWord(g.Marginal), true, false)
+		b = appendField(b, gin, "group", strconv.Itoa(i+1), false, false)
+		b = append(b, gin+`"paths": [`...)
 		for k := range g.Paths {
 			r := pathRow{p: &g.Paths[k], m: m, g: g}
-			const pin = "            "
-			b.WriteString("{\n")
-			for _, f := range []struct {
-				key    string
-				c      byte
-				quoted bool
-			}{
-				{"dev", 'd', true}, {"dev_t", 'D', true}, {"dm_st", 't', true}, {"dev_st", 'o', true},
-				{"chk_st", 'T', true}, {"checker", 'c', true}, {"pri", 'p', false}, {"host_wwnn", 'N', true},
-				{"target_wwnn", 'n', true}, {"host_wwpn", 'R', true}, {"target_wwpn", 'r', true},
-				{"host_adapter", 'a', true}, {"lun_hex", 'L', true},
-			} {
-				field(b, pin, f.key, pathField(r, f.c), f.quoted, false)
+			b = append(b, "{\n"...)
+			for _, f := range jsonPathFields {
+				b = appendField(b, pin, f.key, pathField(r, f.c), f.quoted, false)
 			}
-			field(b, pin, "marginal_st", marginalWord(r.p.Marginal), true, true)
-			b.WriteString(gin)
-			if k == len(g.Paths)-1 {
-				b.WriteString("}")
-			} else {
-				b.WriteString("},")
+			b = appendField(b, pin, "marginal_st", marginalWord(r.p.Marginal), true, true)
+			b = append(b, gin+"}"...)
+			if k < len(g.Paths)-1 {
+				b = append(b, ',')
 			}
 		}
-		b.WriteString("]\n")
-		b.WriteString(in)
-		if i == len(m.Groups)-1 {
-			b.WriteString("}")
-		} else {
-			b.WriteString("},")
+		b = append(b, "]\n"+in+"}"...)
+		if i < len(m.Groups)-1 {
+			b = append(b, ',')
 		}
 	}
-	b.WriteString("]\n   }")
+	b = append(b, "]\n   }"...)
 	if !last {
-		b.WriteByte(',')
+		b = append(b, ',')
 	}
+	return b
 }
