@@ -135,7 +135,7 @@ func TestMultipathList(t *testing.T) {
   2 enabled sdc active unchecked running prio=0
 mpathb dm-1
   1 active sdb active unchecked running prio=0
-  2 enabled sdd failed unchecked offline prio=0
+  2 enabled sdd failed down offline prio=0
 `
 	if r.out.String() != want {
 		t.Errorf("multipath -l:\n%s\nwant\n%s", r.out, want)

@@ -185,9 +185,12 @@ func (r Reader) read(ctx context.Context, d MapDevice, paths map[string]sysfs.Pa
 				// Gone from sysfs while still in the table: the kernel will fail it.
 				ap.CheckerState = api.CheckerDown
 			}
-			if known && r.Prober != nil {
+			switch {
+			case known && r.Prober != nil:
 				pr := r.Prober.Probe(ctx, m, sp)
 				ap.CheckerState, ap.Prio, ap.Checker = pr.State, pr.Prio, pr.Checker
+			case known:
+				ap.CheckerState = DeviceState(sp.State)
 			}
 			// A group's priority is the mean over its usable paths, as multipath computes it.
 			if ap.CheckerState == api.CheckerUp || ap.CheckerState == api.CheckerGhost {
@@ -202,6 +205,20 @@ func (r Reader) read(ctx context.Context, d MapDevice, paths map[string]sysfs.Pa
 		m.Groups = append(m.Groups, ag)
 	}
 	return m, nil
+}
+
+// DeviceState is what a path's SCSI device state alone says about it,
+// without I/O: offline devices are down, blocked or quiescing ones pending,
+// and a running one is unchecked until a checker has run. multipath -l shows
+// paths this way.
+func DeviceState(devState string) string {
+	switch devState {
+	case "offline", "transport-offline":
+		return api.CheckerDown
+	case "blocked", "quiesce", "created-blocked":
+		return api.CheckerPending
+	}
+	return api.CheckerUnchecked
 }
 
 // FeatureWords renders a table's feature and hardware handler fields as the

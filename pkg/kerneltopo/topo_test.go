@@ -79,7 +79,7 @@ func TestTopologyFromKernel(t *testing.T) {
 		Groups: []api.Group{
 			{Index: 1, State: api.GroupActive, Selector: "round-robin 0", Paths: []api.Path{
 				path("sdb", "8:16", "2:0:0:1", api.DMActive, api.CheckerUnchecked, "running", 0),
-				path("sdd", "8:48", "3:0:0:1", api.DMFailed, api.CheckerUnchecked, "offline", 1)}},
+				path("sdd", "8:48", "3:0:0:1", api.DMFailed, api.CheckerDown, "offline", 1)}},
 		},
 	}}}
 	if !reflect.DeepEqual(top, want) {

@@ -11,7 +11,7 @@ import (
 // `multipathd CMD` and `multipathd -k` reach mpathd's multipathd socket; `multipath -ll` shows every
 // map, group and path as dmsetup does, while the daemon runs and after it stopped; it prints the
 // same topology as Debian's multipath-tools 0.9.4 `multipath -ll` on the same maps; -a/-w edit the
-// wwids file; -C tells a map with usable paths from one without; -u/-c answer udev for a path and a
+// wwids file (a failed path included); -C tells a map with usable paths from one without; -u/-c answer udev for a path and a
 // non-path; -f flushes a map with the daemon down.
 func TestVMCommandNames(t *testing.T) {
 	t.Parallel()
@@ -50,6 +50,16 @@ emit l "$($MP -l)"
 emit ref_l "$($REF -l 2>/dev/null)"
 emit ll_one "$($MP -ll /dev/$P0)"
 emit show_topology "$($MPD show topology)"
+
+# A failed path: the non-optimized path of LUN 0 goes offline; mpathd fails it in the kernel.
+PF=$(path_of 0 1)
+echo offline > /sys/block/$PF/device/state
+wait_for 30 sh -c "dmsetup status $M0 | grep -q '$(devt_of $PF) F'" || fail "mpathd did not fail $PF"
+emit ll_failed "$($MP -ll 2>/dev/null)"
+emit ref_ll_failed "$($REF -ll 2>/dev/null)"
+emit l_failed "$($MP -l 2>/dev/null)"
+emit ref_l_failed "$($REF -l 2>/dev/null)"
+echo running > /sys/block/$PF/device/state
 
 emit u_path "$($MP -u $P0)"; emit u_path_rc $?
 emit u_nonpath "$($MP -u $P1)"; emit u_nonpath_rc $?
@@ -102,7 +112,8 @@ emit maps_after_f "$(dmsetup ls --target multipath | awk '{print $1}')"
 	// The acceptance: multipath-tools' multipath -ll on the same maps prints the same topology. Only
 	// whitespace is normalised (column widths: multipath-tools pads path columns over every path
 	// it discovered, the blacklisted LUN's included).
-	for _, c := range []struct{ ours, ref string }{{"ll", "ref_ll"}, {"ll_down", "ref_ll_down"}, {"l", "ref_l"}} {
+	for _, c := range []struct{ ours, ref string }{{"ll", "ref_ll"}, {"ll_down", "ref_ll_down"}, {"l", "ref_l"},
+		{"ll_failed", "ref_ll_failed"}, {"l_failed", "ref_l_failed"}} {
 		if a, b := normalizeSpace(res.Get(c.ours)), normalizeSpace(res.Get(c.ref)); a != b || a == "" {
 			t.Errorf("%s differs from multipath-tools (rc %s, %s):\n%s", c.ours, res.Get("ref_rc"), res.Get("ref_err"), lineDiff(a, b))
 		}
@@ -111,6 +122,10 @@ emit maps_after_f "$(dmsetup ls --target multipath | awk '{print $1}')"
 		t.Errorf("multipath -ll /dev/sdX: want only the path's map:\n%s", one)
 	}
 	t.Logf("multipathd show topology:\n%s", res.Get("show_topology"))
+	t.Logf("multipath -ll with a failed path (mpathd):\n%s\n(multipath-tools):\n%s", res.Get("ll_failed"), res.Get("ref_ll_failed"))
+	if !strings.Contains(res.Get("ll_failed"), " failed faulty offline") {
+		t.Errorf("multipath -ll does not show the offline path failed and faulty:\n%s", res.Get("ll_failed"))
+	}
 
 	if res.Get("u_path") != `DM_MULTIPATH_DEVICE_PATH="1"` || res.Get("u_path_rc") != "0" {
 		t.Errorf("multipath -u of a map's path: %q rc %s", res.Get("u_path"), res.Get("u_path_rc"))
