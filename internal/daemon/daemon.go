@@ -454,7 +454,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool
 			}
 			continue
 		}
-		m.keptEmpty = false
+		m.keptEmpty, m.pathsCame = false, true
 		m.retryCreate()
 		p := &path{info: pi, gen: keepGens[i], prio: prioUndef, since: d.now()}
 		p.spec = d.checkSpec(m, pi)

@@ -323,6 +323,27 @@ func TestDeferredRemoveCancelledWhenPathsReturn(t *testing.T) {
 	}
 }
 
+// A deferred remove asked for by someone else while the map has its paths is theirs: mpathd's
+// reconcile passes leave it pending.
+func TestForeignDeferredRemoveLeftAlone(t *testing.T) {
+	r := newRig(t, san(2, 1), "", nil)
+	r.dm.SetOpenCount(lun0, 1)
+	if _, err := r.dm.Remove(lun0, dm.RemoveOptions{Deferred: true}); err != nil {
+		t.Fatal(err)
+	}
+	r.dm.ResetCalls()
+	r.d.MapChanged(lun0)
+	r.d.Tick()
+	r.settle()
+	if r.sent(lun0, "@cancel_deferred_remove") != 0 {
+		t.Errorf("a foreign deferred remove was cancelled")
+	}
+	r.dm.SetOpenCount(lun0, 0)
+	if _, err := r.dm.Info(lun0); !dm.IsNotExist(err) {
+		t.Errorf("map still there after its last close: %v", err)
+	}
+}
+
 // Scenario 13: a reload starts every path of the new table active; paths the kernel failed (not
 // checked since), held-out paths and admin-failed paths are failed again at once.
 func TestReloadKeepsFailedPathsFailed(t *testing.T) {

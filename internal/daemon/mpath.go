@@ -89,6 +89,9 @@ type mpath struct {
 	// failback under failback followover; "" when none.
 	followover string
 	keptEmpty  bool // lost its last path and was kept (flush_on_last_del); said once
+	// pathsCame is set when paths are added, until sync has seen it: paths returning to a map
+	// cancel its pending deferred remove.
+	pathsCame bool
 	// createFails counts creations the kernel refused in a row; none is tried before createRetry.
 	createFails int
 	createRetry time.Time

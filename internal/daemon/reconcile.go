@@ -74,15 +74,19 @@ func (s *shard) sync(m *mpath) {
 	}
 }
 
-// cancelDeferredRemove takes back a deferred remove when paths return to a map that lost them:
-// otherwise the kernel deletes the live map at its next close.
+// cancelDeferredRemove takes back a pending deferred remove when paths come to the map, as
+// multipath-tools does: otherwise the kernel deletes the live map at its next close. A deferred
+// remove asked for while the map has paths (dmsetup remove --deferred) is left alone.
 func (s *shard) cancelDeferredRemove(m *mpath) {
 	d := s.d
-	if !m.exists || !m.info.DeferredRemove {
+	came := m.pathsCame
+	m.pathsCame = false
+	if !came || !m.exists || !m.info.DeferredRemove {
 		return
 	}
 	if _, err := d.dm.Message(m.name, "@cancel_deferred_remove"); err != nil {
 		s.fail(m, "cancel deferred remove", err)
+		m.pathsCame = true // try again at the next pass
 		return
 	}
 	m.info.DeferredRemove = false
