@@ -110,10 +110,18 @@ var (
 	}
 	jsonPathFields = []jsonField{
 		{"dev", 'd', true}, {"dev_t", 'D', true}, {"dm_st", 't', true}, {"dev_st", 'o', true},
-		{"chk_st", 'T', true}, {"checker", 'c', true}, {"pri", 'p', false}, {"host_wwnn", 'N', true},
-		{"target_wwnn", 'n', true}, {"host_wwpn", 'R', true}, {"target_wwpn", 'r', true},
-		{"host_adapter", 'a', true}, {"lun_hex", 'L', true},
+		{"chk_st", 'T', true}, {"checker", 'c', true}, {"pri", 'p', false},
 	}
+	// jsonPathTransport is the transport part of a path, the same for every path: the daemon
+	// does not export host and target port names.
+	jsonPathTransport = func() string {
+		var b []byte
+		for _, f := range []jsonField{{"host_wwnn", 'N', true}, {"target_wwnn", 'n', true},
+			{"host_wwpn", 'R', true}, {"target_wwpn", 'r', true}, {"host_adapter", 'a', true}} {
+			b = appendField(b, "            ", f.key, pathField(pathRow{p: &api.Path{}}, f.c), f.quoted, false)
+		}
+		return string(b)
+	}()
 )
 
 func appendMapJSON(b []byte, m *api.Map, last bool) []byte {
@@ -138,6 +146,8 @@ func appendMapJSON(b []byte, m *api.Map, last bool) []byte {
 			for _, f := range jsonPathFields {
 				b = appendField(b, pin, f.key, pathField(r, f.c), f.quoted, false)
 			}
+			b = append(b, jsonPathTransport...)
+			b = appendField(b, pin, "lun_hex", pathField(r, 'L'), true, false)
 			b = appendField(b, pin, "marginal_st", marginalWord(r.p.Marginal), true, true)
 			b = append(b, gin+"}"...)
 			if k < len(g.Paths)-1 {

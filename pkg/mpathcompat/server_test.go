@@ -459,3 +459,63 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+// TestMapsJSONLayout pins the text of show maps json, laid out as multipathd
+// lays it out (clients parse it as JSON; people diff it).
+func TestMapsJSONLayout(t *testing.T) {
+	want := `{
+   "major_version": 0,
+   "minor_version": 1,
+   "maps": [{
+      "name" : "mpatha",
+      "uuid" : "3600a098038300000000000000000000",
+      "sysfs" : "dm-0",
+      "failback" : "immediate",
+      "queueing" : "12 chk",
+      "paths" : 1,
+      "write_prot" : "rw",
+      "dm_st" : "active",
+      "features" : "1 queue_if_no_path",
+      "hwhandler" : "1 alua",
+      "action" : "",
+      "path_faults" : 0,
+      "vend" : "NETAPP",
+      "prod" : "LUN C-Mode",
+      "rev" : "##",
+      "switch_grp" : 0,
+      "map_loads" : 0,
+      "total_q_time" : 0,
+      "q_timeouts" : 0,
+      "path_groups": [{
+         "selector" : "service-time 0",
+         "pri" : 50,
+         "dm_st" : "active",
+         "marginal_st" : "normal",
+         "group" : 1,
+         "paths": [{
+            "dev" : "sdb",
+            "dev_t" : "8:16",
+            "dm_st" : "active",
+            "dev_st" : "running",
+            "chk_st" : "ready",
+            "checker" : "tur",
+            "pri" : 50,
+            "host_wwnn" : "[undef]",
+            "target_wwnn" : "[undef]",
+            "host_wwpn" : "[undef]",
+            "target_wwpn" : "[undef]",
+            "host_adapter" : "[undef]",
+            "lun_hex" : "0x0000000000000000",
+            "marginal_st" : "normal"
+         }]
+      }]
+   }]
+}
+`
+	if got := MapsJSON(apitest.Generate(1, 1, 1)); got != want {
+		t.Errorf("show maps json\n got %s\nwant %s", got, want)
+	}
+	if got := MapsJSON(api.Topology{}); got != "{\n   \"major_version\": 0,\n   \"minor_version\": 1,\n   \"maps\": []\n}\n" {
+		t.Errorf("show maps json without maps: %q", got)
+	}
+}
