@@ -1,10 +1,12 @@
 package bindings
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -282,12 +284,16 @@ func FuzzParseBindings(f *testing.F) {
 	f.Add([]byte(seq(30)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tb, _ := ParseBindings(data)
-		back, err := ParseBindings(tb.Format())
+		out := tb.Format()
+		back, err := ParseBindings(out)
 		if err != nil {
 			t.Fatalf("formatted table does not parse: %v", err)
 		}
-		if back.Len() != tb.Len() {
-			t.Fatalf("round trip: %d bindings, had %d", back.Len(), tb.Len())
+		if !slices.Equal(back.Bindings(), tb.Bindings()) {
+			t.Fatalf("round trip changed the bindings:\n%v\n%v", tb.Bindings(), back.Bindings())
+		}
+		if again := back.Format(); !bytes.Equal(again, out) {
+			t.Fatalf("Format is not stable:\n%s\n%s", out, again)
 		}
 		alias, isNew, err := tb.Select(Request{WWID: "WNEW", Prefix: "mpath"})
 		if err == nil && isNew {

@@ -501,12 +501,72 @@ func FuzzLoadConfig(f *testing.F) {
 		if err := c.Dump(&buf); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Parse(buf.Bytes(), "dump"); err != nil {
+		back, err := Parse(buf.Bytes(), "dump")
+		if err != nil {
 			t.Fatalf("dump of a valid config does not parse: %v\n%s", err, buf.String())
 		}
+		// The dump promises the same effective settings: compare what both resolve and filter to
+		// for the maps and devices the file names, and for ones it does not.
+		for _, p := range configProbes(c) {
+			want, got := c.Resolve(p.WWID, p.Vendor, p.Product, "r"), back.Resolve(p.WWID, p.Vendor, p.Product, "r")
+			if !reflect.DeepEqual(want.Settings, got.Settings) || want.Alias != got.Alias {
+				t.Fatalf("%+v resolves differently after Dump:\n%+v\n%+v\ndump:\n%s", p, want, got, buf.String())
+			}
+			for _, proto := range append([]string{"scsi:fcp", "scsi:iscsi", "scsi:sas"}, protocolTypes(c)...) {
+				// The origins differ by design: a dumped built-in entry comes back as the file's.
+				if a, b := want.Timeouts(proto), got.Timeouts(proto); a.FastIOFail != b.FastIOFail || a.DevLoss != b.DevLoss {
+					t.Fatalf("%+v %s timeouts differ after Dump: %+v, %+v", p, proto, a, b)
+				}
+			}
+			if a, b := c.Filter(p), back.Filter(p); !reflect.DeepEqual(a, b) {
+				t.Fatalf("%+v filtered differently after Dump: %+v, %+v\ndump:\n%s", p, a, b, buf.String())
+			}
+		}
 		c.Resolve("w", "v", "p", "r").Explain()
-		c.Filter(PathInfo{Devnode: "sda", Vendor: "v", Product: "p", WWID: "w", Properties: []string{"ID_SERIAL"}, UIDAttribute: "ID_SERIAL"})
 	})
+}
+
+// configProbes are the paths FuzzLoadConfig resolves and filters: one per [[multipaths]] entry, per
+// [[devices]] entry and per filter entry of c (with the regexes' own text as the device strings),
+// and some that nothing in c names.
+func configProbes(c *Config) []PathInfo {
+	props := []string{"ID_SERIAL", "ID_WWN"}
+	ps := []PathInfo{{Devnode: "sda", Vendor: "v", Product: "p", WWID: "w", Properties: props, UIDAttribute: "ID_SERIAL"},
+		{Devnode: "sdb", Vendor: "NETAPP", Product: "LUN", WWID: "3600a098038303053453f463045727a37", Protocol: "scsi:fcp", Properties: props, UIDAttribute: "ID_SERIAL"},
+		{Devnode: "dm-0"}, {}}
+	for _, m := range c.Multipaths {
+		ps = append(ps, PathInfo{Devnode: "sdc", WWID: m.WWID, Properties: props, UIDAttribute: "ID_SERIAL"})
+	}
+	for _, d := range c.Devices {
+		ps = append(ps, PathInfo{Devnode: "sdd", Vendor: d.Vendor, Product: d.Product, WWID: "w", Protocol: "scsi:iscsi"},
+			PathInfo{Devnode: "sdd", Vendor: d.Vendor, Product: d.ProductBlacklist, WWID: "w"})
+	}
+	for _, fl := range []FilterList{c.Blacklist, c.BlacklistExceptions} {
+		for _, s := range fl.Devnode {
+			ps = append(ps, PathInfo{Devnode: s, WWID: "w"})
+		}
+		for _, s := range fl.WWID {
+			ps = append(ps, PathInfo{Devnode: "sde", WWID: s})
+		}
+		for _, s := range fl.Property {
+			ps = append(ps, PathInfo{Devnode: "sde", WWID: "w", Properties: []string{s}, UIDAttribute: "ID_SERIAL"})
+		}
+		for _, s := range fl.Protocol {
+			ps = append(ps, PathInfo{Devnode: "sde", WWID: "w", Protocol: s})
+		}
+		for _, d := range fl.Device {
+			ps = append(ps, PathInfo{Devnode: "sde", WWID: "w", Vendor: d.Vendor, Product: d.Product})
+		}
+	}
+	return ps
+}
+
+func protocolTypes(c *Config) []string {
+	var ts []string
+	for _, po := range c.ProtocolOverrides {
+		ts = append(ts, po.Type)
+	}
+	return ts
 }
 
 func BenchmarkResolve(b *testing.B) {

@@ -1,6 +1,7 @@
 package dm
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -121,8 +122,8 @@ func FuzzParseStatus(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rendered status %q does not parse: %v", st.String(), err)
 		}
-		if again.String() != st.String() {
-			t.Fatalf("round trip changed the status: %q -> %q", st.String(), again.String())
+		if !reflect.DeepEqual(again, st) {
+			t.Fatalf("round trip changed the status: %q -> %q\n%+v\n%+v", s, st.String(), st, again)
 		}
 	})
 }
