@@ -20,8 +20,10 @@ import (
 var initScript []byte
 
 // guestModules are loaded at boot, in dependency order, before scsi_debug. The dm path selectors are
-// loaded up front because the guest has no modprobe for the kernel's request_module.
-var guestModules = []string{"sd_mod", "sg", "scsi_dh_alua", "dm_multipath", "dm_round_robin",
+// loaded up front because the guest has no modprobe for the kernel's request_module; so is a second
+// device handler (emc, which claims no scsi_debug device), so that a table naming it meets the
+// kernel's real retain-the-attached-handler rule rather than a missing module.
+var guestModules = []string{"sd_mod", "sg", "scsi_dh_alua", "scsi_dh_emc", "dm_multipath", "dm_round_robin",
 	"dm_queue_length", "dm_service_time"}
 
 // hostTools are the dynamically linked programs the guest gets besides busybox, as oracles.
