@@ -251,6 +251,22 @@ func (b *builder) keyword(n *Node, w where, a *config.Attrs, seen map[string]boo
 	a.Src[name] = n.pos()
 }
 
+// multipathdDefaults are multipathd's defaults where mpathd's built-in ones
+// differ; they apply when no file sets the keyword.
+var multipathdDefaults = []struct {
+	key   string
+	value any
+	why   string
+}{
+	// mpathd's own default is on.
+	{"find_multipaths", "strict", "multipath-tools' default, not set in the files"},
+	// detect_pgpolicy (multipath-tools 0.9.6) makes ALUA maps group_by_prio
+	// whatever path_grouping_policy says; the multipathd of Debian 12, RHEL 9
+	// and Ubuntu 24.04 (0.9.4 and older) has no such keyword, so a file
+	// written for it expects its path_grouping_policy to hold.
+	{"detect_pgpolicy", false, "multipath-tools before 0.9.6 has none: path_grouping_policy holds"},
+}
+
 type errUnset string
 
 func (e errUnset) Error() string { return string(e) }
@@ -589,14 +605,19 @@ func (b *builder) finish() {
 		}
 		owner[m.Alias] = m.WWID
 	}
-	// multipath-tools' default is strict; mpathd's own is on. A host
-	// configured by multipath.conf keeps multipathd's behaviour.
-	if !config.IsSet(&b.c.Defaults, "find_multipaths") {
-		_ = config.SetKeyword(&b.c.Defaults, config.SectionDefaults, "find_multipaths", "strict")
+	// A host configured by multipath.conf keeps multipathd's behaviour where
+	// mpathd's built-in defaults differ from it.
+	for _, d := range multipathdDefaults {
+		if config.IsSet(&b.c.Defaults, d.key) {
+			continue
+		}
+		if err := config.SetKeyword(&b.c.Defaults, config.SectionDefaults, d.key, d.value); err != nil {
+			panic("mpconf: default " + d.key + ": " + err.Error()) // a programming error, caught by tests
+		}
 		if b.c.Defaults.Src == nil {
 			b.c.Defaults.Src = map[string]string{}
 		}
-		b.c.Defaults.Src["find_multipaths"] = "multipath-tools' default, not set in the files"
+		b.c.Defaults.Src[d.key] = d.why
 	}
 	if d := b.c.Defaults; d.PollingInterval != nil && d.MaxPollingInterval != nil && *d.MaxPollingInterval < *d.PollingInterval {
 		b.warns = append(b.warns, &config.Error{File: b.c.File, Key: "max_polling_interval",

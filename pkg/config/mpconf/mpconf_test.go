@@ -253,15 +253,18 @@ func TestZeroMeansUnset(t *testing.T) {
 	}
 }
 
-func TestFindMultipathsDefault(t *testing.T) {
+func TestMultipathdDefaults(t *testing.T) {
 	c := build(t, Source{Name: "e.conf", Data: []byte("defaults {\n\tuser_friendly_names yes\n}\n")})
 	g := c.Global()
 	if g.FindMultipaths != config.FindStrict || !strings.Contains(g.Origin("find_multipaths"), "multipath-tools' default") {
 		t.Errorf("find_multipaths %q from %q, want strict from multipath-tools' default", g.FindMultipaths, g.Origin("find_multipaths"))
 	}
-	c = build(t, Source{Name: "e.conf", Data: []byte("defaults {\n\tfind_multipaths yes\n}\n")})
-	if g := c.Global(); g.FindMultipaths != config.FindOn {
-		t.Errorf("find_multipaths yes gave %q", g.FindMultipaths)
+	if g.DetectPgpolicy || !strings.Contains(g.Origin("detect_pgpolicy"), "before 0.9.6") {
+		t.Errorf("detect_pgpolicy %v from %q, want off as in multipathd 0.9.4", g.DetectPgpolicy, g.Origin("detect_pgpolicy"))
+	}
+	c = build(t, Source{Name: "e.conf", Data: []byte("defaults {\n\tfind_multipaths yes\n\tdetect_pgpolicy yes\n}\n")})
+	if g := c.Global(); g.FindMultipaths != config.FindOn || !g.DetectPgpolicy {
+		t.Errorf("find_multipaths yes gave %q, detect_pgpolicy yes gave %v", g.FindMultipaths, g.DetectPgpolicy)
 	}
 }
 

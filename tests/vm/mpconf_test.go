@@ -1,0 +1,195 @@
+package vm
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mpconfCorpus is where the multipath.conf corpus lives (one directory per case, with
+// multipath.conf and an optional conf.d).
+const mpconfCorpus = "../../pkg/config/mpconf/testdata"
+
+// mpconfScript runs each case in the same boot: Debian's multipathd reads the case's files and
+// builds its maps; their names and tables are recorded; it stops and its maps are flushed; the
+// bindings and wwids files it wrote are removed; then mpathd, with no mpathd.toml, reads the same
+// files and its maps are recorded the same way.
+const mpconfScript = `
+tables() { dmsetup table --target multipath 2>/dev/null | grep -v '^No devices' | sort; }
+# stable: print the tables once two reads a second apart agree (a daemon may still be settling).
+stable() {
+	prev=$(tables); i=0
+	while [ $i -lt 15 ]; do
+		sleep 1; cur=$(tables)
+		[ "$cur" = "$prev" ] && break
+		prev=$cur; i=$((i+1))
+	done
+	printf '%s\n' "$cur"
+}
+no_maps() { [ -z "$(tables)" ]; }
+flush_maps() {
+	multipath -F >/dev/null 2>&1
+	wait_for 20 no_maps || { dmsetup remove_all >/dev/null 2>&1; wait_for 10 no_maps; } || fail "maps left after flush: $(tables)"
+}
+install_case() {
+	rm -rf /etc/multipath /etc/multipath.conf /etc/mpathd
+	mkdir -p /etc/multipath/conf.d
+	cp /corpus/$1/multipath.conf /etc/multipath.conf
+	for f in /corpus/$1/conf.d/*; do [ -f "$f" ] && cp "$f" /etc/multipath/conf.d/; done
+}
+run_case() {
+	c=$1
+	install_case $c
+	multipathd -d -s >/tmp/mt.$c.log 2>&1 &
+	MT=$!
+	wait_for 90 sh -c 'multipathd show daemon 2>/dev/null | grep -q idle' || fail "$c: multipathd not idle: $(tail -n 5 /tmp/mt.$c.log)"
+	emit "mt.$c" "$(stable)"
+	emit "mtlog.$c" "$(grep -v '^$' /tmp/mt.$c.log | tail -n 40)"
+	multipathd shutdown >/dev/null 2>&1
+	wait $MT
+	flush_maps
+	rm -f /etc/multipath/bindings /etc/multipath/wwids
+	: > /tmp/mp.$c.log
+	mpathd --log-format json -multipathd-socket=false >/tmp/mp.$c.log 2>&1 &
+	MP=$!
+	wait_for 90 grep -q '"message":"ready"' /tmp/mp.$c.log || fail "$c: mpathd not ready: $(tail -n 5 /tmp/mp.$c.log)"
+	emit "mp.$c" "$(stable)"
+	emit "mpstatus.$c" "$(mpathctl show status --json)"
+	for m in $(dmsetup ls --target multipath | awk '{print $1}'); do
+		emit "explain.$c.$m" "$(mpathctl config explain $m)"
+	done
+	kill $MP
+	wait $MP
+	flush_maps
+}
+for c in $CASES; do run_case $c; done
+`
+
+// TestVMMultipathConf is the acceptance of multipath.conf support: for every corpus case, mpathd
+// reading /etc/multipath.conf (and conf.d) builds the same maps, under the same names and with the
+// same tables, as Debian's multipathd 0.9.4 reading the same files in the same boot. The corpus is
+// split over two guests to halve the wall time.
+func TestVMMultipathConf(t *testing.T) {
+	t.Parallel()
+	dirs, err := filepath.Glob(filepath.Join(mpconfCorpus, "*", "multipath.conf"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no corpus in %s: %v", mpconfCorpus, err)
+	}
+	var cases []string
+	files := map[string][]byte{}
+	for _, p := range dirs {
+		dir := filepath.Dir(p)
+		c := filepath.Base(dir)
+		cases = append(cases, c)
+		matches, _ := filepath.Glob(filepath.Join(dir, "conf.d", "*"))
+		for _, f := range append(matches, p) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(mpconfCorpus, f)
+			files["/corpus/"+filepath.ToSlash(rel)] = data
+		}
+	}
+	// MPATHD_MPCONF_CASES="a b" runs only those cases (while working on one).
+	if only := strings.Fields(os.Getenv("MPATHD_MPCONF_CASES")); len(only) > 0 {
+		cases = slices.DeleteFunc(cases, func(c string) bool { return !slices.Contains(only, c) })
+	}
+	half := (len(cases) + 1) / 2
+	for i, part := range [][]string{cases[:half], cases[half:]} {
+		t.Run([]string{"a", "b"}[i], func(t *testing.T) {
+			t.Parallel()
+			s := multipathTools
+			s.SAN = SAN{Hosts: 2, LUNs: 4}
+			s.Udev = true
+			s.Commands = []string{"./cmd/mpathd", "./cmd/mpathctl"}
+			s.Files = files
+			s.Timeout = 15 * time.Minute
+			s.Script = "CASES='" + strings.Join(part, " ") + "'\n" + mpconfScript
+			if len(part) == 0 {
+				t.Skip("no case selected")
+			}
+			res := Run(t, s)
+			for _, c := range part {
+				checkMpconfCase(t, res, c)
+				checkMpconfReport(t, res, c)
+			}
+		})
+	}
+}
+
+func checkMpconfCase(t *testing.T, res *Result, c string) {
+	t.Helper()
+	lines := func(key string) []string {
+		var out []string
+		for _, l := range strings.Split(res.Get(key), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	mt, mp := lines("mt."+c), lines("mp."+c)
+	t.Logf("%s: multipathd %d maps, mpathd %d maps", c, len(mt), len(mp))
+	// No normalisation: both daemons drive the same kernel, so the same layout gives
+	// byte-identical `dmsetup table` lines (names, sizes, features, handler, groups, paths).
+	if slices.Equal(mt, mp) {
+		return
+	}
+	for _, l := range mt {
+		if !slices.Contains(mp, l) {
+			t.Errorf("%s: multipathd only: %s", c, l)
+		}
+	}
+	for _, l := range mp {
+		if !slices.Contains(mt, l) {
+			t.Errorf("%s: mpathd only:     %s", c, l)
+		}
+	}
+	t.Logf("%s: multipathd log:\n%s", c, res.Get("mtlog."+c))
+}
+
+// checkMpconfReport: what mpathd read is visible. Its status names the files and the warnings
+// (keywords it does not implement, with file:line), and config explain gives every value's file:line.
+func checkMpconfReport(t *testing.T, res *Result, c string) {
+	t.Helper()
+	var st struct {
+		ConfigFile     string   `json:"config_file"`
+		ConfigFiles    []string `json:"config_files"`
+		ConfigWarnings []string `json:"config_warnings"`
+	}
+	if err := json.Unmarshal([]byte(res.Get("mpstatus."+c)), &st); err != nil {
+		t.Errorf("%s: mpathctl show status --json: %v: %q", c, err, res.Get("mpstatus."+c))
+		return
+	}
+	if st.ConfigFile != "/etc/multipath.conf" {
+		t.Errorf("%s: status config_file %q, want /etc/multipath.conf", c, st.ConfigFile)
+	}
+	switch c {
+	case "confd-dropins":
+		want := []string{"/etc/multipath.conf", "/etc/multipath/conf.d/10-pure.conf", "/etc/multipath/conf.d/20-site.conf", "/etc/multipath/conf.d/99-blacklist.conf"}
+		if !slices.Equal(st.ConfigFiles, want) {
+			t.Errorf("%s: status config_files %q, want %q", c, st.ConfigFiles, want)
+		}
+	case "hpe-3par-primera":
+		if !slices.ContainsFunc(st.ConfigWarnings, func(w string) bool {
+			return strings.HasPrefix(w, "/etc/multipath.conf:") && strings.Contains(w, "vpd_vendor: not implemented by mpathd")
+		}) {
+			t.Errorf("%s: status warnings %q lack vpd_vendor", c, st.ConfigWarnings)
+		}
+	case "vm-scsi-debug":
+		ex := res.Get("explain." + c + ".sd_alias")
+		for _, want := range []string{
+			`path_selector  "queue-length 0"  multipaths[wwid=333333330000007d1] (/etc/multipath.conf:25)`,
+			`rr_min_io_rq   3                 devices[vendor=Linux,product=scsi_debug] (/etc/multipath.conf:14)`,
+		} {
+			if !strings.Contains(strings.Join(strings.Fields(ex), " "), strings.Join(strings.Fields(want), " ")) {
+				t.Errorf("%s: config explain sd_alias lacks %q:\n%s", c, want, ex)
+			}
+		}
+	}
+}
