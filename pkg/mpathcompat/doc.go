@@ -17,4 +17,16 @@
 //
 // Peers are identified with SO_PEERCRED: a non-root peer may run only the
 // list/show commands, as with multipathd.
+//
+// # Commands and replies
+//
+// ParseCommand reads multipathd's grammar: keywords shortened to any unique
+// prefix, its synonyms (list/show, del/remove, maps/multipaths, map/multipath,
+// switch/switchgroup), double-quoted arguments. Server.Execute answers with
+// the command's output, or exactly "ok\n", "fail\n" (the reason is logged:
+// multipathd's client exits 1 only on that exact reply), "timeout\n" (an
+// action still running after ActionTimeout; it goes on), "permission deny:
+// need to be root\n", or a reason and the command reference for a command it
+// does not know. The renderers (RenderTopology, Paths, Maps, MapsJSON, Status,
+// Daemon, Wildcards) are exported for the multipath and multipathd commands.
 package mpathcompat
