@@ -67,12 +67,23 @@ func (r *rig) addPath(name string, minor uint32) {
 	r.settle()
 }
 
-// removeAll removes every path of LUN 0 from the system.
+// removeAll removes paths from the system; restore brings them back.
 func (r *rig) removeAll(names ...string) {
 	for _, n := range names {
+		if p, err := r.topo.Path(n); err == nil {
+			r.gone[n] = p
+		}
 		r.topo.del(n)
 	}
 	r.d.PathsRemoved(names)
+	r.settle()
+}
+
+func (r *rig) restore(names ...string) {
+	for _, n := range names {
+		r.topo.set(r.gone[n])
+	}
+	r.d.PathsAdded(names)
 	r.settle()
 }
 
@@ -299,17 +310,12 @@ func TestFollowoverFailsBackOnFirstPathOfGroup(t *testing.T) {
 func TestDeferredRemoveCancelledWhenPathsReturn(t *testing.T) {
 	r := newRig(t, san(2, 1), "[defaults]\ndeferred_remove = true\n", nil)
 	r.dm.SetOpenCount(lun0, 1)
-	sda, _ := r.topo.Path("sda")
-	sdb, _ := r.topo.Path("sdb")
 	r.removeAll("sda", "sdb")
 	if info, err := r.dm.Info(lun0); err != nil || !info.DeferredRemove {
 		t.Fatalf("no deferred remove pending: %+v, %v", info, err)
 	}
 	r.dm.ResetCalls()
-	r.topo.set(sda)
-	r.topo.set(sdb)
-	r.d.PathsAdded([]string{"sda", "sdb"})
-	r.settle()
+	r.restore("sda", "sdb")
 	if r.sent(lun0, "@cancel_deferred_remove") != 1 {
 		t.Errorf("deferred remove not cancelled: %q", r.messages(lun0))
 	}

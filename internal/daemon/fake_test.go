@@ -170,6 +170,7 @@ type rig struct {
 	mon    *fakeMonitor
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	gone   map[string]sysfs.Path // paths removeAll took out, for restore
 }
 
 func newRig(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake)) *rig {
@@ -190,7 +191,8 @@ func newRigWith(t testing.TB, topo *fakeTopo, cfgText string, prep func(*dm.Fake
 	if prep != nil {
 		prep(f)
 	}
-	r := &rig{t: t, dm: f, topo: topo, mon: &fakeMonitor{watched: map[string]CheckSpec{}}, done: make(chan struct{})}
+	r := &rig{t: t, dm: f, topo: topo, mon: &fakeMonitor{watched: map[string]CheckSpec{}}, done: make(chan struct{}),
+		gone: map[string]sysfs.Path{}}
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	if _, bench := t.(*testing.B); bench {
 		log = zerolog.New(io.Discard) // the daemon logs to a file or journald, not to a test buffer
