@@ -499,12 +499,17 @@ func (d *Daemon) mapName(m *mpath) string {
 	return name
 }
 
-// nameTaken reports whether alias names a map of another WWID: one this daemon manages, or any
-// device the kernel has under that name (the kernel is asked, since a map it has not adopted yet
-// is in no index).
+// nameTaken reports whether alias names a map of another WWID: one this daemon manages, one a
+// [[multipaths]] entry gives another WWID, or any device the kernel has under that name (the
+// kernel is asked, since a map not adopted yet is in no index).
 func (d *Daemon) nameTaken(alias, wwid string) bool {
 	if w, ok := d.mapIndex.Load(alias); ok {
 		return w.(string) != wwid
+	}
+	for _, mp := range d.cfg().Multipaths {
+		if mp.Alias == alias && mp.WWID != wwid {
+			return true
+		}
 	}
 	info, err := d.dm.Info(alias)
 	return err == nil && info.UUID != "mpath-"+wwid

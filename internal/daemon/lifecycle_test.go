@@ -103,6 +103,22 @@ func TestNewMapNotGivenALiveMapsAlias(t *testing.T) {
 	}
 }
 
+// Scenario 8, the configuration's side: an alias a [[multipaths]] entry gives LUN 1 is not handed to
+// LUN 0 as a user-friendly name.
+func TestNewMapNotGivenAConfiguredAlias(t *testing.T) {
+	bf, _, err := bindings.Open(filepath.Join(t.TempDir(), "bindings"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := "[defaults]\nuser_friendly_names = true\n[[multipaths]]\nwwid = \"" + lun1 + "\"\nalias = \"mpatha\"\n"
+	r := newRigWith(t, san(2, 2), cfg, nil, func(o *Options) { o.Names = fileNames{bf} })
+	m0, _ := r.d.Topology().Find(lun0)
+	m1, _ := r.d.Topology().Find(lun1)
+	if m1.Name != "mpatha" || m0.Name == "mpatha" || m0.Name == "" {
+		t.Errorf("LUN 0 map %q, LUN 1 map %q: want LUN 1 as mpatha and LUN 0 under another name", m0.Name, m1.Name)
+	}
+}
+
 // Scenario 14: the map appears between discovery and creation (another program made it, under our
 // name or another): the daemon adopts it, and its dm events are handled like any other map's.
 func TestCreateAdoptsAMapThatAppeared(t *testing.T) {
