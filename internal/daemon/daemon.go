@@ -538,6 +538,13 @@ func (s *shard) adoptExisting(m *mpath, createErr error) bool {
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Msg("map appeared before mpathd created it: adopted")
 	s.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: "adopted: created by another program"})
 	s.remember(m)
+	// The other program's table may differ from ours: reconcile it as soon as this sync is done,
+	// as an adoption at start-up does.
+	s.post(func() {
+		if s.maps[m.wwid] == m {
+			s.sync(m)
+		}
+	})
 	return true
 }
 

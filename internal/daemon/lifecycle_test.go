@@ -165,6 +165,27 @@ func TestCreateAdoptsAMapThatAppeared(t *testing.T) {
 	}
 }
 
+// Scenario 14: a map adopted at creation whose table differs from the wanted one is brought in
+// line at once, as one adopted at start-up is, not at some later tick.
+func TestCreateAdoptsAndReconcilesAMapThatAppeared(t *testing.T) {
+	var once sync.Once
+	r := newRigWith(t, san(2, 1), "", nil, func(o *Options) {
+		f := o.DM.(*dm.Fake)
+		o.DM = &createHook{Fake: f, before: func(name, uuid string) {
+			once.Do(func() {
+				tab, _ := dm.ParseTable("0 0 1 1 round-robin 0 2 1 8:0 1 8:16 1")
+				if _, err := dm.CreateMap(f, name, uuid, 32768, tab, 0); err != nil {
+					t.Error(err)
+				}
+			})
+		}}
+	})
+	r.settle()
+	if tab := r.table(lun0); !strings.Contains(tab, "service-time") {
+		t.Errorf("adopted map keeps the other program's layout: %s", tab)
+	}
+}
+
 type brokenNames struct{}
 
 func (brokenNames) Alias(wwid, prefix string, taken func(string) bool) (string, error) {
