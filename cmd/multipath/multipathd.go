@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -145,7 +147,7 @@ func stripColor(s string) string {
 	return b.String()
 }
 
-// daemonPaths are where mpathd is looked for, in order.
+// daemonPaths are where mpathd is looked for, in order, before $PATH.
 var daemonPaths = []string{"/usr/sbin/mpathd", "/sbin/mpathd"}
 
 // execDaemon stands in for `multipathd` started as the daemon. mpathd is the
@@ -173,7 +175,11 @@ func execDaemon(e *env, foreground bool, verbosity int) int {
 		argv = append(argv, "--log-level", "debug")
 	}
 	var errs []error
-	for _, p := range daemonPaths {
+	paths := daemonPaths
+	if p, err := exec.LookPath("mpathd"); err == nil && !slices.Contains(paths, p) {
+		paths = append(slices.Clone(paths), p)
+	}
+	for _, p := range paths {
 		err := e.exec(p, argv, os.Environ())
 		if err == nil {
 			return 0 // only a fake exec returns

@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,7 +80,7 @@ func (r Reader) Topology(ctx context.Context, keep func(MapDevice) bool) (api.To
 	if err != nil {
 		return api.Topology{}, err
 	}
-	paths, pathErr := r.paths()
+	paths := &pathIndex{sys: r.Sys}
 	top := api.Topology{Maps: []api.Map{}}
 	var errs []error
 	for _, d := range devs {
@@ -95,25 +97,50 @@ func (r Reader) Topology(ctx context.Context, keep func(MapDevice) bool) (api.To
 		}
 		top.Maps = append(top.Maps, m)
 	}
-	if len(top.Maps) == 0 && pathErr != nil {
-		errs = append(errs, pathErr)
+	if len(top.Maps) == 0 && paths.err != nil {
+		errs = append(errs, paths.err)
 	}
 	return top, errors.Join(errs...)
 }
 
-// paths indexes the SCSI paths by device number. Unreadable paths are left
-// out (their map shows them by number only); the error is for the caller's
-// log.
-func (r Reader) paths() (map[string]sysfs.Path, error) {
-	ps, err := r.Sys.Paths()
-	byDev := make(map[string]sysfs.Path, len(ps))
-	for _, p := range ps {
-		byDev[p.Dev.String()] = p
-	}
-	return byDev, err
+// pathIndex finds the SCSI path behind a device number of a table. It follows
+// /sys/dev/block/MAJ:MIN, so only the paths of the maps asked for are read
+// (multipath -U runs on every dm uevent, on hosts with thousands of paths);
+// without that directory it reads every path once. A path that cannot be
+// read is not found: its map shows it by number only.
+type pathIndex struct {
+	sys     sysfs.FS
+	byDev   map[string]sysfs.Path
+	scanned bool
+	err     error // from the full scan, for the caller's report
 }
 
-func (r Reader) read(ctx context.Context, d MapDevice, paths map[string]sysfs.Path) (api.Map, error) {
+func (ix *pathIndex) lookup(devt string) (sysfs.Path, bool) {
+	if p, ok := ix.byDev[devt]; ok || ix.scanned {
+		return p, ok
+	}
+	if ix.byDev == nil {
+		ix.byDev = map[string]sysfs.Path{}
+	}
+	link, err := os.Readlink(filepath.Join(ix.sys.Root(), "sys", "dev", "block", devt))
+	if err == nil {
+		p, err := ix.sys.Path(filepath.Base(link))
+		if err != nil {
+			return sysfs.Path{}, false
+		}
+		ix.byDev[devt] = p
+		return p, true
+	}
+	ps, err := ix.sys.Paths()
+	ix.scanned, ix.err = true, err
+	for _, p := range ps {
+		ix.byDev[p.Dev.String()] = p
+	}
+	p, ok := ix.byDev[devt]
+	return p, ok
+}
+
+func (r Reader) read(ctx context.Context, d MapDevice, paths *pathIndex) (api.Map, error) {
 	info, err := r.DM.Info(d.Name)
 	if err != nil {
 		return api.Map{}, err
@@ -143,7 +170,7 @@ func (r Reader) read(ctx context.Context, d MapDevice, paths map[string]sysfs.Pa
 	m.Features, m.HWHandler = FeatureWords(table)
 	for _, g := range table.Groups {
 		for _, tp := range g.Paths {
-			if sp, ok := paths[tp.Dev]; ok {
+			if sp, ok := paths.lookup(tp.Dev); ok {
 				m.Vendor, m.Product, m.Revision = sp.Vendor, sp.Model, sp.Rev
 				break
 			}
@@ -178,7 +205,7 @@ func (r Reader) read(ctx context.Context, d MapDevice, paths map[string]sysfs.Pa
 					ap.DMState = api.DMFailed
 				}
 			}
-			sp, known := paths[tp.Dev]
+			sp, known := paths.lookup(tp.Dev)
 			if known {
 				ap.Dev, ap.HCIL, ap.DevState = sp.Name, sp.HCTL.String(), sp.State
 			} else {

@@ -3,6 +3,8 @@ package kerneltopo
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -147,5 +149,40 @@ func TestFeatureWords(t *testing.T) {
 		if f != tc.feat || h != tc.hwhan {
 			t.Errorf("FeatureWords(%v) = %q, %q; want %q, %q", tc.t, f, h, tc.feat, tc.hwhan)
 		}
+	}
+}
+
+// TestPathIndexDevLinks: with /sys/dev/block, a path is read through its link alone; a number
+// without a link falls back to reading every path once.
+func TestPathIndexDevLinks(t *testing.T) {
+	fixture, err := filepath.Abs("../sysfs/testdata/fc/sys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"block", "class", "devices"} {
+		if err := os.MkdirAll(filepath.Join(root, "sys"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(fixture, d), filepath.Join(root, "sys", d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := filepath.Join(root, "sys", "dev", "block")
+	if err := os.MkdirAll(links, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../devices/pci0000:00/0000:00:02.0/host2/rport-2:0-0/target2:0:0/2:0:0:0/block/sda", filepath.Join(links, "8:0")); err != nil {
+		t.Fatal(err)
+	}
+	ix := &pathIndex{sys: sysfs.New(root)}
+	if p, ok := ix.lookup("8:0"); !ok || p.Name != "sda" || ix.scanned {
+		t.Errorf("lookup 8:0 = %s %v, scanned %v; want sda through its link", p.Name, ok, ix.scanned)
+	}
+	if p, ok := ix.lookup("8:48"); !ok || p.Name != "sdd" || !ix.scanned {
+		t.Errorf("lookup 8:48 = %s %v, scanned %v; want sdd from a scan", p.Name, ok, ix.scanned)
+	}
+	if _, ok := ix.lookup("8:99"); ok {
+		t.Errorf("lookup 8:99 found a path")
 	}
 }

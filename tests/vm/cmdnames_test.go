@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVMCommandNames proves the multipath and multipathd command names (one binary, cmd/multipath)
@@ -12,11 +13,12 @@ import (
 // map, group and path as dmsetup does, while the daemon runs and after it stopped; it prints the
 // same topology as Debian's multipath-tools 0.9.4 `multipath -ll` on the same maps; -a/-w edit the
 // wwids file (a failed path included); -C tells a map with usable paths from one without; -u/-c answer udev for a path and a
-// non-path; -f flushes a map with the daemon down.
+// non-path; -f flushes a map with the daemon down and through it; multipathd -d starts mpathd; -r, -W.
 func TestVMCommandNames(t *testing.T) {
 	t.Parallel()
 	s := Scenario{
 		SAN:       SAN{Hosts: 3, LUNs: 3},
+		Timeout:   6 * time.Minute,
 		Udev:      true, // Debian's multipath sees a path only with udev's properties (its blacklist exceptions)
 		Commands:  []string{"./cmd/mpathd", "./cmd/multipath"},
 		HostTools: []string{"/sbin/multipath"}, // the reference, as /sbin/multipath; ours is /bin/multipath
@@ -80,6 +82,22 @@ emit C_none "$($MP -C /dev/mapper/$M2 2>&1; echo rc=$?)"
 for h in 0 1 2; do echo running > /sys/block/$(path_of 2 $h)/device/state; done
 $MP -f $M2; emit f_rc $?
 emit maps_after_f "$(dmsetup ls --target multipath | awk '{print $1}')"
+
+# mpathd started under multipathd's name, as multipath-tools' unit starts multipathd.
+$MPD -d -v2 > /tmp/md.log 2>&1 &
+MDPID=$!
+wait_for 90 sh -c "$MPD show daemon 2>/dev/null | grep -q '^pid'" || fail "multipathd -d: no daemon: $(tail -n 5 /tmp/md.log)"
+emit md_comm "$(cat /proc/$MDPID/comm)"
+wait_for 60 sh -c '[ "$(dmsetup ls --target multipath | wc -l)" = 2 ]' || fail "maps not rebuilt after multipathd -d"
+$MP -f $M2; emit fd_rc $?
+emit maps_after_fd "$(dmsetup ls --target multipath | awk '{print $1}')"
+$MP -r; emit r_rc $?
+$MP -a 3600DEADBEEF >/dev/null
+emit W "$($MP -W)"; emit W_rc $?
+emit wwids_after_W "$(grep '^/' /etc/multipath/wwids | sort)"
+emit maps_for_W "$(dmsetup ls --target multipath | awk '{print "/" $1 "/"}' | sort)"
+$MPD shutdown
+wait_for 30 sh -c "! kill -0 $MDPID 2>/dev/null" && emit md_stopped yes
 `,
 	}
 	res := Run(t, s)
@@ -150,6 +168,22 @@ emit maps_after_f "$(dmsetup ls --target multipath | awk '{print $1}')"
 	}
 	if res.Get("f_rc") != "0" || res.Get("maps_after_f") != "333333330000007d0" {
 		t.Errorf("multipath -f with the daemon stopped: rc %s, maps left %q", res.Get("f_rc"), res.Get("maps_after_f"))
+	}
+	// multipathd -d execs mpathd (same process), which serves the socket.
+	if res.Get("md_comm") != "mpathd" {
+		t.Errorf("multipathd -d: process is %q, want mpathd", res.Get("md_comm"))
+	}
+	if res.Get("fd_rc") != "0" || res.Get("maps_after_fd") != "333333330000007d0" {
+		t.Errorf("multipath -f through the daemon: rc %s, maps left %q", res.Get("fd_rc"), res.Get("maps_after_fd"))
+	}
+	if res.Get("r_rc") != "0" {
+		t.Errorf("multipath -r: rc %s", res.Get("r_rc"))
+	}
+	if res.Get("W") != "successfully reset wwids" || res.Get("W_rc") != "0" || res.Get("wwids_after_W") != res.Get("maps_for_W") {
+		t.Errorf("multipath -W: %q rc %s, file %q, maps %q", res.Get("W"), res.Get("W_rc"), res.Get("wwids_after_W"), res.Get("maps_for_W"))
+	}
+	if res.Get("md_stopped") != "yes" {
+		t.Errorf("multipathd shutdown did not stop the daemon started as multipathd -d")
 	}
 }
 
