@@ -54,11 +54,15 @@ run addpath multipathd add path /dev/$P
 wait_for 20 sh -c "[ \$(dmsetup table $M | grep -o ' [0-9]*:[0-9]* ' | wc -l) = 2 ]" || fail "path not back in the table"
 emit table_add "$(dmsetup table $M)"
 run unknown multipathd show bogus
+# A non-root peer (SO_PEERCRED) may list and show, nothing else.
+run nobody_show su -s /bin/sh nobody -c "/sbin/multipathd show daemon"
+run nobody_del su -s /bin/sh nobody -c "/sbin/multipathd del map $M"
+emit nobody_map "$(dmsetup info -c --noheadings -o name $M)"
 run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 `
 	res := Run(t, s)
 	for _, k := range []string{"status", "daemon", "maps", "paths_hpe", "topology", "ll", "resize", "reconfigure",
-		"resize_grown", "size", "delpath", "addpath", "del_busy", "del_busy.rc"} {
+		"resize_grown", "size", "delpath", "addpath", "del_busy", "del_busy.rc", "nobody_show", "nobody_del"} {
 		t.Logf("%s:\n%s", k, res.Get(k))
 	}
 	dm := res.Get("dm")
@@ -156,6 +160,10 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 	}
 	if u := res.Get("unknown"); !strings.Contains(u, "list|show paths") {
 		t.Errorf("unknown command: %q, want the help text", u)
+	}
+	check("show daemon as nobody", res.Get("nobody_show"), `^pid \d+ (running|idle)$`)
+	if got := res.Get("nobody_del"); got != "permission deny: need to be root" || res.Get("nobody_map") != "333333330000007d0" {
+		t.Errorf("del map as nobody: %q, map afterwards %q", got, res.Get("nobody_map"))
 	}
 	// multipathd's client exits 1 only on a bare "fail".
 	if got, rc := res.Get("del_busy"), res.Get("del_busy.rc"); got != "fail" || rc != "1" {
