@@ -19,4 +19,14 @@
 //     choice of the group to use (initial PG, failback) does look at path states.
 //   - queue_if_no_path is kept out of the table comparison and managed with messages, so turning
 //     queueing off (no_path_retry expiry, daemon stop) and on again never reloads a map.
+//   - A path is in use only while it is in the live table, not failed by the kernel, not held out
+//     and passed by its checker; no_path_retry counts only such paths. A path the kernel failed
+//     stays out until a fresh check, and a reload, which starts every path active, fails again at
+//     once the paths that are out.
+//   - Flap damping (a path that passes its check but keeps failing I/O is held out for a doubling
+//     interval) never costs a map its last path: with no other path in use, the held path with the
+//     best priority is released at once, and while a path is held the map queues, so the moment
+//     before the release fails no I/O. A failure whose fresh check finds the path down is an
+//     outage, not a flap. An administrator's "fail path" is not a hold: it stands until "reinstate
+//     path", as in multipathd.
 package daemon
