@@ -66,6 +66,10 @@ echo running > /sys/block/$PF/device/state
 emit u_path "$($MP -u $P0)"; emit u_path_rc $?
 emit u_nonpath "$($MP -u $P1)"; emit u_nonpath_rc $?
 emit c_nonpath_rc "$($MP -c /dev/$P1 >/dev/null; echo $?)"
+emit c_path_rc "$($MP -c /dev/$P0 >/dev/null; echo $?)"
+emit U_rc "$($MP -U $(basename $(readlink -f /dev/mapper/$M0)); echo $?)"
+emit t_head "$($MP -t | head -n 1)"
+emit t_find "$($MP -t | grep -c 'find_multipaths')"
 emit a "$($MP -a /dev/$P1)"
 emit wwids_after_a "$(grep '^/' /etc/multipath/wwids)"
 emit w "$($MP -w 333333330000007d1)"
@@ -150,6 +154,12 @@ wait_for 30 sh -c "! kill -0 $MDPID 2>/dev/null" && emit md_stopped yes
 	}
 	if res.Get("u_nonpath") != `DM_MULTIPATH_DEVICE_PATH="0"` || res.Get("u_nonpath_rc") != "0" || res.Get("c_nonpath_rc") != "1" {
 		t.Errorf("multipath -u/-c of a blacklisted LUN's path: %q rc %s, -c rc %s", res.Get("u_nonpath"), res.Get("u_nonpath_rc"), res.Get("c_nonpath_rc"))
+	}
+	if res.Get("c_path_rc") != "0" || res.Get("U_rc") != "0" {
+		t.Errorf("multipath -c of a map's path: rc %s; -U of its map: rc %s; want 0", res.Get("c_path_rc"), res.Get("U_rc"))
+	}
+	if res.Get("t_head") != "defaults {" || res.Get("t_find") == "0" {
+		t.Errorf("multipath -t: first line %q, find_multipaths lines %s", res.Get("t_head"), res.Get("t_find"))
 	}
 	if res.Get("a") != "wwid '333333330000007d1' added" || !strings.Contains(res.Get("wwids_after_a"), "/333333330000007d1/") {
 		t.Errorf("multipath -a: %q, file %q", res.Get("a"), res.Get("wwids_after_a"))
