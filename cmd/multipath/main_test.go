@@ -208,6 +208,11 @@ func TestMultipathFlush(t *testing.T) {
 	if code := r.run("multipath", "-f", "mpatha"); code != 0 || !removed(r.kernel, "mpatha") {
 		t.Errorf("multipath -f mpatha after a daemon timeout: exit %d, %s, calls %v", code, r.errOut, r.kernel.Calls())
 	}
+	// No reply within the client's timeout: likewise.
+	r.daemon.err = os.ErrDeadlineExceeded
+	if code := r.run("multipath", "-f", "mpathb"); code != 0 || !removed(r.kernel, "mpathb") {
+		t.Errorf("multipath -f mpathb with the daemon not answering: exit %d, %s", code, r.errOut)
+	}
 }
 
 func removed(f *dm.Fake, name string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -293,7 +294,7 @@ func delegate(ctx context.Context, e *env, cmd string) delegation {
 	reply, err := c.Do(ctx, cmd)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "multipath: %s: %v\n", cmd, err)
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 			return notDelegated
 		}
 		return delegatedFail

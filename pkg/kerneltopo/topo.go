@@ -252,7 +252,10 @@ func DeviceState(devState string) string {
 // kernel prints them: "1 queue_if_no_path" and "1 alua", "0" when empty.
 func FeatureWords(t dm.Table) (features, handler string) {
 	w := strings.Fields(t.String())
-	n, err := strconv.Atoi(firstOr(w, ""))
+	if len(w) == 0 {
+		return "0", "0"
+	}
+	n, err := strconv.Atoi(w[0])
 	if err != nil || len(w) < n+2 {
 		return "0", "0"
 	}
@@ -262,13 +265,6 @@ func FeatureWords(t dm.Table) (features, handler string) {
 		return features, "0"
 	}
 	return features, strings.Join(w[n+1:n+2+h], " ")
-}
-
-func firstOr(w []string, def string) string {
-	if len(w) == 0 {
-		return def
-	}
-	return w[0]
 }
 
 // selectorWords is the group's selector as the table has it: "service-time 0".
