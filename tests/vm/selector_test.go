@@ -25,15 +25,20 @@ conf() {
 }
 # phase NAME: the map's read workload, 12 s warm-up then 36 s measured by fio, by the block
 # layer's own counters (read I/Os of the idle path and of the map) and by mpathctl every 3 s (each
-# mpathctl run costs the TCG guest CPU the workload would use, so not more often).
+# mpathctl run costs the TCG guest CPU the workload would use, so not more often) until fio's
+# window closes.
 phase() {
 	fio --name=map --filename=/dev/mapper/$M --direct=1 --rw=randread --bs=4k --iodepth=2 --ioengine=libaio \
 		--time_based --ramp_time=12 --runtime=36 --output-format=json > /tmp/$1.json 2>/tmp/$1.err &
 	F=$!
+	end=$(awk -v t="$(now)" 'BEGIN { print t + 47 }')
 	sleep 12
 	i1=$(reads $P1); id=$(reads $DM); t0=$(now)
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 3
+		# Only samples inside fio's measured window count: on a loaded host the mpathctl runs
+		# stretch the loop past it, and a sample of the idle map would dilute the comparison.
+		awk -v t="$(now)" -v e="$end" 'BEGIN { exit !(t < e) }' && [ ! -s /tmp/$1.json ] || break
 		emit "stats.$1" "$(mpathctl show stats --json)"
 		emit "raw.$1" "$(now) $(reads $P0) $(reads $P1) $(reads $DM)"
 	done
@@ -110,8 +115,17 @@ emit reloads_after_restart "$(grep -c '"table reloaded"' /tmp/mpathd.log)"
 	if len(devs) != 5 {
 		t.Fatalf("devs = %q", res.Get("devs"))
 	}
-	p0, p1, dmDev, devt1 := devs[0], devs[1], devs[2], devs[4]
+	p0, p1, dmDev, devt0, devt1 := devs[0], devs[1], devs[2], devs[3], devs[4]
 	t.Logf("busy path %s, idle path %s, map %s", p0, p1, dmDev)
+	// The first phase runs round-robin over one group of both paths.
+	if rr := res.Get("table.rr"); !strings.Contains(rr, " 1 round-robin 0 2 1 ") ||
+		!strings.Contains(rr, " "+devt0+" ") || !strings.Contains(rr, " "+devt1+" ") {
+		t.Errorf("round-robin table %q, want one round-robin group of %s and %s", rr, devt0, devt1)
+	}
+	// The busy workload on P0 ran through all three phases: without it there is no busy cable.
+	if iops := atof(strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(res.Get("busy")), `"iops" :`)), ",")); iops <= 0 {
+		t.Errorf("the busy path's own fio did no I/O: %q", res.Get("busy"))
+	}
 
 	for _, ph := range []string{"rr", "st1", "st"} {
 		var prev []float64
@@ -121,11 +135,21 @@ emit reloads_after_restart "$(grep -c '"table reloaded"' /tmp/mpathd.log)"
 			for i := range f {
 				cur[i] = atof(f[i])
 			}
+			if len(cur) != 4 {
+				t.Fatalf("raw.%s sample %q, want: uptime busy idle map", ph, line)
+			}
 			if prev != nil {
 				dt := cur[0] - prev[0]
 				t.Logf("%s raw: dt %.2fs busy %.0f/s idle %.0f/s map %.0f/s", ph, dt, (cur[1]-prev[1])/dt, (cur[2]-prev[2])/dt, (cur[3]-prev[3])/dt)
+				// The map's workload runs through every 3 s sample of the measured window.
+				if cur[3] <= prev[3] {
+					t.Errorf("%s: the map's read count did not grow in %.2f s (%v → %v)", ph, dt, prev, cur)
+				}
 			}
 			prev = cur
+		}
+		if n := len(res.All("raw." + ph)); n < 5 {
+			t.Errorf("%s: %d samples inside fio's window, want at least 5", ph, n)
 		}
 	}
 	t.Logf("busy fio: %s", res.Get("busy"))
@@ -208,6 +232,20 @@ emit reloads_after_restart "$(grep -c '"table reloaded"' /tmp/mpathd.log)"
 		}
 	}
 	t.Logf("planner log:\n%s", res.Get("weight_log"))
+	// Every weight change in the table was logged by the planner (one more may be logged after the
+	// table sampling stopped).
+	var logged int
+	for _, l := range strings.Split(res.Get("weight_log"), "\n") {
+		if strings.Contains(l, `"path weights changed"`) {
+			logged++
+			if !strings.Contains(l, `"map":"333333330000007d0"`) {
+				t.Errorf("weight change logged without its map: %s", l)
+			}
+		}
+	}
+	if logged < len(changes) || logged > len(changes)+1 || logged == 0 {
+		t.Errorf("%d weight changes logged, %d seen in the table", logged, len(changes))
+	}
 	if len(changes) == 0 {
 		t.Errorf("no measured weights reached the table:\n%s", res.Get("tables"))
 	} else if changes[0]-hup < 5 {
