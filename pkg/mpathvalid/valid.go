@@ -98,12 +98,21 @@ func (c Checker) Check(dev string) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, fmt.Errorf("mpathvalid: %s: %w", dev, err)
 	}
-	siblings, err := c.siblings(p.WWID)
-	if err != nil {
-		return Verdict{}, fmt.Errorf("mpathvalid: %s: %w", dev, err)
+	// Other paths of the LUN are looked for only when their number could change the answer:
+	// udev runs this for every path of a large SAN, and reading every path each time would
+	// make a coldplug quadratic.
+	mode := c.Config.Global().FindMultipaths
+	cand := config.Candidate{Paths: 1, InWWIDsFile: listed, MapExists: exists}
+	d := config.ShouldMultipath(mode, cand)
+	if more := cand; !d.Multipath {
+		more.Paths = 2
+		if config.ShouldMultipath(mode, more).Multipath {
+			if cand.Paths, err = c.siblings(p, 2); err != nil {
+				return Verdict{}, fmt.Errorf("mpathvalid: %s: %w", dev, err)
+			}
+			d = config.ShouldMultipath(mode, cand)
+		}
 	}
-	d := config.ShouldMultipath(c.Config.Global().FindMultipaths,
-		config.Candidate{Paths: siblings, InWWIDsFile: listed, MapExists: exists})
 	v.Reason = d.Reason
 	switch {
 	case d.Multipath && listed:
@@ -127,16 +136,23 @@ func (c Checker) mapExists(wwid string) (bool, error) {
 	return false, nil
 }
 
-// siblings counts the non-blacklisted paths with this WWID, the device
-// itself included. A path that cannot be read is not counted.
-func (c Checker) siblings(wwid string) (int, error) {
-	ps, err := c.Sys.Paths()
-	if len(ps) == 0 && err != nil {
+// siblings counts the non-blacklisted paths with p's WWID, p included, up to
+// enough. A path that cannot be read is not counted.
+func (c Checker) siblings(p sysfs.Path, enough int) (int, error) {
+	names, err := c.Sys.PathNames()
+	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, p := range ps {
-		if p.WWID == wwid && !c.Config.Filter(filterInfo(p)).Blacklisted {
+	n := 1
+	for _, name := range names {
+		if n >= enough {
+			break
+		}
+		if name == p.Name {
+			continue
+		}
+		o, err := c.Sys.Path(name)
+		if err == nil && o.WWID == p.WWID && !c.Config.Filter(filterInfo(o)).Blacklisted {
 			n++
 		}
 	}
