@@ -77,8 +77,8 @@ func parseFio(t *testing.T, js string) fioReport {
 func checkFio(t *testing.T, res *Result) fioReport {
 	t.Helper()
 	r := parseFio(t, res.Get("fio_json"))
-	t.Logf("fio: exit %s, error %d, verify failures %s, %d writes, %d verified, worst write latency %.1f s",
-		res.Get("fio_rc"), r.Error, res.Get("fio_verify_failures"), r.Write.TotalIOs, r.Read.TotalIOs, r.Write.ClatNs.Max/1e9)
+	t.Logf("fio: exit %s, error %d, verify failures %s, %d writes, %d verified, worst latency %.1f s write, %.1f s read",
+		res.Get("fio_rc"), r.Error, res.Get("fio_verify_failures"), r.Write.TotalIOs, r.Read.TotalIOs, r.Write.ClatNs.Max/1e9, r.Read.ClatNs.Max/1e9)
 	if res.Get("fio_rc") != "0" || r.Error != 0 {
 		t.Errorf("fio failed: exit %s, error %d:\n%s", res.Get("fio_rc"), r.Error, res.Get("diag.fio_err"))
 	}
@@ -114,7 +114,8 @@ func logDiag(t *testing.T, res *Result) {
 // flappingDrill: the two paths of a map are offlined in turn (2 s offline, then 8 s until the
 // other one goes) under a writing, verifying fio, with no_path_retry npr. Each flap costs the
 // kernel a path failure on the path in use; the other path is healthy all along, so no I/O may
-// fail, however often the paths flap.
+// fail, however often the paths flap, and none may wait long: a flap costs a failover, not a wait
+// for the flapping path (with queue, a wait is how a map left without a usable path would show).
 func flappingDrill(t *testing.T, npr string) {
 	res := Run(t, Scenario{
 		SAN:      SAN{Hosts: 2, LUNs: 1},
@@ -156,12 +157,22 @@ diag
 	if strings.Count(table, ":") != 2 || strings.Contains(table, "queue_if_no_path") != (npr == "queue") {
 		t.Errorf("map not over 2 paths with no_path_retry %s: %s", npr, table)
 	}
-	checkFio(t, res)
+	r := checkFio(t, res)
+	if r.Write.ClatNs.Max > 10e9 || r.Read.ClatNs.Max > 10e9 {
+		t.Errorf("an I/O waited %.1f s (write) / %.1f s (read) although a healthy path was there all along",
+			r.Write.ClatNs.Max/1e9, r.Read.ClatNs.Max/1e9)
+	}
 	flaps, _ := strconv.Atoi(res.Get("flaps"))
 	t.Logf("no_path_retry %s: %d flaps under fio", npr, flaps)
 	if flaps < 8 {
 		t.Errorf("only %d flaps done while fio ran, want 8", flaps)
 	}
+}
+
+// TestVMEdgeFlappingFail: the flapping drill with no_path_retry fail.
+func TestVMEdgeFlappingFail(t *testing.T) {
+	t.Parallel()
+	flappingDrill(t, "fail")
 }
 
 // TestVMEdgeFlappingQueue: the flapping drill with no_path_retry queue.
@@ -171,8 +182,8 @@ func TestVMEdgeFlappingQueue(t *testing.T) {
 }
 
 // TestVMEdgeAllPathsDownQueue: with no_path_retry queue, both paths offline for 20 s under a
-// writing, verifying fio: the writes wait (the worst write takes about the outage) and resume when
-// a path returns, with nothing failed and everything verified.
+// writing, verifying fio: the I/O waits (the worst write or verifying read takes about the
+// outage) and resumes when a path returns, with nothing failed and everything verified.
 func TestVMEdgeAllPathsDownQueue(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
@@ -197,8 +208,8 @@ diag
 		t.Errorf("both paths should be failed in the kernel during the outage: %s", st)
 	}
 	r := checkFio(t, res)
-	if r.Write.ClatNs.Max < 15e9 {
-		t.Errorf("worst write latency %.1f s: the writes did not wait through the 20 s outage", r.Write.ClatNs.Max/1e9)
+	if worst := max(r.Write.ClatNs.Max, r.Read.ClatNs.Max); worst < 15e9 {
+		t.Errorf("worst latency %.1f s: no I/O waited through the 20 s outage", worst/1e9)
 	}
 }
 
@@ -246,5 +257,75 @@ diag
 	}
 	if res.Get("write_after_return") != "ok" {
 		t.Errorf("writes do not work again after the paths returned")
+	}
+}
+
+// TestVMEdgeKillRestart: kill -9 of the daemon while fio writes and a path is down, then a
+// restart: no I/O fails and the new daemon reloads nothing.
+//
+// What proves "no reload": the kernel keeps no count of table loads. A map's event number counts
+// target events (a path failed or reinstated, a group switched or bypassed), and fail counts count
+// each path's failures since its table was loaded. Before the kill the down path is failed in the
+// kernel and the daemon has seen it down, so a daemon that adopts the map as it is has nothing to
+// tell the kernel: the event number must not move. A reload would show: the new table starts with
+// every path active, so the down path must be failed again (by the daemon or by the next I/O), a
+// target event; and every fail count starts at 0, which the healthy path's count of 1 (from an
+// outside fail_path earlier) would reveal even if the down path's were the same again. So across
+// the restart the event number and every fail count must be unchanged, the down path still failed,
+// and the daemon's log must show no reload.
+func TestVMEdgeKillRestart(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:      SAN{Hosts: 2, LUNs: 1},
+		Commands: []string{"./cmd/mpathd"},
+		Script: edgeHelpers + `
+start_mpathd --log-level debug
+D0=$(devt_of $P0)
+D1=$(devt_of $P1)
+fio_start 50
+sleep 3
+# The healthy path gets a fail count of 1: failed from outside, reinstated by the daemon.
+dmsetup message $M 0 fail_path $D1
+wait_for 20 sh -c "dmsetup status $M | grep -q '$D1 A 1 '" || emit problem "$P1 not reinstated after an outside fail_path"
+echo offline > /sys/block/$P0/device/state
+wait_for 20 sh -c "dmsetup status $M | grep -q '$D0 F '" || emit problem "$P0 not failed in the kernel"
+sleep 7 # more than a polling interval: the daemon has checked the path and knows it down
+emit events_before "$(dmsetup info -c --noheadings -o name,events $M)"
+emit status_before "$(dmsetup status $M)"
+r0=$(reloads $M)
+kill -9 $MPATHD_PID
+sleep 1
+start_mpathd --log-level debug
+sleep 12 # two polling intervals of the new daemon
+emit events_after "$(dmsetup info -c --noheadings -o name,events $M)"
+emit status_after "$(dmsetup status $M)"
+emit restart_reloads "$(( $(reloads $M) - r0 ))"
+echo running > /sys/block/$P0/device/state
+wait_for 20 sh -c "dmsetup status $M | grep -q '$D0 A '" && emit reinstated yes || emit reinstated no
+fio_wait
+diag
+`,
+	})
+	defer logDiag(t, res)
+	for _, p := range res.All("problem") {
+		t.Errorf("setup: %s", p)
+	}
+	checkFio(t, res)
+	before, after := res.Get("events_before"), res.Get("events_after")
+	sb, sa := res.Get("status_before"), res.Get("status_after")
+	fb, fa := pathFailCounts(sb), pathFailCounts(sa)
+	t.Logf("events before/after restart: %q / %q; fail counts %s / %s; reloads by the new daemon %s",
+		before, after, fb, fa, res.Get("restart_reloads"))
+	if before == "" || before != after {
+		t.Errorf("the map's event number moved across the restart: %q → %q", before, after)
+	}
+	if fb == "" || fb != fa || strings.Count(sa, " F ") != 1 {
+		t.Errorf("fail counts or path states changed across the restart (a reload resets them):\nbefore %s\nafter  %s", sb, sa)
+	}
+	if res.Get("restart_reloads") != "0" {
+		t.Errorf("the restarted daemon reloaded the map %s times", res.Get("restart_reloads"))
+	}
+	if res.Get("reinstated") != "yes" {
+		t.Errorf("the path was not reinstated after it returned")
 	}
 }
