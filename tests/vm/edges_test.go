@@ -189,6 +189,7 @@ func TestVMEdgeAllPathsDownQueue(t *testing.T) {
 	res := Run(t, Scenario{
 		SAN:      SAN{Hosts: 2, LUNs: 1},
 		Commands: []string{"./cmd/mpathd"},
+		Timeout:  4 * time.Minute, // 50 s of fio; a loaded host took 1 min 51 s
 		Script: edgeHelpers + `
 printf '[defaults]\nno_path_retry = "queue"\n' > /tmp/c.toml
 start_mpathd --config /tmp/c.toml --log-level debug
@@ -278,6 +279,7 @@ func TestVMEdgeKillRestart(t *testing.T) {
 	res := Run(t, Scenario{
 		SAN:      SAN{Hosts: 2, LUNs: 1},
 		Commands: []string{"./cmd/mpathd"},
+		Timeout:  4 * time.Minute, // 50 s of fio; a loaded host took 1 min 51 s
 		Script: edgeHelpers + `
 start_mpathd --log-level debug
 D0=$(devt_of $P0)
