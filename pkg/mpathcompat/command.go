@@ -96,14 +96,14 @@ func findKeyword(w string) (keyword, error) {
 			return *k, nil
 		}
 		if found != nil && found.code != k.code {
-			return keyword{}, fmt.Errorf("%q is ambiguous (%s, %s…)", w, found.word, k.word)
+			return keyword{}, fmt.Errorf("%w: %q (%s, %s…)", ErrAmbiguous, w, found.word, k.word)
 		}
 		if found == nil {
 			found = k
 		}
 	}
 	if found == nil || w == "" {
-		return keyword{}, fmt.Errorf("%q: not found", w)
+		return keyword{}, fmt.Errorf("%w: %q", ErrNotFound, w)
 	}
 	return *found, nil
 }
@@ -147,13 +147,20 @@ func splitWords(s string) []string {
 	return words
 }
 
-var errEmpty = errors.New("empty command")
+// Parse errors. multipathd answers a word it does not know, or a missing
+// parameter, with its command reference, and an ambiguous abbreviation with
+// a plain failure.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrMissingArgument = errors.New("Missing argument")
+	ErrAmbiguous       = errors.New("ambiguous keyword")
+)
 
 // ParseCommand parses one request. An error names the offending word.
 func ParseCommand(s string) (Command, error) {
 	words := splitWords(s)
 	if len(words) == 0 {
-		return Command{}, errEmpty
+		return Command{}, fmt.Errorf("%w: empty command", ErrNotFound)
 	}
 	cmd := Command{Params: map[code]string{}}
 	for i := 0; i < len(words); i++ {
@@ -163,7 +170,7 @@ func ParseCommand(s string) (Command, error) {
 		}
 		if k.param {
 			if i+1 >= len(words) {
-				return Command{}, fmt.Errorf("%s: missing argument", k.word)
+				return Command{}, fmt.Errorf("%w: %s", ErrMissingArgument, k.word)
 			}
 			i++
 			cmd.Params[k.code] = words[i]
@@ -171,13 +178,13 @@ func ParseCommand(s string) (Command, error) {
 		switch {
 		case cmd.Verb == kwNone:
 			if k.code >= kwPaths {
-				return Command{}, fmt.Errorf("%q is not a command verb", k.word)
+				return Command{}, fmt.Errorf("%w: %q is not a command verb", ErrNotFound, k.word)
 			}
 			cmd.Verb = k.code
 		case k.code < kwPaths:
-			return Command{}, fmt.Errorf("%q: a second verb", k.word)
+			return Command{}, fmt.Errorf("%w: %q, a second verb", ErrNotFound, k.word)
 		case slices.Contains(cmd.Quals, k.code):
-			return Command{}, fmt.Errorf("%q given twice", k.word)
+			return Command{}, fmt.Errorf("%w: %q given twice", ErrNotFound, k.word)
 		default:
 			cmd.Quals = append(cmd.Quals, k.code)
 		}

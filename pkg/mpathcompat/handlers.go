@@ -114,15 +114,13 @@ func showPaths(s *Server, _ context.Context, c Command) (string, error) {
 	return Paths(t, f, !c.has(kwRaw)), nil
 }
 
+// showPath prints a path's device state, as multipathd does.
 func showPath(s *Server, _ context.Context, c Command) (string, error) {
 	dev := strings.TrimPrefix(c.Params[kwPath], "/dev/")
 	t := s.Service.Topology()
 	for _, r := range pathRows(t) {
 		if r.p.Dev == dev {
-			var b strings.Builder
-			table(&b, parseFormat(PathsFormat, pathWildcards), pathWildcards, 1,
-				func(_ int, ch byte) string { return pathField(r, ch) }, true)
-			return b.String(), nil
+			return pathField(r, 'o') + "\n", nil
 		}
 	}
 	return "", api.Errorf(api.CodeNotFound, "path %s not found", dev)

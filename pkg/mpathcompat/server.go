@@ -213,12 +213,18 @@ func (s *Server) Execute(ctx context.Context, line string, root bool) (reply str
 		}
 	}()
 	cmd, err := ParseCommand(line)
-	if err != nil {
-		return s.help(err.Error())
+	switch {
+	case errors.Is(err, ErrAmbiguous):
+		s.log().Debug("multipathd socket: refused", "cmd", line, "err", err)
+		return replyFail
+	case errors.Is(err, ErrMissingArgument):
+		return s.help(line, ErrMissingArgument)
+	case err != nil:
+		return s.help(line, ErrNotFound)
 	}
 	h := findHandler(cmd)
 	if h == nil {
-		return s.help(fmt.Sprintf("%q: not a command", strings.TrimSpace(line)))
+		return s.help(line, ErrNotFound)
 	}
 	if !root && cmd.Verb != kwList {
 		return replyPermission
@@ -254,12 +260,12 @@ func (s *Server) act(ctx context.Context, fn func(ctx context.Context) error) er
 	return err
 }
 
-// help is multipathd's answer to a command it cannot parse: the reason, then
-// every command it knows.
-func (s *Server) help(reason string) string {
+// help is multipathd's answer to a command it cannot parse: the command as
+// received and why, then every command it knows.
+func (s *Server) help(line string, why error) string {
 	var b strings.Builder
-	b.WriteString(reason + "\n")
-	fmt.Fprintf(&b, "mpathd %s, multipathd-compatible commands:\n", s.Version)
+	fmt.Fprintf(&b, "%s: %v\n", line, why)
+	fmt.Fprintf(&b, "mpathd %s (multipathd-compatible)\nCLI commands reference:\n", s.Version)
 	for _, h := range handlers {
 		b.WriteString(" " + h.usage + "\n")
 	}
