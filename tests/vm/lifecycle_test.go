@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,5 +48,52 @@ emit reloads "$(grep -c '"message":"table reloaded"' /tmp/mpathd.log)"
 	}
 	if res.Get("reloads") != "0" {
 		t.Errorf("%s reloads with hardware_handler emc over alua, want 0", res.Get("reloads"))
+	}
+}
+
+// TestVMCreateBackoff: a path held by another user (swap on it) makes the kernel refuse the map's
+// table with EBUSY. The daemon still says ready within 35 s, tries again with a doubling backoff
+// instead of creating and removing the map at every check, logs the failure once at error level,
+// and makes the map once the path is free. The kernel's log counts the tables it refused.
+func TestVMCreateBackoff(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:      SAN{Hosts: 2, LUNs: 1},
+		Commands: []string{"./cmd/mpathd"},
+		Script: daemonHelpers + `
+P=$(path_of 0 1)
+mkswap /dev/$P >/dev/null && swapon /dev/$P || fail "cannot hold $P"
+printf '[defaults]\npolling_interval = 1\n' > /tmp/c.toml
+t0=$(now)
+start_mpathd --config /tmp/c.toml --log-level debug --wwids /tmp/wwids --bindings /tmp/bindings
+emit ready_after "$(elapsed $t0 $(now))"
+sleep 20
+emit errors "$(grep '"level":"error"' /tmp/mpathd.log | grep -c 'map operation failed')"
+emit refused "$(grep -c 'map creation backs off' /tmp/mpathd.log)"
+emit kernel_refusals "$(dmesg | grep -c 'multipath: error getting device')"
+swapoff /dev/$P
+wait_for 60 sh -c "dmsetup table | grep -q ' multipath '" || fail "no map once the path was free"
+emit table "$(dmsetup table 333333330000007d0)"
+`,
+	})
+	t.Logf("ready after %s s; %s refusals logged by mpathd, %s by the kernel", res.Get("ready_after"), res.Get("refused"), res.Get("kernel_refusals"))
+	// The cap counts from the daemon's start; the script's clock also counts the process start and
+	// the log poll, a second or two under emulation.
+	if s, err := strconv.ParseFloat(res.Get("ready_after"), 64); err != nil || s > 40 {
+		t.Errorf("ready after %q s, want 35 s and the start-up around it", res.Get("ready_after"))
+	}
+	if res.Get("errors") != "1" {
+		t.Errorf("%s error lines for the refused table, want 1", res.Get("errors"))
+	}
+	// About 55 s of refusals: 1+2+4+8+16 s of backoff is 6 attempts (a check every second per path
+	// made one attempt each before).
+	if n, err := strconv.Atoi(res.Get("kernel_refusals")); err != nil || n < 2 || n > 8 {
+		t.Errorf("the kernel refused %q tables in 55 s, want a handful (and at least 2: the path was held)", res.Get("kernel_refusals"))
+	}
+	if res.Get("refused") != res.Get("kernel_refusals") {
+		t.Errorf("mpathd logged %s refusals, the kernel %s", res.Get("refused"), res.Get("kernel_refusals"))
+	}
+	if !strings.Contains(res.Get("table"), " multipath ") {
+		t.Errorf("no map: %q", res.Get("table"))
 	}
 }
