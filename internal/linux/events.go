@@ -25,6 +25,17 @@ func Uevents(ctx context.Context, d *daemon.Daemon, fs sysfs.FS, log *slog.Logge
 	if err != nil {
 		return fmt.Errorf("uevent listener: %w", err)
 	}
+	return pumpUevents(ctx, d, fs, conn, log)
+}
+
+// pathReader reads one path from sysfs.
+type pathReader interface {
+	Path(name string) (sysfs.Path, error)
+}
+
+// pumpUevents feeds conn's events into d until ctx ends (nil) or conn fails (the error). It closes
+// conn.
+func pumpUevents(ctx context.Context, d *daemon.Daemon, fs pathReader, conn uevent.Receiver, log *slog.Logger) error {
 	defer conn.Close()
 	in := make(chan uevent.Event, 1024)
 	out := make(chan uevent.Batch, 64)
@@ -48,13 +59,14 @@ func Uevents(ctx context.Context, d *daemon.Daemon, fs sysfs.FS, log *slog.Logge
 		<-ctx.Done()
 		conn.Close()
 	}()
+	var recvErr error // set before in is closed, read after out is drained
 	go func() {
 		defer close(in)
 		for {
 			e, err := conn.Receive()
 			if err != nil {
 				if !errors.Is(err, os.ErrClosed) && ctx.Err() == nil {
-					log.Error("uevent receive", "err", err)
+					recvErr = fmt.Errorf("uevent receive: %w", err)
 				}
 				return
 			}
@@ -77,7 +89,7 @@ func Uevents(ctx context.Context, d *daemon.Daemon, fs sysfs.FS, log *slog.Logge
 	for b := range out {
 		apply(ctx, d, b, log)
 	}
-	return nil
+	return recvErr
 }
 
 func apply(ctx context.Context, d *daemon.Daemon, b uevent.Batch, log *slog.Logger) {
@@ -120,6 +132,16 @@ func DMEvents(ctx context.Context, d *daemon.Daemon, log *slog.Logger) error {
 		return fmt.Errorf("dm event watcher: %w", err)
 	}
 	defer w.Close()
+	return pumpDMEvents(ctx, d, w)
+}
+
+// dmWatcher is what pumpDMEvents needs of a *dm.Watcher.
+type dmWatcher interface {
+	Next(ctx context.Context) ([]dm.Change, error)
+}
+
+// pumpDMEvents tells d of every map w reports changed until ctx ends (nil) or w fails (the error).
+func pumpDMEvents(ctx context.Context, d *daemon.Daemon, w dmWatcher) error {
 	for {
 		changes, err := w.Next(ctx)
 		if err != nil {
