@@ -47,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("mpathd", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	cfgPath := fl.String("config", config.DefaultPath, "configuration file (missing: built-in defaults)")
-	check := fl.Bool("check", false, "validate the configuration file and exit")
+	check := fl.Bool("check", false, "validate the configuration file, which must exist, and exit")
 	showVersion := fl.Bool("version", false, "print the version and exit")
 	socket := fl.String("socket", control.DefaultSocket, "control socket path")
 	logFormat := fl.String("log-format", "console", "log format: console or json")
