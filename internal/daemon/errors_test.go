@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -471,5 +472,80 @@ func TestErrorStartupListing(t *testing.T) {
 	}
 	if n := len(f.Calls()); n != 1 {
 		t.Errorf("%d dm calls after the failed listing, want only the listing: %+v", n, f.Calls())
+	}
+}
+
+// Queueing switched off behind the daemon's back is switched on again, also when the first
+// queue_if_no_path is refused.
+func TestErrorQueueIfNoPathMessage(t *testing.T) {
+	r := newErrRig(t, san(2, 1), "no_path_retry = \"queue\"\n", nil)
+	if _, err := r.dm.Message(lun0, "fail_if_no_path"); err != nil {
+		t.Fatal(err)
+	}
+	r.dm.InjectError("DM_TARGET_MSG", lun0, errEIO)
+	r.tick()
+	if strings.Contains(r.table(lun0), "queue_if_no_path") {
+		t.Fatalf("the refused queue_if_no_path took effect: %s", r.table(lun0))
+	}
+	if !r.logs.failed(lun0, "set queueing") {
+		t.Errorf("no error logged for the refused queue_if_no_path")
+	}
+	r.tick()
+	if !strings.Contains(r.table(lun0), "queue_if_no_path") {
+		t.Errorf("the next pass did not switch queueing on again: %s", r.table(lun0))
+	}
+}
+
+// New paths are taken in when the live maps cannot be listed (the listing only serves adoption);
+// an explicit add map cannot go on without it and says so.
+func TestErrorListingForNewPaths(t *testing.T) {
+	topo := san(3, 1)
+	sdc, _ := topo.Path("sdc")
+	topo.del("sdc")
+	r := newErrRig(t, topo, "", nil)
+	r.dm.InjectError("DM_LIST_DEVICES", "", errEIO)
+	topo.set(sdc)
+	r.d.PathsAdded([]string{"sdc"})
+	r.settle()
+	if got := r.table(lun0); !strings.Contains(got, " "+sdc.Dev.String()+" ") {
+		t.Errorf("the new path was not taken in when the listing failed: %q", got)
+	}
+
+	r.dm.InjectError("DM_LIST_DEVICES", "", errEIO)
+	var ae *api.Error
+	if err := r.d.AddMap(context.Background(), "333333330000007d9"); !errors.As(err, &ae) || ae.Code != api.CodeInternal {
+		t.Errorf("add map with the listing refused: %v, want an internal error", err)
+	}
+}
+
+// A deferred remove pending on a map whose paths come back is cancelled; a refused cancel is tried
+// again at the next pass, or the kernel would delete the live map at its next close.
+func TestErrorCancelDeferredRemove(t *testing.T) {
+	topo := san(2, 1)
+	r := newErrRig(t, topo, "", nil)
+	if err := r.dm.SetOpenCount(lun0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := r.dm.Remove(lun0, dm.RemoveOptions{Deferred: true}); err != nil || !pending {
+		t.Fatalf("deferred remove: pending %v, %v", pending, err)
+	}
+	sdb, _ := topo.Path("sdb")
+	topo.del("sdb")
+	r.d.PathsRemoved([]string{"sdb"})
+	r.settle()
+	r.tick() // the daemon reads the pending deferred remove
+	r.dm.InjectError("DM_TARGET_MSG", lun0, errEIO)
+	topo.set(sdb)
+	r.d.PathsAdded([]string{"sdb"})
+	r.settle()
+	if !r.logs.failed(lun0, "cancel deferred remove") {
+		t.Errorf("no error logged for the refused cancel")
+	}
+	r.tick()
+	if info, err := r.dm.Info(lun0); err != nil || info.DeferredRemove {
+		t.Errorf("the refused cancel was not tried again: %+v, %v", info, err)
+	}
+	if n := slices.Index(r.messages(lun0), "@cancel_deferred_remove"); n < 0 || !slices.Contains(r.messages(lun0)[n+1:], "@cancel_deferred_remove") {
+		t.Errorf("cancel sent %q, want a retry after the refusal", r.messages(lun0))
 	}
 }
