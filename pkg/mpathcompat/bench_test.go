@@ -19,3 +19,12 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMapsJSONFresh renders every map, as the cache does for maps that changed.
+func BenchmarkMapsJSONFresh(b *testing.B) {
+	t := apitest.Generate(1024, 2, 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		MapsJSON(t)
+	}
+}

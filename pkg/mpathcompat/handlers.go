@@ -172,7 +172,7 @@ func showJSON(s *Server, _ context.Context, c Command) (string, error) {
 		}
 		return MapJSON(m), nil
 	}
-	return MapsJSON(t), nil
+	return s.json.mapsJSON(t), nil
 }
 
 func resetStats(s *Server, ctx context.Context, c Command) (string, error) {

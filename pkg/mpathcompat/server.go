@@ -50,6 +50,7 @@ type Server struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+	json  jsonCache
 }
 
 func (s *Server) log() *slog.Logger {

@@ -521,3 +521,35 @@ func TestMapsJSONLayout(t *testing.T) {
 		t.Errorf("show maps json without maps: %q", got)
 	}
 }
+
+// TestMapsJSONCache: the cached rendering always equals a fresh one, through
+// path state changes (new groups) and scalar changes on the same groups.
+func TestMapsJSONCache(t *testing.T) {
+	s, f := rig(t)
+	show := func() string { return s.Execute(t.Context(), "show maps json", false) }
+	if got, want := show(), MapsJSON(f.Topology()); got != want {
+		t.Fatalf("first render differs from MapsJSON")
+	}
+	if err := f.SetPathState("sdc", api.CheckerDown, api.DMFailed, "test"); err != nil {
+		t.Fatal(err)
+	}
+	got := show()
+	if want := MapsJSON(f.Topology()); got != want || !strings.Contains(got, `"chk_st" : "faulty"`) {
+		t.Fatalf("after a path failed: cached render is stale:\n%s", got)
+	}
+	// The same groups with another counter: the key covers the map's own fields.
+	top := f.Topology()
+	top.Maps = slices.Clone(top.Maps)
+	top.Maps[1].PathFaults = 7
+	f.SetTopology(top)
+	if got, want := show(), MapsJSON(top); got != want || !strings.Contains(got, `"path_faults" : 7`) {
+		t.Fatalf("after a counter changed: cached render is stale")
+	}
+	if n := len(s.json.entries); n != 2 {
+		t.Errorf("cache holds %d maps, want 2", n)
+	}
+	f.SetTopology(api.Topology{})
+	if got := show(); got != MapsJSON(api.Topology{}) || len(s.json.entries) != 0 {
+		t.Errorf("without maps: %q, %d cached", got, len(s.json.entries))
+	}
+}
