@@ -103,6 +103,30 @@ func TestNewMapNotGivenALiveMapsAlias(t *testing.T) {
 	}
 }
 
+// Scenario 8, a bad binding saved by an earlier run: the bindings file gives LUN 0 the alias a live
+// map of LUN 1 holds. LUN 0 still gets a map, named by its WWID, and LUN 1 keeps its map.
+func TestStaleBindingStillGetsAMap(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bindings")
+	writeFile(t, file, "mpatha "+lun0+"\n")
+	bf, _, err := bindings.Open(file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prep := func(f *dm.Fake) {
+		tab, _ := dm.ParseTable("0 1 alua 2 2 service-time 0 1 2 8:16 1 1 service-time 0 1 2 8:48 1 1")
+		if _, err := dm.CreateMap(f, "mpatha", "mpath-"+lun1, 32768, tab, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newRigWith(t, san(2, 2), "[defaults]\nuser_friendly_names = true\n", prep, func(o *Options) { o.Names = fileNames{bf} })
+	if _, err := r.dm.Info(lun0); err != nil {
+		t.Errorf("LUN 0 has no map named by its WWID: %v", err)
+	}
+	if m1, _ := r.d.Topology().Find(lun1); m1.Name != "mpatha" {
+		t.Errorf("LUN 1's map is %q, want mpatha kept", m1.Name)
+	}
+}
+
 // Scenario 8, the configuration's side: an alias a [[multipaths]] entry gives LUN 1 is not handed to
 // LUN 0 as a user-friendly name.
 func TestNewMapNotGivenAConfiguredAlias(t *testing.T) {
