@@ -91,7 +91,13 @@ func (s *Server) Serve(ctx context.Context, ls ...net.Listener) error {
 	errc := make(chan error, len(ls))
 	var accept sync.WaitGroup
 	for _, l := range ls {
-		accept.Go(func() { errc <- s.accept(ctx, l, sem) })
+		accept.Go(func() {
+			// One socket failing stops them all: Serve returns and the daemon decides.
+			if err := s.accept(ctx, l, sem); err != nil {
+				errc <- err
+				cancel()
+			}
+		})
 	}
 	accept.Wait()
 	s.wg.Wait()
@@ -137,6 +143,7 @@ func (s *Server) accept(ctx context.Context, l net.Listener, sem chan struct{}) 
 			select {
 			case sem <- struct{}{}:
 			default:
+				c.SetWriteDeadline(time.Now().Add(orDefault(s.WriteTimeout, DefaultWriteTimeout)))
 				WriteFrame(c, replyFail)
 				c.Close()
 				continue

@@ -553,3 +553,22 @@ func TestMapsJSONCache(t *testing.T) {
 		t.Errorf("without maps: %q, %d cached", got, len(s.json.entries))
 	}
 }
+
+// brokenListener fails its first Accept for good.
+type brokenListener struct{ net.Listener }
+
+func (brokenListener) Accept() (net.Conn, error) { return nil, errors.New("broken") }
+
+// TestServeStopsWhenOneSocketFails: a listener that breaks stops Serve with
+// its error, even while another one is still fine.
+func TestServeStopsWhenOneSocketFails(t *testing.T) {
+	s, _ := rig(t)
+	good, err := Listen(filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Serve(t.Context(), good[0], brokenListener{good[0]})
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("Serve = %v, want the broken listener's error", err)
+	}
+}
