@@ -51,11 +51,21 @@ func (d *Daemon) AddMap(ctx context.Context, target string) error {
 			d.log.Warn().Err(err).Str("wwid", wwid).Msg("add map: cannot record WWID in the wwids file")
 		}
 	}
+	// The map appears once its paths have had their first check: wait for it, event by event.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := d.hub.Subscribe(wctx)
 	dv, adopt := live[wwid]
 	d.postPaths(wwid, ps, adopt, dv, dv.Name)
-	d.barrier(ctx)
-	if _, ok := d.Topology().Find(wwid); !ok {
-		return api.Errorf(api.CodeInternal, "add map %s: WWID %s has %d paths but no map yet (paths not checked yet, or creation failed: see the log)", target, wwid, len(ps))
+	for {
+		if _, ok := d.Topology().Find(wwid); ok {
+			break
+		}
+		select {
+		case <-events:
+		case <-ctx.Done():
+			return api.Errorf(api.CodeBusy, "add map %s: WWID %s has %d paths but no map yet: %v", target, wwid, len(ps), ctx.Err())
+		}
 	}
 	d.log.Info().Str("wwid", wwid).Msg("map added by the administrator")
 	return nil
