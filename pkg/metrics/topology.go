@@ -1,0 +1,329 @@
+package metrics
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mpathd/mpathd/pkg/api"
+)
+
+// A family of the topology: its name, help, type and label names (sorted, as client_golang sorts
+// them), and a function that gives one series' value for a map (perPath false) or a path.
+type famSpec struct {
+	name, help string
+	typ        dto.MetricType
+	labels     []string
+	perPath    bool
+	// state makes an enumeration: one series per map or path, labelled with its current state
+	// (the last label), value 1. A series per possible state, 0 for all but one, would make the
+	// checker state alone 229,376 series on 32,768 paths, more than every other family together.
+	state func(r *row) string
+	// needIO and needCounters leave a family out when the source lacks the data; pathLoad marks
+	// the per-path load families, exposed only when Options.PathLoad is set.
+	needIO, needCounters, pathLoad bool
+	value                          func(r *row) float64
+	// labelValues, for the info families, appends the values of every label in order; the
+	// others are labelled map, path (per path) and state (enumerations).
+	labelValues func(r *row, dst []*string) []*string
+}
+
+// row is what one series is made from; name and dev are the map and path label values, checked
+// once per scrape.
+type row struct {
+	m         *api.Map
+	g         *api.Group
+	p         *api.Path
+	name, dev *string
+	io        api.IOStats
+	mc        MapCounters
+}
+
+// Label names, shared by every series that uses them.
+var (
+	lnMap, lnPath, lnState, lnGroup = "map", "path", "state", "group"
+	lnDM, lnProduct, lnVendor       = "dm", "product", "vendor"
+	lnWWID, lnHCIL, lnHeld          = "wwid", "hcil", "held"
+	groupNames                      [64]string
+)
+
+func init() {
+	for i := range groupNames {
+		groupNames[i] = strconv.Itoa(i)
+	}
+}
+
+func groupName(i int) *string {
+	if i >= 0 && i < len(groupNames) {
+		return &groupNames[i]
+	}
+	s := strconv.Itoa(i)
+	return &s
+}
+
+var labelNames = map[string]*string{
+	"map": &lnMap, "path": &lnPath, "state": &lnState, "group": &lnGroup, "dm": &lnDM, "product": &lnProduct,
+	"vendor": &lnVendor, "wwid": &lnWWID, "hcil": &lnHCIL, "held": &lnHeld,
+}
+
+var (
+	gauge   = dto.MetricType_GAUGE
+	counter = dto.MetricType_COUNTER
+)
+
+func mapGauge(name, help string, v func(r *row) float64) famSpec {
+	return famSpec{name: name, help: help, typ: gauge, labels: []string{"map"}, value: v}
+}
+
+func mapCounter(name, help string, v func(r *row) float64) famSpec {
+	return famSpec{name: name, help: help, typ: counter, labels: []string{"map"}, value: v}
+}
+
+func mapLoad(name, help string, v func(r *row) float64) famSpec {
+	f := mapGauge(name, help, v)
+	f.needIO = true
+	return f
+}
+
+func pathLoad(name, help string, v func(r *row) float64) famSpec {
+	return famSpec{name: name, help: help, typ: gauge, labels: []string{"map", "path"}, perPath: true, pathLoad: true, needIO: true, value: v}
+}
+
+func one(*row) float64 { return 1 }
+
+// families lists the topology's families in exposition order.
+var families = []famSpec{
+	{name: "mpathd_map_info", help: "A metric with a constant 1 value per map, labelled with what identifies it.", typ: gauge,
+		labels: []string{"dm", "map", "product", "vendor", "wwid"}, value: one,
+		labelValues: func(r *row, dst []*string) []*string {
+			return append(dst, str(&r.m.DM), r.name, str(&r.m.Product), str(&r.m.Vendor), str(&r.m.WWID))
+		}},
+	{name: "mpathd_map_health", help: "A map's health, as its state label: optimal (every path usable), degraded, queueing (no usable path, I/O queued), failed (no usable path, I/O failing).",
+		typ: gauge, labels: []string{"map", "state"}, value: one, state: func(r *row) string { return r.m.Health() }},
+	mapGauge("mpathd_map_usable_paths", "Paths of a map the kernel has active and the checker finds up or ghost.",
+		func(r *row) float64 { _, u := r.m.PathCount(); return float64(u) }),
+	mapGauge("mpathd_map_queueing", "1 while the kernel would queue a map's I/O when no path is usable (queue_if_no_path set).",
+		func(r *row) float64 { return b2f(r.m.Queueing.Active) }),
+	mapGauge("mpathd_map_no_path_retry_intervals_left", "Checker intervals left before a map with no usable path stops queueing (no_path_retry N); 0 when not counting down.",
+		func(r *row) float64 { return float64(r.m.Queueing.RetriesLeft) }),
+	mapCounter("mpathd_map_path_faults_total", "Path failures in a map since mpathd took it over (or its counters were reset).",
+		func(r *row) float64 { return float64(r.m.PathFaults) }),
+	mapCounter("mpathd_map_table_loads_total", "Tables mpathd loaded into a map since it took it over (or its counters were reset).",
+		func(r *row) float64 { return float64(r.m.TableLoads) }),
+	{name: "mpathd_map_group_changes_total", help: "Changes of the group the kernel sends a map's I/O to: failovers by the kernel, failbacks and switches by mpathd.",
+		typ: counter, labels: []string{"map"}, needCounters: true, value: func(r *row) float64 { return float64(r.mc.GroupChanges) }},
+	{name: "mpathd_map_queueing_seconds_total", help: "Time a map spent with no usable path and its I/O queued.",
+		typ: counter, labels: []string{"map"}, needCounters: true, value: func(r *row) float64 { return r.mc.QueueingSeconds }},
+	mapLoad("mpathd_map_iops", "Reads and writes a map completes per second (polling core estimate).", func(r *row) float64 { return r.io.IOPS }),
+	mapLoad("mpathd_map_read_bytes_per_second", "Bytes a map reads per second (polling core estimate).", func(r *row) float64 { return r.io.ReadBytesSec }),
+	mapLoad("mpathd_map_write_bytes_per_second", "Bytes a map writes per second (polling core estimate).", func(r *row) float64 { return r.io.WriteBytesSec }),
+	mapLoad("mpathd_map_in_flight_requests", "Requests issued to a map and not completed, at the last sample.", func(r *row) float64 { return float64(r.io.InFlight) }),
+	mapLoad("mpathd_map_service_time_seconds", "Mean time a map takes per completed request (polling core estimate).", func(r *row) float64 { return r.io.ServiceTimeMs / 1000 }),
+
+	{name: "mpathd_path_info", help: "A metric with a constant 1 value per path, labelled with its group (0 until its first check), SCSI address and why mpathd holds it failed (admin-failed, flapping).",
+		typ: gauge, labels: []string{"group", "hcil", "held", "map", "path"}, perPath: true, value: one,
+		labelValues: func(r *row, dst []*string) []*string {
+			return append(dst, groupName(r.g.Index), str(&r.p.HCIL), str(&r.p.Held), r.name, r.dev)
+		}},
+	{name: "mpathd_path_checker_state", help: "A path's last check result, as its state label: up, down, ghost, pending, timeout, disconnected, unchecked.",
+		typ: gauge, labels: []string{"map", "path", "state"}, perPath: true, value: one, state: func(r *row) string { return r.p.CheckerState }},
+	{name: "mpathd_path_dm_state", help: "A path's state in the kernel's map, as its state label: active or failed.",
+		typ: gauge, labels: []string{"map", "path", "state"}, perPath: true, value: one, state: func(r *row) string { return r.p.DMState }},
+	{name: "mpathd_path_kernel_failures_total", help: "Times the kernel failed a path since its map's table was last loaded (the dm status fail count).",
+		typ: counter, labels: []string{"map", "path"}, perPath: true, value: func(r *row) float64 { return float64(r.p.FailCount) }},
+	{name: "mpathd_path_weight", help: "A path's relative_throughput in a service-time group (0 when its selector takes no weight).",
+		typ: gauge, labels: []string{"map", "path"}, perPath: true, pathLoad: true, value: func(r *row) float64 { return float64(r.p.Weight) }},
+	pathLoad("mpathd_path_iops", "Reads and writes a path completes per second (polling core estimate).", func(r *row) float64 { return r.io.IOPS }),
+	pathLoad("mpathd_path_read_bytes_per_second", "Bytes a path reads per second (polling core estimate).", func(r *row) float64 { return r.io.ReadBytesSec }),
+	pathLoad("mpathd_path_write_bytes_per_second", "Bytes a path writes per second (polling core estimate).", func(r *row) float64 { return r.io.WriteBytesSec }),
+	pathLoad("mpathd_path_in_flight_requests", "Requests issued to a path and not completed, at the last sample.", func(r *row) float64 { return float64(r.io.InFlight) }),
+	pathLoad("mpathd_path_service_time_seconds", "Mean time a path takes per completed request (polling core estimate).", func(r *row) float64 { return r.io.ServiceTimeMs / 1000 }),
+}
+
+// slabs hold one scrape's topology families. A scrape through the HTTP handler reuses them (it
+// says when it is done with them), so a steady scrape allocates almost nothing and its memory is
+// bounded by the largest topology seen.
+type slabs struct {
+	mu       sync.Mutex
+	maps     []row
+	paths    []row
+	metrics  []dto.Metric
+	ptrs     []*dto.Metric
+	vals     []float64
+	gauges   []dto.Gauge
+	counters []dto.Counter
+	pairs    []dto.LabelPair
+	pairPtrs []*dto.LabelPair
+	fams     []dto.MetricFamily
+	values   []*string
+}
+
+// grow returns s[:n], reusing s when it is large enough and not more than twice too large.
+func grow[T any](s []T, n int) []T {
+	if cap(s) >= n && cap(s) <= 2*n+1024 {
+		return s[:n]
+	}
+	return make([]T, n)
+}
+
+// topologyFamilies builds every per-map and per-path family from one topology snapshot into sl.
+func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
+	top := e.src.Topology()
+	nPaths := 0
+	for _, m := range top.Maps {
+		for _, g := range m.Groups {
+			nPaths += len(g.Paths)
+		}
+	}
+	sl.maps, sl.paths = grow(sl.maps, len(top.Maps)), grow(sl.paths, nPaths)[:0]
+	for i := range top.Maps {
+		m := &top.Maps[i]
+		r := row{m: m, name: str(&m.Name)}
+		if e.io != nil && m.DM != "" {
+			r.io, _ = e.io.IOStats(m.DM)
+		}
+		if e.cnt != nil {
+			r.mc, _ = e.cnt.MapCounters(m.Name)
+		}
+		sl.maps[i] = r
+		for gi := range m.Groups {
+			g := &m.Groups[gi]
+			for pi := range g.Paths {
+				r := row{m: m, g: g, p: &g.Paths[pi], name: sl.maps[i].name}
+				r.dev = str(&r.p.Dev)
+				if e.io != nil && e.opts.PathLoad {
+					r.io, _ = e.io.IOStats(r.p.Dev)
+				}
+				sl.paths = append(sl.paths, r)
+			}
+		}
+	}
+	// Size every slab for the whole scrape, then hand out consecutive pieces.
+	var series, pairs, fams int
+	for i := range families {
+		f := &families[i]
+		if !e.wants(f) {
+			continue
+		}
+		n := len(sl.maps)
+		if f.perPath {
+			n = len(sl.paths)
+		}
+		series += n
+		pairs += n * len(f.labels)
+		fams++
+	}
+	sl.metrics, sl.ptrs, sl.vals = grow(sl.metrics, series), grow(sl.ptrs, series), grow(sl.vals, series)
+	sl.gauges, sl.counters = grow(sl.gauges, series), grow(sl.counters, series)
+	sl.pairs, sl.pairPtrs = grow(sl.pairs, pairs), grow(sl.pairPtrs, pairs)
+	sl.fams = grow(sl.fams, fams)
+	out := make([]*dto.MetricFamily, 0, fams)
+	k, kp := 0, 0
+	for i := range families {
+		f := &families[i]
+		if !e.wants(f) {
+			continue
+		}
+		rows := sl.maps
+		if f.perPath {
+			rows = sl.paths
+		}
+		start := k
+		k, kp = sl.build(f, rows, k, kp)
+		mf := &sl.fams[len(out)]
+		*mf = dto.MetricFamily{Name: &f.name, Help: &f.help, Type: &f.typ, Metric: sl.ptrs[start:k:k]}
+		out = append(out, mf)
+	}
+	return out
+}
+
+// wants reports whether the source has what a family needs.
+func (e *Exporter) wants(f *famSpec) bool {
+	return (!f.pathLoad || e.opts.PathLoad) && (!f.needIO || e.io != nil) && (!f.needCounters || e.cnt != nil)
+}
+
+// build renders one family over rows into the slabs from series k and label pair kp on, and
+// returns where the next family starts.
+func (sl *slabs) build(f *famSpec, rows []row, k, kp int) (int, int) {
+	nl := len(f.labels)
+	var names [8]*string
+	for i, l := range f.labels {
+		names[i] = labelNames[l]
+	}
+	for ri := range rows {
+		r := &rows[ri]
+		values := sl.values[:0]
+		// Label values in the order of f.labels, which is sorted.
+		if f.labelValues != nil {
+			values = f.labelValues(r, values)
+		} else {
+			values = append(values, r.name)
+			if f.perPath {
+				values = append(values, r.dev)
+			}
+			if f.state != nil {
+				values = append(values, stateValue(f.state(r)))
+			}
+		}
+		sl.values = values
+		lp := sl.pairPtrs[kp : kp+nl : kp+nl]
+		for li := range nl {
+			sl.pairs[kp+li] = dto.LabelPair{Name: names[li], Value: values[li]}
+			lp[li] = &sl.pairs[kp+li]
+		}
+		kp += nl
+		sl.vals[k] = f.value(r)
+		m := &sl.metrics[k]
+		if f.typ == counter {
+			sl.counters[k] = dto.Counter{Value: &sl.vals[k]}
+			*m = dto.Metric{Label: lp, Counter: &sl.counters[k]}
+		} else {
+			sl.gauges[k] = dto.Gauge{Value: &sl.vals[k]}
+			*m = dto.Metric{Label: lp, Gauge: &sl.gauges[k]}
+		}
+		sl.ptrs[k] = m
+		k++
+	}
+	return k, kp
+}
+
+// stateValues holds every known state name once, so that series point at shared strings.
+var stateValues = func() map[string]*string {
+	m := map[string]*string{}
+	for _, set := range [][]string{api.CheckerStates, {api.DMActive, api.DMFailed}, mapHealthNames} {
+		for i := range set {
+			m[set[i]] = &set[i]
+		}
+	}
+	return m
+}()
+
+func stateValue(s string) *string {
+	if p, ok := stateValues[s]; ok {
+		return p
+	}
+	v := valid(s)
+	return &v
+}
+
+// valid makes a label value valid UTF-8, as the exposition formats require: device and map names
+// come from the kernel and the configuration.
+func valid(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// str points at a snapshot's string as a label value, or at a valid copy when it is not UTF-8. The
+// snapshot is shared with other readers and never written.
+func str(s *string) *string {
+	if utf8.ValidString(*s) {
+		return s
+	}
+	v := valid(*s)
+	return &v
+}
