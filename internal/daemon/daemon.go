@@ -74,7 +74,8 @@ type Daemon struct {
 	done       chan struct{}
 	runOnce    sync.Once
 
-	stats statsCore
+	stats    statsCore
+	counters counters // for the metrics exposition (metrics.go)
 }
 
 // New makes a Daemon; Run starts it.
@@ -119,6 +120,7 @@ func (d *Daemon) emit(ev api.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = d.now()
 	}
+	d.countEvent(ev)
 	d.hub.Publish(ev)
 }
 
@@ -560,6 +562,7 @@ func (s *shard) remember(m *mpath) {
 
 // PathChecked takes a check result. It is the Monitor's callback and never blocks.
 func (d *Daemon) PathChecked(dev string, r CheckResult) {
+	d.countCheck(r)
 	ref, ok := d.owner(dev)
 	if !ok {
 		return

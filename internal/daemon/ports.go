@@ -40,6 +40,8 @@ type CheckResult struct {
 	Reason   string
 	Prio     int    // checker.PrioUndefined when it could not be read
 	PrioName string // the prioritizer actually used
+	// Took is how long the check and the prioritizer took; 0 when not measured.
+	Took time.Duration
 }
 
 // Names gives maps their names: the user_friendly_names bindings. Alias returns the alias bound to

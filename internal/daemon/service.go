@@ -129,6 +129,7 @@ func (d *Daemon) Reconfigure(ctx context.Context) error {
 	cfg, err := config.LoadOptional(file)
 	if err != nil {
 		d.log.Error().Err(err).Str("file", file).Msg("reconfigure: invalid configuration, keeping the running one")
+		d.countReconfigure("invalid")
 		return api.Errorf(api.CodeInvalid, "%v", err)
 	}
 	for _, w := range cfg.Warnings {
@@ -159,6 +160,7 @@ func (d *Daemon) Reconfigure(ctx context.Context) error {
 		})
 	}
 	if err := d.Resync(ctx); err != nil {
+		d.countReconfigure("error")
 		return api.Errorf(api.CodeInternal, "%v", err)
 	}
 	d.barrier(ctx)

@@ -24,6 +24,10 @@ type shard struct {
 	// moved is when the shard last made progress (started a piece of work or a map), or when work
 	// arrived while it was idle, in Unix nanoseconds: the watchdog's measure of a stuck shard.
 	moved atomic.Int64
+	// pending counts work queued or running; queuedAt is when the oldest queued piece arrived and
+	// batchAt when the oldest piece of the running batch did (Unix ns, 0 for none). Scrapes read
+	// them without taking mu.
+	pending, queuedAt, batchAt atomic.Int64
 
 	snap atomic.Pointer[[]api.Map]
 
@@ -44,6 +48,10 @@ func (s *shard) post(fn func()) {
 	if !s.busy && len(s.queue) == 0 {
 		s.progress() // an idle shard's clock starts with the work
 	}
+	if len(s.queue) == 0 {
+		s.queuedAt.Store(s.d.now().UnixNano())
+	}
+	s.pending.Add(1)
 	s.queue = append(s.queue, fn)
 	s.mu.Unlock()
 	select {
@@ -65,6 +73,7 @@ func (s *shard) run(done <-chan struct{}) {
 			work := s.queue
 			s.queue = nil
 			s.busy = len(work) > 0
+			s.batchAt.Store(s.queuedAt.Swap(0))
 			s.mu.Unlock()
 			if len(work) == 0 {
 				break
@@ -72,6 +81,7 @@ func (s *shard) run(done <-chan struct{}) {
 			for _, fn := range work {
 				s.progress()
 				fn()
+				s.pending.Add(-1)
 			}
 			s.publish()
 			s.flushEvents()
@@ -84,6 +94,7 @@ func (s *shard) emit(ev api.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = s.d.now()
 	}
+	s.d.countEvent(ev)
 	s.events = append(s.events, ev)
 }
 
@@ -119,6 +130,7 @@ func (s *shard) publish() {
 	for _, m := range s.maps {
 		if m.dirty {
 			m.cached, m.dirty = m.snapshot(), false
+			s.d.observe(&m.cached)
 		}
 		ms = append(ms, m.cached)
 	}

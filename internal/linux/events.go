@@ -104,6 +104,7 @@ func apply(ctx context.Context, d *daemon.Daemon, b uevent.Batch, log *slog.Logg
 	for _, e := range b.Events {
 		switch e.Kind() {
 		case uevent.KindPath:
+			d.CountUevent(string(e.Action))
 			switch e.Action {
 			case uevent.Add:
 				added = append(added, e.DevName)
@@ -151,6 +152,7 @@ func pumpDMEvents(ctx context.Context, d *daemon.Daemon, w dmWatcher) error {
 			return fmt.Errorf("dm event watcher: %w", err)
 		}
 		for _, c := range changes {
+			d.CountDMEvent()
 			d.MapChanged(c.Device.Name)
 		}
 	}

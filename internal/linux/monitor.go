@@ -133,6 +133,7 @@ func (m *Monitor) Watch(p sysfs.Path, spec daemon.CheckSpec) {
 }
 
 func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Result {
+	start := time.Now()
 	r := w.check.Check(ctx, &w.path)
 	res := daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined}
 	if r.State.Usable() {
@@ -146,6 +147,7 @@ func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Resu
 		}
 		res.PrioName = pr.Name()
 	}
+	res.Took = time.Since(start)
 	m.mu.Lock()
 	if m.paths[name] == w {
 		w.last = res
