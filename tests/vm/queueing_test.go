@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,9 @@ import (
 //     which mpathd cancels when the paths come back, so the map survives its last close;
 //   - an open map that queues is left alone when every path is deleted, even with deferred_remove:
 //     no deferred remove, queueing stays on, and the reader blocked on it completes with no error
-//     once the paths come back.
+//     once the paths come back;
+//   - an open map kept after every path is deleted still follows no_path_retry N: its queued read
+//     fails after N polling intervals, and the map stays.
 func TestVMQueueingEdges(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
@@ -64,6 +67,24 @@ rescan
 wait_for 30 sh -c "[ -e /tmp/dd_rc ]" || fail "the blocked read never completed"
 emit dd_rc "$(cat /tmp/dd_rc)"
 exec 8<&-
+
+# Every path deleted under an open map with no_path_retry 2: the map is kept, and its queued read
+# fails after 2 polling intervals all the same.
+wait_for 20 two_paths || fail "paths did not come back"
+printf '[defaults]\npolling_interval = 1\nno_path_retry = 2\n' > /tmp/c.toml
+kill -HUP $MPATHD_PID
+sleep 2
+P0=$(path_of 0 0); P1=$(path_of 0 1)
+exec 8< /dev/mapper/$M
+echo 1 > /sys/block/$P0/device/delete
+echo 1 > /sys/block/$P1/device/delete
+t0=$(now)
+( dd if=/dev/mapper/$M of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null; echo $? > /tmp/r_rc; now > /tmp/r_t ) &
+wait_for 30 sh -c "[ -e /tmp/r_t ]" || fail "no_path_retry 2 never failed the read on a kept map"
+emit r_rc "$(cat /tmp/r_rc)"
+emit r_after "$(elapsed $t0 $(cat /tmp/r_t))"
+emit r_kept "$(dmsetup info $M > /dev/null 2>&1 && echo yes || echo no)"
+exec 8<&-
 `,
 	})
 	if got := res.Get("admin_status"); !strings.HasSuffix(got, " F") {
@@ -85,5 +106,11 @@ exec 8<&-
 	}
 	if res.Get("dd_rc") != "0" {
 		t.Errorf("the read queued on the map failed (rc %s)", res.Get("dd_rc"))
+	}
+	after, _ := strconv.ParseFloat(res.Get("r_after"), 64)
+	t.Logf("kept map, no_path_retry 2 x polling_interval 1: queued read failed after %.2f s", after)
+	if res.Get("r_rc") == "0" || after < 1.5 || after > 8 || res.Get("r_kept") != "yes" {
+		t.Errorf("open map without paths, no_path_retry 2: read rc %s after %.2f s, map kept %q; want a failure after 2-8 s, kept",
+			res.Get("r_rc"), after, res.Get("r_kept"))
 	}
 }
