@@ -247,3 +247,52 @@ func TestServiceDMErrors(t *testing.T) {
 		t.Errorf("flush of a busy map: %v", err)
 	}
 }
+
+// flush map on a map whose open count cannot be read changes nothing: switching its queueing off
+// would fail the I/O an opener has queued.
+func TestFlushMapUnknownOpenCountChangesNothing(t *testing.T) {
+	r := newRig(t, san(2, 1), "[defaults]\nno_path_retry = \"queue\"\n", nil)
+	r.check("sda", checker.Down)
+	r.check("sdb", checker.Down)
+	r.settle()
+	r.submit(lun0, 1)
+	r.dm.ResetCalls()
+	r.dm.InjectError("DM_DEV_STATUS", lun0, syscall.EIO)
+	if err := r.d.FlushMap(context.Background(), lun0); !api.IsCode(err, api.CodeInternal) {
+		t.Errorf("flush with the open count unknown: %v", err)
+	}
+	if got := r.messages(lun0); len(got) != 0 || r.ops("DM_DEV_REMOVE", lun0) != 0 {
+		t.Errorf("flush acted on a map it could not check: %q", got)
+	}
+	if q, f := r.dm.QueuedIO(lun0), r.dm.FailedIO(lun0); q != 1 || f != 0 {
+		t.Errorf("queued I/O: %d held, %d failed; want 1 held", q, f)
+	}
+}
+
+// flush_on_last_del always on an open map: when queueing cannot be switched off, the map is not
+// deferred-removed (its opener's queued I/O would be held with no daemon to fail it); the next
+// pass tries again.
+func TestLastPathGoneRetriesWhenQueueingCannotStop(t *testing.T) {
+	r := newRig(t, san(2, 1), "[defaults]\nno_path_retry = \"queue\"\nflush_on_last_del = \"always\"\n", nil)
+	r.check("sda", checker.Down)
+	r.check("sdb", checker.Down)
+	r.settle()
+	r.submit(lun0, 1) // holds the map open
+	r.dm.ResetCalls()
+	r.dm.InjectError("DM_TARGET_MSG", lun0, errors.New("injected"))
+	r.removeAll("sda", "sdb")
+	if n := r.ops("DM_DEV_REMOVE", lun0); n != 0 {
+		t.Errorf("removed (deferred) while still queueing: %d removes", n)
+	}
+	if _, ok := r.d.Topology().Find(lun0); !ok {
+		t.Fatalf("map forgotten with its queueing still on")
+	}
+	r.d.Tick()
+	r.settle()
+	if r.sent(lun0, "fail_if_no_path") != 2 || r.ops("DM_DEV_REMOVE", lun0) != 1 {
+		t.Errorf("not retried: %q, %d removes", r.messages(lun0), r.ops("DM_DEV_REMOVE", lun0))
+	}
+	if f := r.dm.FailedIO(lun0); f != 1 {
+		t.Errorf("flush_on_last_del always: %d failed, want the queued request failed", f)
+	}
+}

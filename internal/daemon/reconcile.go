@@ -566,6 +566,12 @@ func (s *shard) lastPathGone(m *mpath) bool {
 		// Queued I/O must not hang for ever on a map that is going away.
 		if err := dm.FailIfNoPath(d.dm, m.name); err != nil {
 			s.fail(m, "fail_if_no_path before remove", err)
+			if open {
+				// A deferred remove would leave the opener's queued I/O held with no daemon to
+				// fail it: keep the map and try again at the next pass. An unused map holds no
+				// I/O, and the kernel's remove stops its queueing.
+				return false
+			}
 		}
 	}
 	pending, err := d.dm.Remove(m.name, dm.RemoveOptions{Deferred: m.res.DeferredRemove || mode == config.FlushAlways && open})

@@ -199,7 +199,13 @@ func (d *Daemon) FlushMap(ctx context.Context, mapName string) error {
 		return err
 	}
 	return d.call(ctx, wwid, func(s *shard, m *mpath) error {
-		if info, err := d.dm.Info(m.name); err == nil && info.OpenCount > 0 {
+		// Nothing is changed before the map is known to be unused: switching queueing off on an
+		// open map would fail the I/O it holds, and the remove would be refused anyway.
+		info, err := d.dm.Info(m.name)
+		if err != nil {
+			return api.Errorf(api.CodeInternal, "flush %s: cannot tell whether it is open: %v", m.name, err)
+		}
+		if info.OpenCount > 0 {
 			return api.Errorf(api.CodeBusy, "map %s is open (%d openers)", m.name, info.OpenCount)
 		}
 		if m.live.Features.QueueIfNoPath {
