@@ -53,6 +53,12 @@ emit table_del "$(dmsetup table $M)"
 run addpath multipathd add path /dev/$P
 wait_for 20 sh -c "[ \$(dmsetup table $M | grep -o ' [0-9]*:[0-9]* ' | wc -l) = 2 ]" || fail "path not back in the table"
 emit table_add "$(dmsetup table $M)"
+# Proxmox's Pure plugin: remove map, add map WWID, resize map WWID.
+run delmap multipathd remove map $M
+emit after_del "$(dmsetup ls --target multipath)"
+run addmap multipathd add map $M
+emit after_add "$(dmsetup ls --target multipath | awk '{print $1}')"
+run resize_wwid multipathd resize map $M
 run unknown multipathd show bogus
 # A non-root peer (SO_PEERCRED) may list and show, nothing else.
 run nobody_show su -s /bin/sh nobody -c "/sbin/multipathd show daemon"
@@ -62,13 +68,13 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 `
 	res := Run(t, s)
 	for _, k := range []string{"status", "daemon", "maps", "paths_hpe", "topology", "ll", "resize", "reconfigure",
-		"resize_grown", "size", "delpath", "addpath", "del_busy", "del_busy.rc", "nobody_show", "nobody_del"} {
+		"resize_grown", "size", "delpath", "addpath", "del_busy", "del_busy.rc", "nobody_show", "nobody_del", "delmap", "after_del", "addmap", "after_add", "resize_wwid"} {
 		t.Logf("%s:\n%s", k, res.Get(k))
 	}
 	dm := res.Get("dm")
 	for _, k := range []string{"status", "daemon", "maps", "maps_raw", "paths_hpe", "paths_gobrick", "paths_osbrick",
 		"paths_monitor", "json", "mapjson", "config", "config_local", "topology", "reconfigure", "resize_grown",
-		"delpath", "addpath", "resize"} {
+		"delpath", "addpath", "resize", "delmap", "addmap", "resize_wwid"} {
 		if rc := res.Get(k + ".rc"); rc != "0" {
 			t.Errorf("multipathd %s: exit %s, output %q", k, rc, res.Get(k))
 		}
@@ -157,6 +163,11 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 	}
 	if strings.Count(res.Get("table_del"), ":") != 1 {
 		t.Errorf("after del path the table still has both paths: %s", res.Get("table_del"))
+	}
+	if res.Get("delmap") != "ok" || !strings.Contains(res.Get("after_del"), "No devices found") ||
+		res.Get("addmap") != "ok" || res.Get("after_add") != "333333330000007d0" || res.Get("resize_wwid") != "ok" {
+		t.Errorf("remove map / add map WWID / resize map WWID: %q (maps then: %q) / %q (maps then: %q) / %q",
+			res.Get("delmap"), res.Get("after_del"), res.Get("addmap"), res.Get("after_add"), res.Get("resize_wwid"))
 	}
 	if u := res.Get("unknown"); !strings.Contains(u, "list|show paths") {
 		t.Errorf("unknown command: %q, want the help text", u)
