@@ -175,6 +175,9 @@ func renderStatus(w io.Writer, s api.Status, p paint) {
 	for _, w := range s.ConfigWarnings {
 		fmt.Fprintf(tw, "  warning\t%s\n", w)
 	}
+	for _, e := range s.TransportErrors {
+		fmt.Fprintf(tw, "  transport\t%s\n", e)
+	}
 	if !s.LastReconfigure.IsZero() {
 		fmt.Fprintf(tw, "reconfigured\t%s\n", s.LastReconfigure.UTC().Format(time.RFC3339))
 	}
@@ -211,6 +214,18 @@ func renderExplain(w io.Writer, e api.Explanation) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Key, orDash(s.Value), s.Origin)
 	}
 	tw.Flush()
+	if len(e.Transport) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tOBJECT\tATTRIBUTE\tWANT\tKERNEL\tERROR")
+		for _, t := range e.Transport {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Path, t.Object, t.Attribute, t.Want, orDash(t.Value), orDash(t.Error))
+		}
+		tw.Flush()
+	}
+	for _, n := range e.TransportNotes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 }
 
 const mb = 1e6 // MB/s columns are SI megabytes, as iostat prints them

@@ -125,7 +125,7 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	log.Info().Str("counters", stats.Source()).Msg("polling core")
 	opts := daemon.Options{
 		Config: cfg, ConfigPath: cfgPath, Topology: fs, DM: client, Log: log, Version: version.String(),
-		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)}, Stats: stats,
+		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)}, Stats: stats, Transport: fs,
 	}
 	if bf, warn, err := bindings.Open(bindingsPath, false); err != nil {
 		log.Warn().Err(err).Str("file", bindingsPath).Msg("bindings file unusable: new maps get WWID names")

@@ -22,6 +22,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/dm"
 	"github.com/mpathd/mpathd/pkg/sysfs"
+	"github.com/mpathd/mpathd/pkg/transport"
 )
 
 // Options wires a Daemon to its kernel.
@@ -43,6 +44,8 @@ type Options struct {
 	Now func() time.Time
 	// Stats is the polling core; nil: no statistics, weights or marginal paths.
 	Stats StatsSource
+	// Transport sets paths' transport attributes (sysfs.FS); nil: they are left alone.
+	Transport transport.Attrs
 }
 
 // Daemon is the multipath daemon core. Its input methods (PathChecked, PathsAdded, PathsRemoved,
@@ -66,6 +69,7 @@ type Daemon struct {
 	devs     devOwners // path kernel name → WWID, with the order of events per name
 	waiting  sync.Map  // path kernel name → WWID: held back by find_multipaths until a sibling comes
 	mapIndex sync.Map  // map name → WWID
+	tuned    sync.Map  // path kernel name → tuning: its transport settings
 
 	started    time.Time    // set by New and never written again: Status reads it from any goroutine
 	state      atomic.Value // string: startup, configure, running, reloading, stopping
@@ -460,6 +464,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool
 		m.retryCreate()
 		p := &path{info: pi, gen: keepGens[i], prio: prioUndef, since: d.now()}
 		p.spec = d.checkSpec(m, pi)
+		d.tune(m, pi, keepGens[i], true)
 		m.paths = append(m.paths, p)
 		d.watch(pi, p.spec, p.gen)
 		if m.exists {
@@ -952,6 +957,7 @@ func (d *Daemon) Status() api.Status {
 	for _, w := range d.cfg().Warnings {
 		st.ConfigWarnings = append(st.ConfigWarnings, w.Error())
 	}
+	st.TransportErrors = d.transportErrors()
 	st.EventSubscribers = d.hub.Subscribers()
 	if f := d.dbusState.Load(); f != nil {
 		st.DBus = (*f)()

@@ -103,6 +103,7 @@ func (d *Daemon) release(name string, gen uint64) {
 	if cur, ok := d.owner(name); ok && cur.gen == gen {
 		d.devs.owner.Delete(name)
 	}
+	d.untune(name, gen)
 }
 
 // devGen names one claim of a device name.

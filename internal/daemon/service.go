@@ -150,6 +150,7 @@ func (d *Daemon) Reconfigure(ctx context.Context) error {
 				m.retryCreate()
 				m.relaid = true
 				for _, p := range m.paths {
+					d.tune(m, p.info, p.gen, false)
 					if spec := d.checkSpec(m, p.info); spec != p.spec {
 						p.spec = spec
 						d.watch(p.info, spec, p.gen)
@@ -308,6 +309,7 @@ func (d *Daemon) Explain(target string) (api.Explanation, error) {
 	for _, s := range r.Explain() {
 		ex.Settings = append(ex.Settings, api.Setting{Key: s.Key, Value: s.Value, Origin: s.Origin})
 	}
+	d.explainTransport(&ex, tm)
 	return ex, nil
 }
 

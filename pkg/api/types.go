@@ -241,6 +241,9 @@ type Status struct {
 	// ConfigWarnings are "file:line: keyword: message" lines for what the
 	// configuration sets but the daemon does not apply.
 	ConfigWarnings []string `json:"config_warnings,omitempty"`
+	// TransportErrors are "path: object attribute value: error" lines for
+	// transport settings the kernel refused or did not keep.
+	TransportErrors []string `json:"transport_errors,omitempty"`
 	// State is the daemon's phase: startup, configure, running, reloading, stopping.
 	State string `json:"state"`
 	Maps  int    `json:"maps"`
@@ -293,6 +296,23 @@ type Explanation struct {
 	WWID     string    `json:"wwid"`
 	Path     string    `json:"path,omitempty"` // set when TARGET named a path
 	Settings []Setting `json:"settings"`
+	// Transport lists the transport and queue attributes set on the
+	// paths (all of the map's, or the one asked for), as read back.
+	Transport []TransportSetting `json:"transport,omitempty"`
+	// TransportNotes are the decisions behind them: a raised dev_loss_tmo,
+	// a setting the transport cannot take.
+	TransportNotes []string `json:"transport_notes,omitempty"`
+}
+
+// TransportSetting is one attribute mpathd set for a path: on its FC remote
+// port, iSCSI session, SAS end device, SCSI host or block queue.
+type TransportSetting struct {
+	Path      string `json:"path"`      // "sdb"
+	Object    string `json:"object"`    // "rport-2:0-0", "session3", "host2", "sdb"
+	Attribute string `json:"attribute"` // "dev_loss_tmo", "recovery_tmo", "queue/max_sectors_kb", ...
+	Want      string `json:"want"`      // what the configuration asks for
+	Value     string `json:"value"`     // read back from the kernel
+	Error     string `json:"error,omitempty"`
 }
 
 // Stats is the answer to `show stats`, the data behind `mpathctl top`.

@@ -50,6 +50,7 @@ func builtinSettings() Settings {
 		RetainAttachedHWHandler: true,
 		FastIOFailTmo:           5,
 		DevLossTmo:              TmoUnset,
+		EhDeadline:              TmoUnset,
 		AliasPrefix:             "mpath",
 
 		PathSelector:       "service-time 0",

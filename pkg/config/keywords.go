@@ -45,6 +45,7 @@ type Settings struct {
 	RetainAttachedHWHandler bool
 	FastIOFailTmo           Tmo
 	DevLossTmo              Tmo
+	EhDeadline              Tmo // seconds or TmoOff on the path's SCSI host; TmoUnset leaves it
 	AliasPrefix             string
 
 	// Per map: all four layers including [[multipaths]].
@@ -104,6 +105,7 @@ type Attrs struct {
 	RetainAttachedHWHandler *bool
 	FastIOFailTmo           *Tmo
 	DevLossTmo              *Tmo
+	EhDeadline              *Tmo
 	AliasPrefix             *string
 
 	PathSelector                  *string
@@ -275,6 +277,7 @@ var keywords = []keyword{
 	kw("retain_attached_hw_handler", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.RetainAttachedHWHandler }, func(s *Settings) *bool { return &s.RetainAttachedHWHandler }, btoa),
 	kw("fast_io_fail_tmo", scopeDevice, parseTmo(TmoOff), func(a *Attrs) **Tmo { return &a.FastIOFailTmo }, func(s *Settings) *Tmo { return &s.FastIOFailTmo }, tmoStr),
 	kw("dev_loss_tmo", scopeDevice, parseTmo(TmoInfinity), func(a *Attrs) **Tmo { return &a.DevLossTmo }, func(s *Settings) *Tmo { return &s.DevLossTmo }, tmoStr),
+	kw("eh_deadline", scopeDevice, parseTmo(TmoOff), func(a *Attrs) **Tmo { return &a.EhDeadline }, func(s *Settings) *Tmo { return &s.EhDeadline }, tmoStr),
 	kw("alias_prefix", scopeDevice, parseAliasPrefix, func(a *Attrs) **string { return &a.AliasPrefix }, func(s *Settings) *string { return &s.AliasPrefix }, quote),
 
 	kw("path_selector", scopeMap, parseSelector, func(a *Attrs) **string { return &a.PathSelector }, func(s *Settings) *string { return &s.PathSelector }, quote),

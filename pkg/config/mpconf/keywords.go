@@ -89,7 +89,7 @@ var keywords = map[string]spec{
 	"detect_pgpolicy_use_tpg":    {inDOV, kindYesNo, ""},
 	"hardware_handler":           {inDevice, kindString, ""},
 	"uid_attribute":              {inDOV, kindIgnored, ""},
-	"eh_deadline":                {inDOV, kindIgnored, ""},
+	"eh_deadline":                {inDOV, kindTmo, ""},
 	"max_retries":                {inDOV, kindIgnored, ""},
 	"recheck_wwid":               {inDOV, kindIgnored, ""},
 	"vpd_vendor":                 {inDevice, kindIgnored, ""},

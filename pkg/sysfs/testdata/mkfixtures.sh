@@ -8,6 +8,10 @@
 #           host3 in standby, sdd offline, two multipath maps (dm-0, dm-1).
 #   iscsi/  one iSCSI session (host4, LIO-style NAA-6 LUN) and one SAS path
 #           (host5, EUI-64 only).
+# Every tree carries the tunable attributes (rport fast_io_fail_tmo and
+# dev_loss_tmo, session recovery_tmo, SAS I_T_nexus_loss_timeout, host
+# eh_deadline, queue/max_sectors_kb) at the kernel's usual defaults, as
+# plain files a test may write after copying the tree.
 #   torn/   paths and a map with files missing, as when a device disappears
 #           while it is being read.
 #
@@ -32,7 +36,7 @@ hexstr() { printf %s "$1" | od -An -tx1 | tr -d ' \n'; }
 # host ROOT HOSTDIR N PROC: a SCSI host with its scsi_host class directory.
 host() {
 	d=$1/$2/scsi_host/host$3
-	put "$d/proc_name" "$4"; put "$d/state" running; : > "$d/scan"
+	put "$d/proc_name" "$4"; put "$d/state" running; : > "$d/scan"; put "$d/eh_deadline" off
 	lnk "$d" "$1/sys/class/scsi_host/host$3"
 }
 
@@ -60,6 +64,7 @@ alua() { put "$1/access_state" "$2"; put "$1/preferred_path" "$3"; put "$1/dh_st
 disk() {
 	b=$1/$2/block/$3
 	put "$b/dev" "$4"; put "$b/size" "$5"
+	put "$b/queue/max_sectors_kb" 1280; put "$b/queue/max_hw_sectors_kb" 32767
 	put "$b/stat" "    1234        5    67890      321     4321       12   987654      654        0      789     1012        0        0        0        0       42        7"
 	mkdir -p "$b/holders"
 	ln -s "../../../$(basename "$2")" "$b/device"
@@ -100,6 +105,8 @@ mkfc() {
 		put "$r/$rp/fc_remote_ports/rport-$h:0-0/port_state" Online
 		put "$r/$rp/fc_remote_ports/rport-$h:0-0/node_name" 0x500a0980894ae0d$h
 		put "$r/$rp/fc_remote_ports/rport-$h:0-0/port_name" 0x500a0981894ae0d$h
+		put "$r/$rp/fc_remote_ports/rport-$h:0-0/fast_io_fail_tmo" off
+		put "$r/$rp/fc_remote_ports/rport-$h:0-0/dev_loss_tmo" 30
 		lnk "$r/$rp/fc_remote_ports/rport-$h:0-0" "$r/sys/class/fc_remote_ports/rport-$h:0-0"
 		for l in 0 1; do
 			state=running
@@ -134,6 +141,7 @@ mkiscsi() {
 	put "$r/$s/iscsi_session/session1/state" LOGGED_IN
 	put "$r/$s/iscsi_session/session1/targetname" iqn.2003-01.org.linux-iscsi.target:sn.0123
 	put "$r/$s/iscsi_session/session1/tpgt" 1
+	put "$r/$s/iscsi_session/session1/recovery_tmo" 120
 	put "$r/$s/connection1:0/iscsi_connection/connection1:0/persistent_address" 192.0.2.10
 	put "$r/$s/connection1:0/iscsi_connection/connection1:0/persistent_port" 3260
 	lnk "$r/$s/iscsi_session/session1" "$r/sys/class/iscsi_session/session1"
@@ -150,6 +158,8 @@ mkiscsi() {
 	host $r $hd 5 mpt3sas
 	ed=$hd/port-5:0/end_device-5:0
 	put "$r/$ed/sas_device/end_device-5:0/sas_address" 0x5000c500a1b2c3d4
+	put "$r/$ed/sas_end_device/end_device-5:0/I_T_nexus_loss_timeout" 2000
+	lnk "$r/$ed/sas_end_device/end_device-5:0" "$r/sys/class/sas_end_device/end_device-5:0"
 	sdev $r "$ed/target5:0:0" 5:0:0:0 "SEAGATE " "ST4000NM0025    " running \
 		"$(page83 "$(desc 01 02 5000c500a1b2c3d7)")" ""
 	disk $r $ed/target5:0:0/5:0:0:0 sdf 8:80 7814037168
