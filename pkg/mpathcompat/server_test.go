@@ -572,3 +572,25 @@ func TestServeStopsWhenOneSocketFails(t *testing.T) {
 		t.Errorf("Serve = %v, want the broken listener's error", err)
 	}
 }
+
+// TestStatusAndDaemonWords: busy while the daemon starts or reloads (vdsm
+// waits for busy: False), and multipathd's state words in show daemon.
+func TestStatusAndDaemonWords(t *testing.T) {
+	for _, tc := range []struct{ state, busy, daemon string }{
+		{"startup", "True", "pid 7 startup\n"},
+		{"configure", "True", "pid 7 configure\n"},
+		{"running", "False", "pid 7 running\n"},
+		{"reloading", "True", "pid 7 configure\n"},
+		{"stopping", "True", "pid 7 shutdown\n"},
+	} {
+		st := api.Status{PID: 7, State: tc.state, Paths: 3,
+			CheckerStates: map[string]int{api.CheckerUp: 1, api.CheckerGhost: 1, api.CheckerDisconnected: 1}}
+		want := "path checker states:\nup                  1\nghost               1\ndisconnected        1\n\npaths: 3\nbusy: " + tc.busy + "\n"
+		if got := Status(st); got != want {
+			t.Errorf("%s: show status\n got %q\nwant %q", tc.state, got, want)
+		}
+		if got := Daemon(st); got != tc.daemon {
+			t.Errorf("%s: show daemon %q, want %q", tc.state, got, tc.daemon)
+		}
+	}
+}
