@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -381,6 +382,27 @@ func parseAliasPrefix(v any) (string, error) {
 	}
 	if s == "" || strings.ContainsAny(s, "/ \t\n#") {
 		return "", errf("%q must be non-empty, without '/', '#' or whitespace", s)
+	}
+	return s, nil
+}
+
+// parseListenAddr accepts "" (no listener) or a TCP address with an IP literal or localhost and a
+// port: "127.0.0.1:9588", "[::1]:9588". A host name other than localhost would make the listener
+// depend on name resolution at boot.
+func parseListenAddr(v any) (string, error) {
+	s, err := wantString(v)
+	if err != nil || s == "" {
+		return s, err
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", errf("%q is not host:port (e.g. \"127.0.0.1:9588\")", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", errf("%q: port must be 1–65535", s)
+	}
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		return "", errf("%q: host must be an IP address or localhost", s)
 	}
 	return s, nil
 }
