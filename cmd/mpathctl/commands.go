@@ -108,6 +108,8 @@ func init() {
 			"The configuration in force, every key with its value, as a TOML file that\n"+
 				"`mpathctl config check` accepts.", runConfig)),
 		withJSON(cmd("show stats", "I/O load per map and per path (one sample; see top)", "", runStats)),
+		cmd("show metrics", "the Prometheus exposition, for node_exporter's textfile collector",
+			"Prints what the daemon's metrics_listen endpoint serves, in Prometheus' text format. For\nnode_exporter's textfile collector, write it to a temporary file and rename it into the\ncollector's directory, so that node_exporter never reads a partial file:\n\n  mpathctl show metrics > /var/lib/node_exporter/mpathd.prom.$$ &&\n    mv /var/lib/node_exporter/mpathd.prom.$$ /var/lib/node_exporter/mpathd.prom", runMetrics),
 		withJSON(cmd("config explain TARGET", "every effective setting of a map or path and where it came from",
 			"TARGET is a map (name, WWID or dm-N) or a path (sdX). Each setting is shown with the\n"+
 				"level it came from: multipaths[wwid=…], overrides, devices[…], defaults or built-in.", runExplain)),

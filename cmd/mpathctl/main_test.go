@@ -249,7 +249,7 @@ func TestCompletion(t *testing.T) {
 	}{
 		{[]string{""}, []string{"show", "config", "fail", "reinstate", "switch", "reconfigure", "resize", "flush", "add", "del", "rescan", "events", "top", "completion"}},
 		{[]string{"sh"}, []string{"show"}},
-		{[]string{"show", "m"}, []string{"maps", "map"}},
+		{[]string{"show", "m"}, []string{"maps", "map", "metrics"}},
 		{[]string{"show", "map", ""}, []string{"mpatha", "data"}},
 		{[]string{"--socket", "/x", "fail", "path", "sd"}, []string{"sdb", "sdc"}},
 		{[]string{"config", "explain", "d"}, []string{"data"}},

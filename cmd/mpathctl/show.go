@@ -39,6 +39,7 @@ var (
 	runStatus  = show(api.OpStatus, nil, func(e *env, s api.Status) { renderStatus(e.out, s, paint(e.color)) })
 	runStats   = show(api.OpStats, nil, func(e *env, s api.Stats) { renderStats(e.out, s, paint(e.color)) })
 	runConfig  = show(api.OpConfig, nil, func(e *env, c api.ConfigText) { fmt.Fprint(e.out, c.TOML) })
+	runMetrics = show(api.OpMetrics, nil, func(e *env, m api.MetricsText) { fmt.Fprint(e.out, m.Text) })
 	runExplain = show(api.OpExplain, func(p map[string]string) api.Args { return api.Args{Target: p["TARGET"]} },
 		func(e *env, x api.Explanation) { renderExplain(e.out, x) })
 )

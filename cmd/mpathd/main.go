@@ -26,6 +26,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/control"
 	"github.com/mpathd/mpathd/pkg/dbusapi"
 	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/metrics"
 	"github.com/mpathd/mpathd/pkg/mpathcompat"
 	"github.com/mpathd/mpathd/pkg/sdnotify"
 	"github.com/mpathd/mpathd/pkg/sysfs"
@@ -167,7 +168,11 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
-	srv := &control.Server{Service: d, Log: slogger}
+	exp := metrics.New(d, metrics.Options{Version: version.String(), StallLimit: stallLimit, PathLoad: g.MetricsPathLoad})
+	if addr := g.MetricsListen; addr != "" {
+		serveMetrics(ctx, addr, exp, log)
+	}
+	srv := &control.Server{Service: d, Log: slogger, Metrics: exp.WriteText}
 	pump("control socket", func(ctx context.Context) error { return srv.Serve(ctx, l) })
 	if multipathdSocket {
 		msrv, ls, err := multipathdServer(d, slogger, func() { stopCause(daemon.ErrStop) })

@@ -29,11 +29,12 @@ const (
 	OpDelPath       = "del_path"   // Args.Path
 	OpRescan        = "rescan"     // Args.Host (nil or -1: all hosts)
 	OpEvents        = "events"     // -> a stream of Event lines until the client hangs up
+	OpMetrics       = "metrics"    // -> MetricsText
 )
 
 var readOps = map[string]bool{
 	OpTopology: true, OpMaps: true, OpMap: true, OpPaths: true, OpStatus: true, OpStats: true,
-	OpConfig: true, OpExplain: true, OpEvents: true,
+	OpConfig: true, OpExplain: true, OpEvents: true, OpMetrics: true,
 }
 
 var writeOps = map[string]bool{
@@ -87,6 +88,12 @@ type Response struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Event  *Event          `json:"event,omitempty"`
 	Error  *Error          `json:"error,omitempty"`
+}
+
+// MetricsText is the result of OpMetrics: the Prometheus exposition in the text format, as
+// node_exporter's textfile collector reads it.
+type MetricsText struct {
+	Text string `json:"text"`
 }
 
 // ConfigText is the result of OpConfig.

@@ -44,6 +44,10 @@ type Server struct {
 	WriteTimeout  time.Duration // per reply or event; 0: DefaultWriteTimeout
 	ActionTimeout time.Duration // upper bound for one action; 0: DefaultActionTimeout
 
+	// Metrics writes the Prometheus exposition in the text format for OpMetrics; nil: the daemon
+	// offers no metrics.
+	Metrics func(io.Writer) error
+
 	// PeerUID reads the uid of the process at the other end. Nil means
 	// SO_PEERCRED; tests replace it to act as another user.
 	PeerUID func(net.Conn) (uint32, error)
@@ -299,6 +303,15 @@ func (s *Server) dispatch(ctx context.Context, req api.Request) (any, error) {
 			st.Paths = []api.PathStats{}
 		}
 		return st, nil
+	case api.OpMetrics:
+		if s.Metrics == nil {
+			return nil, api.Errorf(api.CodeNotFound, "this daemon offers no metrics")
+		}
+		var b bytes.Buffer
+		if err := s.Metrics(&b); err != nil {
+			return nil, api.Errorf(api.CodeInternal, "metrics: %v", err)
+		}
+		return api.MetricsText{Text: b.String()}, nil
 	case api.OpConfig:
 		text, err := svc.EffectiveConfig()
 		if err != nil {
