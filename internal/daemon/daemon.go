@@ -80,6 +80,53 @@ type Daemon struct {
 
 	stats    statsCore
 	counters counters // for the metrics exposition (metrics.go)
+
+	// During start-up a created map's wait for udev is handed to udev instead of holding its shard
+	// (see create), and READY waits for them all.
+	deferUdev atomic.Bool
+	udev      udevWaits
+}
+
+// udevSlots bounds the udev waits in progress at once: each holds a thread in semtimedop.
+const udevSlots = 32
+
+// udevWaits runs the waits for udev that creates handed over, a bounded number at a time.
+type udevWaits struct {
+	mu    sync.Mutex
+	done  []chan struct{}
+	slots chan struct{}
+}
+
+func (u *udevWaits) add(wait func()) {
+	ch := make(chan struct{})
+	u.mu.Lock()
+	if u.slots == nil {
+		u.slots = make(chan struct{}, udevSlots)
+	}
+	slots := u.slots
+	u.done = append(u.done, ch)
+	u.mu.Unlock()
+	go func() {
+		defer close(ch)
+		slots <- struct{}{}
+		defer func() { <-slots }()
+		wait()
+	}()
+}
+
+// drain waits for every wait added so far, or until ctx ends.
+func (u *udevWaits) drain(ctx context.Context) {
+	u.mu.Lock()
+	chs := u.done
+	u.done = nil
+	u.mu.Unlock()
+	for _, ch := range chs {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // New makes a Daemon; Run starts it.
@@ -151,6 +198,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	}
 	defer d.runOnce.Do(func() { close(d.done) })
 	d.state.Store("configure")
+	d.deferUdev.Store(true)
 	// READY=1 waits for the maps, but not beyond the cap: local file systems and LVM wait for it,
 	// and systemd fails a unit that takes too long to start. A scan or creations that run late
 	// go on after it.
@@ -175,6 +223,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			d.log.Warn().Dur("after", d.readyCap()).Msg("startup: ready before every map is assembled; assembly goes on")
 		}
 	}
+	d.deferUdev.Store(false)
 	d.state.Store("running")
 	if ready != nil && ctx.Err() == nil {
 		ready()
@@ -214,7 +263,8 @@ func (d *Daemon) readyCap() time.Duration {
 }
 
 // waitAssembled waits until every discovered map has been created or adopted with its paths'
-// first check results, so that READY=1 means the maps are there, or until ctx ends (the cap).
+// first check results, and udev has confirmed the new ones, so that READY=1 means the maps and
+// their /dev/mapper links are there, or until ctx ends (the cap).
 func (d *Daemon) waitAssembled(ctx context.Context) {
 	poll := time.NewTicker(20 * time.Millisecond)
 	defer poll.Stop()
@@ -225,6 +275,10 @@ func (d *Daemon) waitAssembled(ctx context.Context) {
 		case <-poll.C:
 		}
 	}
+	// Every create of the assembly has returned (each ran before its shard counted the map), so
+	// every wait it handed over is in the list.
+	d.deferUdev.Store(false)
+	d.udev.drain(ctx)
 }
 
 // unassembled counts maps still waiting for a first check of some path.

@@ -162,7 +162,14 @@ func (s *shard) create(m *mpath) bool {
 	if !slices.ContainsFunc(m.paths, func(p *path) bool { return p.wanted(now) }) {
 		flags |= dm.MpathNoPaths
 	}
-	info, err := dm.CreateMap(d.dm, m.name, m.uuid(), m.size(), desired, flags)
+	// At start-up the wait for udev's confirmation of the new map runs beside the shard's next
+	// creates (READY waits for it); afterwards a create returns once udev has made the links.
+	info, wait, err := dm.CreateMapDeferred(d.dm, m.name, m.uuid(), m.size(), desired, flags)
+	if err == nil && d.deferUdev.Load() {
+		d.udev.add(wait)
+	} else {
+		wait()
+	}
 	if err != nil {
 		if s.adoptExisting(m, err) {
 			return true

@@ -383,19 +383,28 @@ func (c *Client) Suspend(name string) error {
 
 // Resume implements Control.
 func (c *Client) Resume(name string, flags UdevFlags) (Info, error) {
+	info, wait, err := c.ResumeDeferred(name, flags)
+	wait()
+	return info, err
+}
+
+// ResumeDeferred implements UdevDeferrer: Resume, with the wait for udev left to the returned
+// function (which never fails: a wait that times out is logged). The caller must call it once.
+func (c *Client) ResumeDeferred(name string, flags UdevFlags) (Info, func(), error) {
 	h, err := c.named(cmdDevSuspend, name)
 	if err != nil {
-		return Info{}, err
+		return Info{}, func() {}, err
 	}
 	h.Flags = flagNoFlush | flagSkipLockfs
 	s := c.beginUdev("resume", name, flags)
 	h.EventNr = s.eventNr
 	rh, _, err := c.call(cmdDevSuspend, h, nil, 0)
-	c.endUdev(s, "resume", name, rh, err)
+	wait := c.deferUdev(s, "resume", name, rh, err)
 	if err != nil {
-		return Info{}, err
+		wait()
+		return Info{}, func() {}, err
 	}
-	return infoFrom(rh), nil
+	return infoFrom(rh), wait, nil
 }
 
 // Remove implements Control. Without udev and with Options.ManageNodes the

@@ -177,20 +177,31 @@ func (c *Client) beginUdev(op, name string, flags UdevFlags) udevSync {
 // was only deferred) the ioctl's count is taken back, then it waits for
 // udev. Failures are logged, never returned: the dm operation is done.
 func (c *Client) endUdev(s udevSync, op, name string, rh header, ioctlErr error) {
+	c.deferUdev(s, op, name, rh, ioctlErr)()
+}
+
+// deferUdev is endUdev with the wait left to the returned function: the ioctl's count is settled at
+// once, the wait for udev (and the semaphore's removal) when the function runs.
+func (c *Client) deferUdev(s udevSync, op, name string, rh header, ioctlErr error) func() {
 	if s.cookie == nil {
-		return
+		return func() {}
 	}
-	start := time.Now()
 	var err error
 	if ioctlErr != nil || rh.Flags&flagUeventGenerated == 0 {
 		err = s.cookie.dec(c.sem)
 	}
-	if err == nil {
-		err = s.cookie.wait(c.sem, c.opts.udevTimeout())
-	} else {
+	if err != nil {
 		err = errors.Join(err, s.cookie.destroy(c.sem))
+		return func() { c.udevDone(s, op, name, 0, err) }
 	}
-	waited := time.Since(start)
+	return func() {
+		start := time.Now()
+		err := s.cookie.wait(c.sem, c.opts.udevTimeout())
+		c.udevDone(s, op, name, time.Since(start), err)
+	}
+}
+
+func (c *Client) udevDone(s udevSync, op, name string, waited time.Duration, err error) {
 	if err != nil {
 		c.log.Warn("dm: udev did not confirm the event", "op", op, "device", name, "cookie", fmt.Sprintf("%#x", s.eventNr), "waited", waited, "err", err)
 		return

@@ -493,3 +493,30 @@ func sysvSemKeys() ([]uint32, error) {
 	}
 	return keys, nil
 }
+
+// ResumeDeferred returns once the ioctl is done, with the semaphore still held for udev; the wait
+// (and the semaphore's removal) happens when the returned function runs.
+func TestResumeDeferredWaitsLater(t *testing.T) {
+	sem := newFakeSem()
+	c, fd, rec := newCookieClient(t, sem, Options{UdevWait: true}, nil)
+	fd.handle = cookieKernel(sem, true, nil)
+	if _, wait, err := c.ResumeDeferred("mpatha", 0); err != nil {
+		t.Fatal(err)
+	} else {
+		before := []string{"get 0xd4d1234 0o3600", "setval 1", "op +1"}
+		if !slices.Equal(sem.calls, before) {
+			t.Errorf("semaphore calls before the wait\n got %q\nwant %q", sem.calls, before)
+		}
+		wait()
+	}
+	want := []string{"get 0xd4d1234 0o3600", "setval 1", "op +1", "op -1 nowait", "wait0 30s", "rmid"}
+	if !slices.Equal(sem.calls, want) {
+		t.Errorf("semaphore calls\n got %q\nwant %q", sem.calls, want)
+	}
+	if len(sem.vals) != 0 {
+		t.Errorf("semaphores left: %v", sem.vals)
+	}
+	if w := rec.warnings(); len(w) != 0 {
+		t.Errorf("warnings %v", w)
+	}
+}

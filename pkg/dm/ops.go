@@ -48,21 +48,44 @@ func msg(c Control, name, m string) error {
 // TABLE_LOAD, resume. If the load or resume fails the empty device is
 // removed again, so a failed create leaves nothing behind.
 func CreateMap(c Control, name, uuid string, sectors uint64, t Table, flags UdevFlags) (Info, error) {
+	info, wait, err := CreateMapDeferred(c, name, uuid, sectors, t, flags)
+	wait()
+	return info, err
+}
+
+// UdevDeferrer is a Control that can hand the wait for udev after a resume back to its caller, so
+// that many maps can be made while udev works through their events.
+type UdevDeferrer interface {
+	// ResumeDeferred is Resume without the wait for udev; the returned function waits (bounded,
+	// never an error) and must be called once.
+	ResumeDeferred(name string, flags UdevFlags) (Info, func(), error)
+}
+
+// CreateMapDeferred is CreateMap with the wait for udev's confirmation of the new map left to the
+// returned function (called once, on any goroutine); on a Control that is not an UdevDeferrer the
+// wait happens inside and the function does nothing. It is never nil.
+func CreateMapDeferred(c Control, name, uuid string, sectors uint64, t Table, flags UdevFlags) (Info, func(), error) {
+	nop := func() {}
 	if _, err := c.Create(name, uuid); err != nil {
-		return Info{}, err
+		return Info{}, nop, err
 	}
 	err := c.Load(name, sectors, t)
 	var info Info
+	wait := nop
 	if err == nil {
-		info, err = c.Resume(name, flags)
+		if ud, ok := c.(UdevDeferrer); ok {
+			info, wait, err = ud.ResumeDeferred(name, flags)
+		} else {
+			info, err = c.Resume(name, flags)
+		}
 	}
 	if err != nil {
 		if _, rerr := c.Remove(name, RemoveOptions{}); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
-		return Info{}, err
+		return Info{}, nop, err
 	}
-	return info, nil
+	return info, wait, nil
 }
 
 // Reload replaces the live table of a map without failing I/O: load the
