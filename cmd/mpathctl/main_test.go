@@ -198,6 +198,36 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// TestMultipathConf: a *.conf file is checked in multipath.conf syntax, with what mpathd does not
+// implement as warnings (exit 0), and config import prints the equivalent TOML, which loads.
+func TestMultipathConf(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "multipath.conf")
+	os.WriteFile(conf, []byte("defaults {\n\tuser_friendly_names yes\n\tverbosity 3\n}\nmultipaths {\n\tmultipath {\n\t\twwid 3600a0980\n\t\talias \"db\"\"1\"\n\t}\n}\n"), 0o644)
+	out, errOut, code := mpathctl(t, filepath.Join(dir, "none.sock"), "config", "check", conf)
+	if code != 0 || out != conf+": ok\n" || errOut != "warning: "+conf+":3: verbosity: not implemented by mpathd: ignored\n" {
+		t.Errorf("config check: exit %d, %q, %q", code, out, errOut)
+	}
+	out, errOut, code = mpathctl(t, filepath.Join(dir, "none.sock"), "config", "import", conf)
+	if code != 0 {
+		t.Fatalf("config import: exit %d, %q", code, errOut)
+	}
+	for _, want := range []string{"#   " + conf + ":3: verbosity: not implemented by mpathd", "user_friendly_names = true", `alias = "db\"1"`, `find_multipaths = "strict"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config import lacks %q:\n%s", want, out)
+		}
+	}
+	toml := filepath.Join(dir, "mpathd.toml")
+	os.WriteFile(toml, []byte(out), 0o644)
+	if out, errOut, code := mpathctl(t, filepath.Join(dir, "none.sock"), "config", "check", toml); code != 0 {
+		t.Errorf("imported TOML does not check: %q %q", out, errOut)
+	}
+	os.WriteFile(conf, []byte("defaults {\n\tverbosity 3\n"), 0o644)
+	if _, errOut, code := mpathctl(t, filepath.Join(dir, "none.sock"), "config", "import", conf); code != 1 || !strings.Contains(errOut, conf+":1: section defaults is not closed") {
+		t.Errorf("broken file: exit %d, %q", code, errOut)
+	}
+}
+
 func TestEvents(t *testing.T) {
 	fake, sock := daemon(t)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 890e6, time.UTC)

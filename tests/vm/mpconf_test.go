@@ -111,7 +111,7 @@ func TestVMMultipathConf(t *testing.T) {
 			s.Udev = true
 			s.Commands = []string{"./cmd/mpathd", "./cmd/mpathctl"}
 			s.Files = files
-			s.Timeout = 15 * time.Minute
+			s.Timeout = 25 * time.Minute
 			s.Script = "CASES='" + strings.Join(part, " ") + "'\n" + mpconfScript
 			if len(part) == 0 {
 				t.Skip("no case selected")

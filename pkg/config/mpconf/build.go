@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/config"
 )
 
@@ -249,6 +250,26 @@ func (b *builder) keyword(n *Node, w where, a *config.Attrs, seen map[string]boo
 		a.Src = map[string]string{}
 	}
 	a.Src[name] = n.pos()
+	b.warnValue(n, key, name, text)
+}
+
+// warnValue names values mpathd accepts but does not implement, and what
+// it does instead.
+func (b *builder) warnValue(n *Node, key, name, text string) {
+	switch name {
+	case "path_checker":
+		if _, err := checker.New(text); err != nil {
+			b.warn(n, key, "the %s checker is not implemented by mpathd: paths are checked with tur", text)
+		}
+	case "prio":
+		if _, err := checker.NewPrioritizer(text, ""); err != nil && text != checker.PrioNameWeightedPath {
+			b.warn(n, key, "the %s prioritizer is not implemented by mpathd: paths get the detected one (sysfs or alua on ALUA arrays), else const", text)
+		}
+	case "find_multipaths":
+		if text == "smart" {
+			b.warn(n, key, "smart is not implemented by mpathd: on is used (the same maps once find_multipaths_timeout has passed, without claiming single paths meanwhile)")
+		}
+	}
 }
 
 // multipathdDefaults are multipathd's defaults where mpathd's built-in ones
