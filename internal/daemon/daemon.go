@@ -334,7 +334,7 @@ func (d *Daemon) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byWWID := d.wanted(paths, live)
+	byWWID := d.wanted(paths, live, nil)
 	// Names are handed out in SCSI address order, as multipath-tools does at boot, so the first
 	// LUN becomes mpatha whatever order the shards run in.
 	wwids := slices.Collect(maps.Keys(byWWID))
@@ -407,8 +407,9 @@ func (d *Daemon) liveMaps() (map[string]dm.Device, error) {
 	return live, nil
 }
 
-// wanted filters paths through the blacklist and find_multipaths and groups them by WWID.
-func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device) map[string][]sysfs.Path {
+// wanted filters paths through the blacklist and find_multipaths and groups them by WWID. managed
+// WWIDs already have paths in a map of this daemon: find_multipaths decided for them.
+func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device, managed map[string]bool) map[string][]sysfs.Path {
 	cfg := d.cfg()
 	byWWID := map[string][]sysfs.Path{}
 	for _, p := range paths {
@@ -427,6 +428,7 @@ func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device) map[strin
 	mode := cfg.Global().FindMultipaths
 	for wwid, ps := range byWWID {
 		_, exists := live[wwid]
+		exists = exists || managed[wwid]
 		known := d.wwids != nil && d.wwids.Known(wwid)
 		dec := config.ShouldMultipath(mode, config.Candidate{Paths: len(ps), InWWIDsFile: known, MapExists: exists})
 		for _, p := range ps {
@@ -719,10 +721,6 @@ func (d *Daemon) addDiscovered(ps []sysfs.Path) {
 	if len(ps) == 0 {
 		return
 	}
-	live, err := d.liveMaps()
-	if err != nil {
-		d.log.Warn().Err(err).Msg("new paths: cannot list the live maps; a map found at creation is adopted")
-	}
 	// A device of the batch that some map still has under another WWID is a reused name whose
 	// remove event was lost: that map lets go of it.
 	stale := map[string][]devGen{}
@@ -734,21 +732,27 @@ func (d *Daemon) addDiscovered(ps []sysfs.Path) {
 		}
 	}
 	d.postRemoval(stale, "device now has another WWID")
-	// find_multipaths counts every path of the WWID, known, new, or seen earlier and held back
-	// (a LUN whose second path arrives in a later batch: hosts rescanned one by one, FC ports
-	// logging in apart).
+	// find_multipaths counts every path of the WWID, new or seen earlier and held back (a LUN whose
+	// second path arrives in a later batch: hosts rescanned one by one, FC ports logging in apart).
+	// A WWID with paths in a map already is multipathed whatever their number: its known paths are
+	// not read again, so a host scan costs the paths it brings, not their siblings.
 	batch := groupByWWID(ps)
 	ps = append(ps, d.waitingPaths(batch, ps)...)
-	d.devs.owner.Range(func(k, v any) bool {
-		name, wwid := k.(string), v.(devRef).wwid
-		if _, ok := batch[wwid]; ok && !slices.ContainsFunc(ps, func(p sysfs.Path) bool { return p.Name == name }) {
-			if p, err := d.topo.Path(name); err == nil {
-				ps = append(ps, p)
-			}
+	managed := map[string]bool{}
+	d.devs.owner.Range(func(_, v any) bool {
+		if wwid := v.(devRef).wwid; batch[wwid] != nil {
+			managed[wwid] = true
 		}
 		return true
 	})
-	for wwid, group := range d.wanted(ps, live) {
+	var live map[string]dm.Device
+	if len(managed) < len(batch) {
+		var err error
+		if live, err = d.liveMaps(); err != nil {
+			d.log.Warn().Err(err).Msg("new paths: cannot list the live maps; a map found at creation is adopted")
+		}
+	}
+	for wwid, group := range d.wanted(ps, live, managed) {
 		dv, adopt := live[wwid]
 		d.postPaths(wwid, group, adopt, dv, dv.Name)
 	}
@@ -801,6 +805,9 @@ func (d *Daemon) PathChanged(name string) {
 		return
 	}
 	ref, ok := d.owner(name)
+	if !ok && !d.mayBeWanted(p) {
+		return // a device mpathd leaves alone, or one still waiting for a sibling: nothing to ask the kernel
+	}
 	if !ok || p.WWID != "" && p.WWID != ref.wwid {
 		// A new device, or the LUN behind the device changed: addDiscovered takes the path from
 		// its old map and adds it as new.
@@ -820,6 +827,19 @@ func (d *Daemon) PathChanged(name string) {
 		}
 		s.sync(m)
 	})
+}
+
+// mayBeWanted reports whether a change of a device no map holds can make it a path: not when it
+// has no WWID or is blacklisted, nor when find_multipaths holds it back under the same WWID (a
+// change brings no sibling). Events of such devices (any disk's change uevents) then cost no
+// device-mapper call.
+func (d *Daemon) mayBeWanted(p sysfs.Path) bool {
+	if p.WWID == "" || d.cfg().Filter(filterInfo(p)).Blacklisted {
+		d.waiting.Delete(p.Name)
+		return false
+	}
+	w, held := d.waiting.Load(p.Name)
+	return !held || w.(string) != p.WWID
 }
 
 // MapChanged handles a device-mapper event on a map (its event counter moved): the kernel may have

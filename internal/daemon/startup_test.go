@@ -72,3 +72,71 @@ func TestStartupAwaitsUdevConcurrently(t *testing.T) {
 		}
 	})
 }
+
+// A change uevent of a device no map holds costs no device-mapper call when it cannot make a map:
+// a blacklisted disk, or a single path find_multipaths holds back. A held path whose WWID changed
+// is looked at again.
+func TestUnmanagedChangeCostsNoIoctl(t *testing.T) {
+	topo := san(2, 2)
+	sdb, _ := topo.Path("sdb") // LUN 1 on host 0
+	topo.del("sdd")            // LUN 1 on host 1: sdb stays single
+	r := newRig(t, topo, "[blacklist]\nwwid = [\""+lun0+"\"]\n", nil)
+	r.settle()
+	if n := len(r.d.Topology().Maps); n != 0 {
+		t.Fatalf("%d maps, want none", n)
+	}
+	r.dm.ResetCalls()
+	for _, dev := range []string{"sda", "sdb", "sdc"} {
+		r.d.PathChanged(dev)
+	}
+	r.settle()
+	if n := len(r.dm.Calls()); n != 0 {
+		t.Errorf("change uevents of unmanaged devices made %d dm calls: %v", n, r.dm.Calls())
+	}
+	sdb.WWID = "3333333300000beef"
+	topo.set(sdb)
+	r.d.PathChanged("sdb")
+	r.settle()
+	if r.ops("DM_LIST_DEVICES", "") == 0 {
+		t.Errorf("a held path whose WWID changed was not looked at again")
+	}
+}
+
+// A host that goes and comes back costs work for its own paths: each returning path is read from
+// sysfs once, its siblings in the maps are not read again, the kernel's map list is not asked for,
+// and each map is reloaded once for the return.
+func TestHostReturnReadsOnlyItsPaths(t *testing.T) {
+	const luns = 16
+	topo := san(4, luns)
+	r := newRig(t, topo, "", nil)
+	r.settle()
+	var host3 []string
+	for name, p := range topo.paths {
+		if p.HCTL.Host == 3 {
+			host3 = append(host3, name)
+		}
+	}
+	r.removeAll(host3...)
+	r.settle()
+	r.dm.ResetCalls()
+	for _, n := range host3 {
+		topo.set(r.gone[n])
+	}
+	topo.mu.Lock()
+	topo.reads = 0
+	topo.mu.Unlock()
+	r.d.PathsAdded(host3)
+	r.settle()
+	topo.mu.Lock()
+	reads := topo.reads
+	topo.mu.Unlock()
+	if reads != luns {
+		t.Errorf("%d sysfs path reads for %d returning paths", reads, luns)
+	}
+	if n := r.ops("DM_LIST_DEVICES", ""); n != 0 {
+		t.Errorf("%d map listings for paths of existing maps", n)
+	}
+	if n := r.ops("DM_TABLE_LOAD", ""); n != luns {
+		t.Errorf("%d table loads, want one per map (%d)", n, luns)
+	}
+}
