@@ -169,8 +169,9 @@ func (e *Exporter) Handler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 		// Scrapes of a large topology are not free: two at once is plenty.
 		MaxRequestsInFlight: 2,
-		Timeout:             30 * time.Second,
-		EnableOpenMetrics:   true,
+		// No Timeout: promhttp implements it with http.TimeoutHandler, which holds the whole
+		// response in memory (tens of megabytes on a large SAN) before sending it.
+		EnableOpenMetrics: true,
 		// The listener is meant for loopback or a local reverse proxy: compressing tens of
 		// megabytes would cost more CPU than the scrape itself.
 		DisableCompression: true,
@@ -219,7 +220,7 @@ var (
 	descChecks   = prometheus.NewDesc("mpathd_path_checks_total", "Path check results, by checker state.", []string{"state"}, nil)
 	descCheckDur = prometheus.NewDesc("mpathd_path_check_duration_seconds", "How long path checks take, prioritizer included.", nil, nil)
 	descFailures = prometheus.NewDesc("mpathd_path_failures_total",
-		"Paths that went down, by cause: checker (a check failed), kernel (I/O error), admin (fail path).", []string{"cause"}, nil)
+		"Path failures by who reported them: kernel (an I/O error), checker (a failed check), admin (fail path); an outage the kernel sees and a check confirms counts once for each.", []string{"cause"}, nil)
 	descReinstated = prometheus.NewDesc("mpathd_path_reinstatements_total", "Paths that became usable again.", nil, nil)
 	descSwitches   = prometheus.NewDesc("mpathd_group_switches_total", "Group switches sent by mpathd (failback or administrator).", nil, nil)
 	descLoads      = prometheus.NewDesc("mpathd_table_loads_total",
