@@ -15,6 +15,11 @@ BIN       := bin
 # multipath-tools enables and starts multipathd.service; stop and disable it on a SAN host.
 VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus multipath-tools kpartx
 VM_TIMEOUT ?= 40m
+# Debian packages the host-side tests need: prometheus, for promtool (check metrics) and a real
+# Prometheus server that scrapes the daemon on the fake kernel (loopback only, temporary storage).
+# Installed without recommends (no node exporter). On a host booted with systemd the package starts
+# prometheus.service on port 9090; stop and disable it there.
+HOST_PKGS := prometheus
 
 .PHONY: all build demo test check vet unit fuzz-short vm deps install clean fuzz bench
 
@@ -23,7 +28,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/mpathd ./cmd/mpathctl ./cmd/multipath
 
-# deps installs what the VM test bed needs when it is missing (Debian packages only).
+# deps installs what the VM test bed and the host tests need when it is missing (Debian packages only).
 deps:
 	@missing=""; for p in $(VM_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -32,6 +37,14 @@ deps:
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@missing=""; for p in $(HOST_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 demo: deps
