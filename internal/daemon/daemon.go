@@ -281,7 +281,8 @@ func (d *Daemon) waitAssembled(ctx context.Context) {
 	d.udev.drain(ctx)
 }
 
-// unassembled counts maps still waiting for a first check of some path.
+// unassembled counts maps still waiting for a first check of some path, or for their first
+// create.
 func (d *Daemon) unassembled(ctx context.Context) int {
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -290,7 +291,9 @@ func (d *Daemon) unassembled(ctx context.Context) int {
 		s.post(func() {
 			defer wg.Done()
 			for _, m := range s.maps {
-				if !m.ready() || !m.exists {
+				// A map the kernel refused is backing off with its error logged; waiting for it
+				// would hold READY=1 to the cap while nothing can change it.
+				if !m.ready() || (!m.exists && m.createFails == 0) {
 					n.Add(1)
 				}
 			}
@@ -575,7 +578,12 @@ func (d *Daemon) nameTaken(alias, wwid string) bool {
 		}
 	}
 	info, err := d.dm.Info(alias)
-	return err == nil && info.UUID != "mpath-"+wwid
+	if err != nil {
+		// Only a kernel that says "no such device" frees the name: handing out one it could not
+		// be asked about may save a binding to another map's name.
+		return !dm.IsNotExist(err)
+	}
+	return info.UUID != "mpath-"+wwid
 }
 
 // adoptExisting handles a create that found the map already there: another program made a map
@@ -593,7 +601,12 @@ func (s *shard) adoptExisting(m *mpath, createErr error) bool {
 	}
 	dv, ok := live[m.wwid]
 	if !ok {
-		return false // the name is held by a map of another WWID
+		// The name is held by a map of another WWID. A chosen name is chosen again at the next
+		// try (the one the admin configured stays, with its error).
+		if m.res.Alias == "" {
+			m.name = ""
+		}
+		return false
 	}
 	m.name, m.exists, m.err = dv.Name, true, ""
 	d.indexMap(m)

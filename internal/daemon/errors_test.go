@@ -111,11 +111,9 @@ var errEIO = syscall.EIO
 // A map the kernel refuses to create is left out, the others are made, and the creation is tried
 // again after the back-off, whichever step of the creation failed. No half-made device is left.
 func TestErrorCreateMap(t *testing.T) {
-	// checker_timeout bounds how long start-up holds READY back for a map that is not there.
-	const cfg = "checker_timeout = 1\n"
 	for _, op := range []string{"DM_DEV_CREATE", "DM_TABLE_LOAD", "DM_DEV_SUSPEND"} {
 		t.Run(op, func(t *testing.T) {
-			r := newErrRig(t, san(2, 2), cfg, func(f *dm.Fake) { f.InjectError(op, lun0, errEIO) })
+			r := newErrRig(t, san(2, 2), "", func(f *dm.Fake) { f.InjectError(op, lun0, errEIO) })
 			if _, err := r.dm.Info(lun0); !dm.IsNotExist(err) {
 				t.Fatalf("%s failed, yet the device exists (err %v): a half-made map was left behind", op, err)
 			}

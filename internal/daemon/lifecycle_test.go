@@ -666,3 +666,116 @@ func TestHardwareHandlerFollowsTheAttachedOne(t *testing.T) {
 		})
 	}
 }
+
+// A map the kernel refuses at start-up is backing off with its error logged: READY=1 goes out as
+// soon as the other maps are made, not at the 35 s cap, since waiting cannot change the refusal.
+func TestRefusedMapDoesNotHoldReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		topo := san(2, 2)
+		f := &busyLoad{Fake: dm.NewFake(), name: "333333330000007d0"}
+		f.busy.Store(true)
+		mon := &fakeMonitor{watched: map[string]CheckSpec{}}
+		d := New(Options{Config: config.Builtin(), Topology: topo, DM: f, Monitor: mon,
+			Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 2})
+		mon.first = func(p sysfs.Path) {
+			d.PathChecked(p.Name, CheckResult{State: checker.Up, Prio: prioOf(p), PrioName: "sysfs"})
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		start := time.Now()
+		readyAt := make(chan time.Duration, 1)
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, func() { readyAt <- time.Since(start) }) }()
+		if took := <-readyAt; took >= time.Second {
+			t.Errorf("READY after %v with one map refused by the kernel, want it as soon as the other map exists", took)
+		}
+		if _, err := f.Info("333333330000007d1"); err != nil {
+			t.Errorf("the other map was not made before READY: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// A name the kernel cannot be asked about is not free: with the device-mapper answering EIO for
+// mpatha, which a map of a WWID with no paths here holds, LUN 0 must get another name, get its map,
+// and no binding of mpatha to it may be saved.
+func TestUnreadableNameIsNotHandedOut(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bindings")
+	bf, _, err := bindings.Open(file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const foreign = "36000000000000000000000000000dead"
+	prep := func(f *dm.Fake) {
+		tab, err := dm.ParseTable("0 1 alua 1 1 service-time 0 1 2 8:240 1 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dm.CreateMap(f, "mpatha", "mpath-"+foreign, 32768, tab, 0); err != nil {
+			t.Fatal(err)
+		}
+		for range 8 {
+			f.InjectError("DM_DEV_STATUS", "mpatha", unix.EIO)
+		}
+	}
+	r := newRigWith(t, san(2, 1), "[defaults]\nuser_friendly_names = true\n", prep, func(o *Options) { o.Names = fileNames{bf} })
+	m0, ok := r.d.Topology().Find(lun0)
+	if !ok || m0.Name == "" || m0.Name == "mpatha" {
+		t.Fatalf("LUN 0 map %q (found %v): want a map under a name other than mpatha", m0.Name, ok)
+	}
+	if _, err := r.dm.Info(m0.Name); err != nil {
+		t.Errorf("LUN 0 has no map in the kernel: %v", err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "mpatha "+lun0) {
+		t.Errorf("bindings file binds a name held by another map to LUN 0:\n%s", data)
+	}
+}
+
+// racingCreate is another program making a map under the name mpathd chose, between the name's
+// choice and mpathd's create, as the kernel then sees it: the create fails with EBUSY.
+type racingCreate struct {
+	*dm.Fake
+	t    *testing.T
+	once sync.Once
+}
+
+func (r *racingCreate) Create(name, uuid string) (dm.Info, error) {
+	r.once.Do(func() {
+		tab, _ := dm.ParseTable("0 1 alua 1 1 service-time 0 1 2 8:240 1 1")
+		if _, err := dm.CreateMap(r.Fake, name, "mpath-36000000000000000000000000000beef", 32768, tab, 0); err != nil {
+			r.t.Errorf("racing create of %s: %v", name, err)
+		}
+	})
+	return r.Fake.Create(name, uuid)
+}
+
+// A chosen name that another WWID's map takes before mpathd's create is chosen again at the
+// next try, so the LUN gets its map; retrying under the taken name would fail for ever.
+func TestNameTakenAtCreateIsChosenAgain(t *testing.T) {
+	clk := &errClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	bf, _, err := bindings.Open(filepath.Join(t.TempDir(), "bindings"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, san(2, 1), "[defaults]\nuser_friendly_names = true\n", nil, func(o *Options) {
+		o.Names = fileNames{bf}
+		o.Now = clk.now
+		o.DM = &racingCreate{Fake: o.DM.(*dm.Fake), t: t}
+	})
+	clk.advance(time.Hour)
+	r.d.Tick()
+	r.settle()
+	m0, ok := r.d.Topology().Find(lun0)
+	if !ok || m0.Name == "" || m0.Name == "mpatha" {
+		t.Fatalf("LUN 0 map %q (found %v): want it made under another name after the race", m0.Name, ok)
+	}
+	if info, err := r.dm.Info(m0.Name); err != nil || info.UUID != "mpath-"+lun0 {
+		t.Errorf("LUN 0's map %s in the kernel: %+v, %v", m0.Name, info, err)
+	}
+}
