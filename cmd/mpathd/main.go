@@ -168,7 +168,7 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
-	exp := metrics.New(d, metrics.Options{Version: version.String(), StallLimit: stallLimit, PathLoad: g.MetricsPathLoad})
+	exp := metrics.New(d, metrics.Options{Version: version.String(), StallLimit: stallLimit, Load: g.MetricsLoad})
 	if addr := g.MetricsListen; addr != "" {
 		serveMetrics(ctx, addr, exp, log)
 	}

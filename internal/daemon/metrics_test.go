@@ -96,7 +96,7 @@ func failover(t testing.TB, r *rig) {
 func TestMetricsOnDaemon(t *testing.T) {
 	stats := &constStats{s: selector.Stats{Valid: true, ReadIOPS: 100, ReadBytesPerSec: 409600, ServiceTime: time.Millisecond}}
 	r := newRigWith(t, san(2, 2), "", nil, func(o *Options) { o.Stats = stats })
-	exp := metrics.New(r.d, metrics.Options{Version: "test", StallLimit: time.Minute, PathLoad: true})
+	exp := metrics.New(r.d, metrics.Options{Version: "test", StallLimit: time.Minute, Load: true})
 	r.d.PathChecked("sdb", CheckResult{State: checker.Up, Prio: 50, PrioName: "sysfs", Took: 200 * time.Microsecond})
 	r.settle()
 	mfs, _ := families(t, exp)
@@ -235,7 +235,7 @@ func (g *gatedStats) Stats(dev string) (selector.Stats, bool) {
 func TestScrapeNeverDelaysChecks(t *testing.T) {
 	stats := &gatedStats{gate: make(chan struct{}), stopped: make(chan struct{})}
 	r := newRigWith(t, san(2, 2), "", nil, func(o *Options) { o.Stats = stats })
-	exp := metrics.New(r.d, metrics.Options{PathLoad: true})
+	exp := metrics.New(r.d, metrics.Options{Load: true})
 
 	stats.waiting.Store(true)
 	scraped := make(chan error, 1)
@@ -324,7 +324,7 @@ func BenchmarkScrape32768(b *testing.B) {
 	for _, load := range []bool{false, true} {
 		for _, format := range []string{"openmetrics", "text"} {
 			b.Run(fmtName(load, format), func(b *testing.B) {
-				benchScrape(b, metrics.New(r.d, metrics.Options{Version: "bench", PathLoad: load}), format)
+				benchScrape(b, metrics.New(r.d, metrics.Options{Version: "bench", Load: load}), format)
 			})
 		}
 	}
@@ -332,7 +332,7 @@ func BenchmarkScrape32768(b *testing.B) {
 
 func fmtName(load bool, format string) string {
 	if load {
-		return "path_load/" + format
+		return "load/" + format
 	}
 	return "default/" + format
 }

@@ -149,7 +149,7 @@ func TestPrometheusScrapesDaemon(t *testing.T) {
 	stats := &constStats{s: selector.Stats{Valid: true, ReadIOPS: 100, ReadBytesPerSec: 409600, InFlightNow: 2, ServiceTime: time.Millisecond}}
 	// LUN 1 queues under no_path_retry: the dashboard's queueing panels need a queueing map.
 	r := newRigWith(t, san(2, 2), "[defaults]\nno_path_retry = 100\n", nil, func(o *Options) { o.Stats = stats })
-	exp := metrics.New(r.d, metrics.Options{Version: "test", StallLimit: time.Minute, PathLoad: true})
+	exp := metrics.New(r.d, metrics.Options{Version: "test", StallLimit: time.Minute, Load: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

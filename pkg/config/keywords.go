@@ -36,7 +36,7 @@ type Settings struct {
 	MarginalRecoveryTime   time.Duration
 	// Metrics (pkg/metrics): the Prometheus listener ("" = none) and whether it shows per-path load.
 	MetricsListen   string
-	MetricsPathLoad bool
+	MetricsLoad bool
 
 	// Per path / device type: [defaults], [overrides], [[devices]].
 	PathChecker             string
@@ -99,7 +99,7 @@ type Attrs struct {
 	MarginalErrors         *int
 	MarginalRecoveryTime   *time.Duration
 	MetricsListen          *string
-	MetricsPathLoad        *bool
+	MetricsLoad        *bool
 
 	PathChecker             *string
 	DetectPrio              *bool
@@ -274,7 +274,7 @@ var keywords = []keyword{
 	kw("marginal_errors", scopeGlobal, intIn(1, maxInt), func(a *Attrs) **int { return &a.MarginalErrors }, func(s *Settings) *int { return &s.MarginalErrors }, itoa),
 	kw("marginal_recovery_time", scopeGlobal, parseDuration(0, false), func(a *Attrs) **time.Duration { return &a.MarginalRecoveryTime }, func(s *Settings) *time.Duration { return &s.MarginalRecoveryTime }, dtoa),
 	kw("metrics_listen", scopeGlobal, parseListenAddr, func(a *Attrs) **string { return &a.MetricsListen }, func(s *Settings) *string { return &s.MetricsListen }, quote),
-	kw("metrics_path_load", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.MetricsPathLoad }, func(s *Settings) *bool { return &s.MetricsPathLoad }, btoa),
+	kw("metrics_load", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.MetricsLoad }, func(s *Settings) *bool { return &s.MetricsLoad }, btoa),
 	kw("path_checker", scopeDevice, nameIn("path checker", checkers), func(a *Attrs) **string { return &a.PathChecker }, func(s *Settings) *string { return &s.PathChecker }, quote),
 	kw("detect_prio", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectPrio }, func(s *Settings) *bool { return &s.DetectPrio }, btoa),
 	kw("detect_checker", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectChecker }, func(s *Settings) *bool { return &s.DetectChecker }, btoa),

@@ -130,7 +130,7 @@ func value(t testing.TB, mfs map[string]*dto.MetricFamily, name string, want map
 
 func TestExposition(t *testing.T) {
 	s := troubled()
-	e := New(s, Options{Version: "1.2.3", StallLimit: time.Second, PathLoad: true})
+	e := New(s, Options{Version: "1.2.3", StallLimit: time.Second, Load: true})
 	mfs, _ := scrape(t, e)
 	for _, c := range []struct {
 		name   string
@@ -202,7 +202,7 @@ func TestConsistent(t *testing.T) {
 	// A map name that is not UTF-8 must still give a valid exposition.
 	t0.Maps[2].Name = "bad\xffname"
 	s.Fake = apitest.New(t0)
-	e := New(s, Options{Version: "v", StallLimit: time.Second, PathLoad: true})
+	e := New(s, Options{Version: "v", StallLimit: time.Second, Load: true})
 	if _, err := (prometheus.Gatherers{e}).Gather(); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestWithoutOptionalSources(t *testing.T) {
 func TestPromtool(t *testing.T) {
 	promtool := requireTool(t, "promtool")
 	var b bytes.Buffer
-	if err := New(troubled(), Options{Version: "v", StallLimit: time.Second, PathLoad: true}).WriteText(&b); err != nil {
+	if err := New(troubled(), Options{Version: "v", StallLimit: time.Second, Load: true}).WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(promtool, "check", "metrics")
@@ -282,8 +282,8 @@ func BenchmarkGather32768(b *testing.B) {
 		}
 	}
 	for _, load := range []bool{false, true} {
-		b.Run(fmt.Sprintf("path_load=%v", load), func(b *testing.B) {
-			e := New(s, Options{Version: "v", PathLoad: load})
+		b.Run(fmt.Sprintf("load=%v", load), func(b *testing.B) {
+			e := New(s, Options{Version: "v", Load: load})
 			var w countWriter
 			if err := e.WriteText(&w); err != nil { // the first scrape sizes the slabs
 				b.Fatal(err)

@@ -22,10 +22,12 @@ type famSpec struct {
 	// (the last label), value 1. A series per possible state, 0 for all but one, would make the
 	// checker state alone 229,376 series on 32,768 paths, more than every other family together.
 	state func(r *row) string
-	// needIO and needCounters leave a family out when the source lacks the data; pathLoad marks
-	// the per-path load families, exposed only when Options.PathLoad is set.
-	needIO, needCounters, pathLoad bool
-	value                          func(r *row) float64
+	// needIO and needCounters leave a family out when the source lacks the data; load marks the
+	// load families, exposed only with Options.Load.
+	needIO, needCounters, load bool
+	// sparse leaves out the series whose value is 0 (a countdown not running).
+	sparse bool
+	value  func(r *row) float64
 	// labelValues, for the info families, appends the values of every label in order; the
 	// others are labelled map, path (per path) and state (enumerations).
 	labelValues func(r *row, dst []*string) []*string
@@ -84,12 +86,12 @@ func mapCounter(name, help string, v func(r *row) float64) famSpec {
 
 func mapLoad(name, help string, v func(r *row) float64) famSpec {
 	f := mapGauge(name, help, v)
-	f.needIO = true
+	f.needIO, f.load = true, true
 	return f
 }
 
 func pathLoad(name, help string, v func(r *row) float64) famSpec {
-	return famSpec{name: name, help: help, typ: gauge, labels: []string{"map", "path"}, perPath: true, pathLoad: true, needIO: true, value: v}
+	return famSpec{name: name, help: help, typ: gauge, labels: []string{"map", "path"}, perPath: true, load: true, needIO: true, value: v}
 }
 
 func one(*row) float64 { return 1 }
@@ -107,8 +109,8 @@ var families = []famSpec{
 		func(r *row) float64 { _, u := r.m.PathCount(); return float64(u) }),
 	mapGauge("mpathd_map_queueing", "1 while the kernel would queue a map's I/O when no path is usable (queue_if_no_path set).",
 		func(r *row) float64 { return b2f(r.m.Queueing.Active) }),
-	mapGauge("mpathd_map_no_path_retry_intervals_left", "Checker intervals left before a map with no usable path stops queueing (no_path_retry N); 0 when not counting down.",
-		func(r *row) float64 { return float64(r.m.Queueing.RetriesLeft) }),
+	{name: "mpathd_map_no_path_retry_intervals_left", help: "Checker intervals left before a map with no usable path stops queueing (no_path_retry N); present only while it counts down.",
+		typ: gauge, labels: []string{"map"}, sparse: true, value: func(r *row) float64 { return float64(r.m.Queueing.RetriesLeft) }},
 	mapCounter("mpathd_map_path_faults_total", "Path failures in a map since mpathd took it over (or its counters were reset).",
 		func(r *row) float64 { return float64(r.m.PathFaults) }),
 	mapCounter("mpathd_map_table_loads_total", "Tables mpathd loaded into a map since it took it over (or its counters were reset).",
@@ -135,7 +137,7 @@ var families = []famSpec{
 	{name: "mpathd_path_kernel_failures_total", help: "Times the kernel failed a path since its map's table was last loaded (the dm status fail count).",
 		typ: counter, labels: []string{"map", "path"}, perPath: true, value: func(r *row) float64 { return float64(r.p.FailCount) }},
 	{name: "mpathd_path_weight", help: "A path's relative_throughput in a service-time group (0 when its selector takes no weight).",
-		typ: gauge, labels: []string{"map", "path"}, perPath: true, pathLoad: true, value: func(r *row) float64 { return float64(r.p.Weight) }},
+		typ: gauge, labels: []string{"map", "path"}, perPath: true, load: true, value: func(r *row) float64 { return float64(r.p.Weight) }},
 	pathLoad("mpathd_path_iops", "Reads and writes a path completes per second (polling core estimate).", func(r *row) float64 { return r.io.IOPS }),
 	pathLoad("mpathd_path_read_bytes_per_second", "Bytes a path reads per second (polling core estimate).", func(r *row) float64 { return r.io.ReadBytesSec }),
 	pathLoad("mpathd_path_write_bytes_per_second", "Bytes a path writes per second (polling core estimate).", func(r *row) float64 { return r.io.WriteBytesSec }),
@@ -194,7 +196,7 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 			for pi := range g.Paths {
 				r := row{m: m, g: g, p: &g.Paths[pi], name: sl.maps[i].name}
 				r.dev = str(&r.p.Dev)
-				if e.io != nil && e.opts.PathLoad {
+				if e.io != nil && e.opts.Load {
 					r.io, _ = e.io.IOStats(r.p.Dev)
 				}
 				sl.paths = append(sl.paths, r)
@@ -208,9 +210,18 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 		if !e.wants(f) {
 			continue
 		}
-		n := len(sl.maps)
+		rows := sl.maps
 		if f.perPath {
-			n = len(sl.paths)
+			rows = sl.paths
+		}
+		n := len(rows)
+		if f.sparse {
+			n = 0
+			for ri := range rows {
+				if f.value(&rows[ri]) != 0 {
+					n++
+				}
+			}
 		}
 		series += n
 		pairs += n * len(f.labels)
@@ -233,6 +244,9 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 		}
 		start := k
 		k, kp = sl.build(f, rows, k, kp)
+		if k == start {
+			continue // the text formats have no empty family
+		}
 		mf := &sl.fams[len(out)]
 		*mf = dto.MetricFamily{Name: &f.name, Help: &f.help, Type: &f.typ, Metric: sl.ptrs[start:k:k]}
 		out = append(out, mf)
@@ -242,7 +256,7 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 
 // wants reports whether the source has what a family needs.
 func (e *Exporter) wants(f *famSpec) bool {
-	return (!f.pathLoad || e.opts.PathLoad) && (!f.needIO || e.io != nil) && (!f.needCounters || e.cnt != nil)
+	return (!f.load || e.opts.Load) && (!f.needIO || e.io != nil) && (!f.needCounters || e.cnt != nil)
 }
 
 // build renders one family over rows into the slabs from series k and label pair kp on, and
@@ -255,6 +269,10 @@ func (sl *slabs) build(f *famSpec, rows []row, k, kp int) (int, int) {
 	}
 	for ri := range rows {
 		r := &rows[ri]
+		v := f.value(r)
+		if f.sparse && v == 0 {
+			continue
+		}
 		values := sl.values[:0]
 		// Label values in the order of f.labels, which is sorted.
 		if f.labelValues != nil {
@@ -275,7 +293,7 @@ func (sl *slabs) build(f *famSpec, rows []row, k, kp int) (int, int) {
 			lp[li] = &sl.pairs[kp+li]
 		}
 		kp += nl
-		sl.vals[k] = f.value(r)
+		sl.vals[k] = v
 		m := &sl.metrics[k]
 		if f.typ == counter {
 			sl.counters[k] = dto.Counter{Value: &sl.vals[k]}
