@@ -35,8 +35,8 @@ type Settings struct {
 	MarginalErrors         int
 	MarginalRecoveryTime   time.Duration
 	// Metrics (pkg/metrics): the Prometheus listener ("" = none) and whether it shows per-path load.
-	MetricsListen   string
-	MetricsLoad bool
+	MetricsListen string
+	MetricsLoad   bool
 
 	// Per path / device type: [defaults], [overrides], [[devices]].
 	PathChecker             string
@@ -99,7 +99,7 @@ type Attrs struct {
 	MarginalErrors         *int
 	MarginalRecoveryTime   *time.Duration
 	MetricsListen          *string
-	MetricsLoad        *bool
+	MetricsLoad            *bool
 
 	PathChecker             *string
 	DetectPrio              *bool
