@@ -662,6 +662,16 @@ func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
 		return
 	}
 	old, first, confirm := p.state, !p.checked, p.recheck
+	if !first && !confirm && r.State == old && r.State.Usable() && (r.Prio == checker.PrioUndefined || r.Prio == p.prio) &&
+		(r.PrioName == "" || r.PrioName == p.prioName) && m.exists && m.inUse(p, d.now()) {
+		// The same verdict on a path that carries I/O as it should: nothing to reconcile. Most
+		// results of a healthy SAN are this; what runs on time (holds, failback, no_path_retry)
+		// follows at the tick.
+		if p.reason != r.Reason {
+			p.reason, m.dirty = r.Reason, true
+		}
+		return
+	}
 	p.checked, p.recheck = true, false
 	p.state, p.reason = r.State, r.Reason
 	if confirm && r.State.Usable() {

@@ -89,6 +89,15 @@ func (s *shard) run(done <-chan struct{}) {
 	}
 }
 
+func (s *shard) anyDirty() bool {
+	for _, m := range s.maps {
+		if m.dirty {
+			return true
+		}
+	}
+	return false
+}
+
 // emit queues an event of the running batch (shard goroutine only).
 func (s *shard) emit(ev api.Event) {
 	if ev.Time.IsZero() {
@@ -126,6 +135,11 @@ func (s *shard) idle() bool {
 }
 
 func (s *shard) publish() {
+	// A batch that changed no map (an unchanged check result) keeps the snapshot: a map added is
+	// dirty, and one removed changes the count.
+	if len(s.maps) == len(*s.snap.Load()) && !s.anyDirty() {
+		return
+	}
 	ms := make([]api.Map, 0, len(s.maps))
 	for _, m := range s.maps {
 		if m.dirty {
