@@ -36,6 +36,9 @@ type DeviceStats struct {
 // [Poller.Snapshot] never wait for a read or a tick.
 type Poller struct {
 	interval time.Duration
+	// idleMax is the longest interval a shard backs off to while its devices show no I/O: there
+	// is nothing to weigh or to find marginal then.
+	idleMax  time.Duration
 	halfLife time.Duration
 	seed     maphash.Seed
 	shards   []*shard
@@ -54,13 +57,14 @@ func NewPoller(cfg Config) (*Poller, error) {
 	}
 	p := &Poller{
 		interval: cfg.StatsInterval,
+		idleMax:  idleBackoff * cfg.StatsInterval,
 		halfLife: cfg.StatsHalfLife,
 		seed:     maphash.MakeSeed(),
 		shards:   make([]*shard, n),
 		epoch:    time.Now(),
 	}
 	for i := range p.shards {
-		s := &shard{p: p}
+		s := &shard{p: p, wake: make(chan struct{}, 1)}
 		s.view.Store(&view{byID: map[string]*entry{}})
 		p.shards[i] = s
 	}
@@ -113,7 +117,7 @@ func (p *Poller) Snapshot(dst []DeviceStats) []DeviceStats {
 func (p *Poller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, s := range p.shards {
-		wg.Go(func() { s.run(ctx, p.interval) })
+		wg.Go(func() { s.run(ctx, p.interval, p.idleMax) })
 	}
 	wg.Wait()
 	return ctx.Err()
@@ -148,6 +152,9 @@ type entry struct {
 	est  Estimator // owned by the shard goroutine
 	errs uint64
 	pub  published
+	// ios is the completed I/O count at the last sample; sampled says there was one.
+	ios     uint64
+	sampled bool
 	// listed is set once the entry is in a view, so that an id added
 	// twice in one batch is listed once.
 	listed bool
@@ -158,6 +165,7 @@ type shard struct {
 
 	mu      sync.Mutex
 	pending []op
+	wake    chan struct{}
 
 	view    atomic.Pointer[view]
 	scratch Sample
@@ -167,31 +175,59 @@ func (s *shard) enqueue(o op) {
 	s.mu.Lock()
 	s.pending = append(s.pending, o)
 	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}: // a backed-off shard takes a new device's baseline at once
+	default:
+	}
 }
 
-func (s *shard) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+func (s *shard) run(ctx context.Context, interval, idleMax time.Duration) {
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	defer s.closeAll()
+	wait := interval
 	for {
-		s.poll()
+		// Idle devices (no I/O completed, none in flight) are sampled less and less often, up to
+		// idleMax; the first sample that sees I/O returns to the interval. The estimators decay
+		// by the samples' timestamps, so a longer gap is accounted for.
+		if s.poll() {
+			wait = interval
+		} else {
+			wait = min(2*wait, idleMax)
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.wake:
+			if wait == interval {
+				// On schedule already: membership changes wait for the next sample.
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
 		}
 	}
 }
 
-// poll applies membership changes, then samples every device once.
-func (s *shard) poll() {
+// idleBackoff bounds the idle back-off, in intervals.
+const idleBackoff = 8
+
+// poll applies membership changes, then samples every device once; it reports whether any device
+// had I/O since the last sample (or has some in flight).
+func (s *shard) poll() bool {
 	s.apply()
+	busy := false
 	for _, e := range s.view.Load().entries {
-		s.sample(e)
+		busy = s.sample(e) || busy
 	}
+	return busy
 }
 
-func (s *shard) sample(e *entry) {
+func (s *shard) sample(e *entry) (busy bool) {
 	smp := &s.scratch
 	smp.At = 0
 	if err := e.r.ReadSample(smp); err != nil {
@@ -201,8 +237,11 @@ func (s *shard) sample(e *entry) {
 		st := e.est.Stats()
 		st.ReadErrors = e.errs
 		e.pub.store(&st)
-		return
+		return true // not known idle: keep looking at the interval
 	}
+	ios := smp.ReadIOs + smp.WriteIOs + smp.DiscardIOs + smp.FlushIOs
+	busy = ios != e.ios || smp.InFlight > 0 || !e.sampled
+	e.ios, e.sampled = ios, true
 	if smp.At == 0 {
 		smp.At = s.p.now()
 	}
@@ -210,6 +249,7 @@ func (s *shard) sample(e *entry) {
 	st := e.est.Stats()
 	st.ReadErrors = e.errs
 	e.pub.store(&st)
+	return busy
 }
 
 func (s *shard) apply() {

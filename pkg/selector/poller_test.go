@@ -253,3 +253,52 @@ func TestPollerBatchMembership(t *testing.T) {
 		}
 	})
 }
+
+// idleDevice counts its samples and has I/O only while busy is set.
+type idleDevice struct {
+	busy    atomic.Bool
+	ios     atomic.Uint64
+	samples atomic.Int64
+}
+
+func (d *idleDevice) ReadSample(s *Sample) error {
+	d.samples.Add(1)
+	if d.busy.Load() {
+		d.ios.Add(10)
+	}
+	*s = Sample{ReadIOs: d.ios.Load()}
+	return nil
+}
+
+// Devices without I/O are sampled less and less often, down to one sample per idleBackoff
+// intervals; the first sample that sees I/O brings the interval back.
+func TestPollerBacksOffWhileIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Shards = 1
+		p, err := NewPoller(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &idleDevice{}
+		p.Add("sda", d)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go p.Run(ctx)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		// 0 s (first), then 2, 4, 8 s gaps and 8 s after: 1+1+1+1+6 samples in 60 s, not 61.
+		if n := d.samples.Load(); n > 12 {
+			t.Errorf("%d samples of an idle device in a minute", n)
+		}
+		d.busy.Store(true)
+		time.Sleep(8 * time.Second) // the next sample sees the I/O
+		synctest.Wait()
+		before := d.samples.Load()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if n := d.samples.Load() - before; n != 10 {
+			t.Errorf("%d samples in 10 s of I/O, want 10", n)
+		}
+	})
+}
