@@ -21,7 +21,7 @@ VM_TIMEOUT ?= 40m
 # prometheus.service on port 9090; stop and disable it there.
 HOST_PKGS := prometheus
 
-.PHONY: all build demo test check vet unit fuzz-short vm deps install clean fuzz bench
+.PHONY: all build demo test check vet unit fuzz-short vm deps install clean fuzz bench bench-vm
 
 all: build
 
@@ -85,6 +85,12 @@ fuzz-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bench-vm runs Debian's multipathd and then mpathd on one simulated SAN in the VM and prints their
+# figures side by side (not part of make test). BENCH_LUNS per host: 64 (256 paths) or 1024 (4,096).
+BENCH_LUNS ?= 64
+bench-vm: deps
+	MPATHD_VM=1 MPATHD_BENCH=1 MPATHD_BENCH_LUNS=$(BENCH_LUNS) $(GO) test -count=1 -v -timeout 3h -run '^TestVMBench$$' ./tests/vm/
 
 install: build
 	install -D -m 0755 $(BIN)/mpathd $(DESTDIR)$(PREFIX)/sbin/mpathd

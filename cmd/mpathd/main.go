@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -55,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logLevel := fl.String("log-level", "info", "log level: debug, info, warn, error")
 	bindingsPath := fl.String("bindings", bindings.DefaultBindingsPath, "user_friendly_names bindings file")
 	wwidsPath := fl.String("wwids", bindings.DefaultWWIDsPath, "find_multipaths wwids file")
+	cpuProfile := fl.String("cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file")
 	fl.BoolVar(&multipathdSocket, "multipathd-socket", true, "also serve multipathd's socket and commands ($MULTIPATH_SOCKET_NAME, else "+mpathcompat.PathSocket+" and "+mpathcompat.AbstractSocket+")")
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -99,6 +101,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, w := range cfg.Warnings {
 		log.Warn().Str("file", cfg.File).Msg(w.Error())
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "mpathd: cpu profile: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	if err := serve(cfg, *cfgPath, *socket, *bindingsPath, *wwidsPath, log, slogger); err != nil {
 		log.Error().Err(err).Msg("mpathd stopped")

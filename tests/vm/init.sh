@@ -89,14 +89,20 @@ done
 if [ -n "$SCSI_DEBUG" ]; then
 	insmod "$SCSI_DEBUG_KO" $SCSI_DEBUG || fail "insmod scsi_debug $SCSI_DEBUG"
 fi
-if [ "$UDEV" = 1 ]; then
+# start_udev [SETTLE_SECONDS]: run systemd-udevd and coldplug every device.
+start_udev() {
 	/lib/systemd/systemd-udevd --daemon --resolve-names=never
 	udevadm trigger --action=add --type=subsystems
 	udevadm trigger --action=add --type=devices
-	udevadm settle --timeout=30 || fail "udevadm settle timed out"
+	udevadm settle --timeout=${1:-30} || fail "udevadm settle timed out"
+}
+if [ "$UDEV" = 1 ]; then
+	start_udev
 fi
+# A large SAN takes longer to scan and settle under TCG: allow 1 s more per 20 paths.
+SAN_WAIT=$((30 + ${EXPECT_PATHS:-0} / 20))
 if [ -n "$EXPECT_PATHS" ]; then
-	wait_for 30 sh -c "[ \$(ls -d /sys/block/sd* 2>/dev/null | wc -l) -ge $EXPECT_PATHS ]" ||
+	wait_for $SAN_WAIT sh -c "[ \$(ls -d /sys/block/sd* 2>/dev/null | wc -l) -ge $EXPECT_PATHS ]" ||
 		fail "only $(ls -d /sys/block/sd* 2>/dev/null | wc -l) of $EXPECT_PATHS paths appeared"
 fi
 
@@ -107,18 +113,20 @@ alua_settled() {
 	for b in /sys/block/sd*; do
 		d=$b/device
 		[ -e "$d/access_state" ] || continue
-		h=$(basename "$(readlink "$d")")
+		h=$(readlink "$d")
+		h=${h##*/}
 		h=${h%%:*}
 		case $((h % 3)) in
 		0) want=active/optimized ;;
 		1) want=active/non-optimized ;;
 		2) want=standby ;;
 		esac
-		[ "$(cat "$d/access_state")" = "$want" ] || return 1
+		read -r state <"$d/access_state"
+		[ "$state" = "$want" ] || return 1
 	done
 }
 if [ -n "$SCSI_DEBUG" ]; then
-	wait_for 30 alua_settled || fail "ALUA states did not settle"
+	wait_for $SAN_WAIT alua_settled || fail "ALUA states did not settle"
 fi
 
 echo "@@mpathd-vm: simulated SAN"
@@ -126,10 +134,14 @@ for h in /sys/class/scsi_host/host*; do
 	[ "$(cat "$h/proc_name")" = scsi_debug ] || continue
 	echo "  ${h##*/} (scsi_debug)"
 done
-san_paths | while read -r dev hctl; do
-	d=/sys/block/$dev/device
-	echo "  $dev $hctl $(cat /sys/block/$dev/dev) wwid=$(cat $d/wwid) alua=$(cat $d/access_state 2>/dev/null)"
-done
+if [ "${EXPECT_PATHS:-0}" -le 64 ]; then
+	san_paths | while read -r dev hctl; do
+		d=/sys/block/$dev/device
+		echo "  $dev $hctl $(cat /sys/block/$dev/dev) wwid=$(cat $d/wwid) alua=$(cat $d/access_state 2>/dev/null)"
+	done
+else
+	echo "  $EXPECT_PATHS paths"
+fi
 
 echo "@@mpathd-vm: scenario start"
 cd /scenario

@@ -71,6 +71,9 @@ func (s SAN) params() string {
 type Scenario struct {
 	SAN  SAN
 	Udev bool // start systemd-udevd and trigger coldplug before the script
+	// UdevLater puts udev in the guest without starting it: the script calls start_udev when it
+	// wants it (a large SAN is found faster without udev, whose coldplug under TCG is slow).
+	UdevLater bool
 
 	// Commands are main packages built statically into /bin (e.g. "./cmd/mpathd").
 	Commands []string
@@ -195,7 +198,7 @@ func Boot(ctx context.Context, s Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := buildBase(dir, k, s.Udev)
+	base, err := buildBase(dir, k, s.Udev || s.UdevLater)
 	if err != nil {
 		return nil, err
 	}
