@@ -222,6 +222,7 @@ func TestVMEdgeNoPathRetryExpiry(t *testing.T) {
 	res := Run(t, Scenario{
 		SAN:      SAN{Hosts: 2, LUNs: 1},
 		Commands: []string{"./cmd/mpathd"},
+		Timeout:  4 * time.Minute, // a host at load 24 took 1 min 46 s
 		Script: edgeHelpers + `
 printf '[defaults]\npolling_interval = 1\nno_path_retry = 3\n' > /tmp/c.toml
 start_mpathd --config /tmp/c.toml --log-level debug
