@@ -95,6 +95,7 @@ func scsiCheck(ctx context.Context, p *Path, op string, attempts int, send func(
 		}
 		v := Classify(r)
 		last = result(v.State, "%s: %s: %s", p.Name, op, v.Reason)
+		last.Transition = v.State == Pending // Classify's only pending: the device's own transition
 		if !v.Retry {
 			return last
 		}

@@ -71,6 +71,9 @@ func TestTURSenseRows(t *testing.T) {
 				if got.State != row.want {
 					t.Errorf("state %v (%s), want %v", got.State, got.Reason, row.want)
 				}
+				if got.Transition != (row.want == Pending) {
+					t.Errorf("Transition %v, want %v: the Runner bounds exactly the device's own transitions", got.Transition, row.want == Pending)
+				}
 				if wantCalls := map[bool]int{false: 1, true: MaxAttempts}[row.retry]; calls != wantCalls {
 					t.Errorf("%d TURs sent, want %d", calls, wantCalls)
 				}

@@ -32,6 +32,12 @@ type RunnerConfig struct {
 	// PendingInterval is the re-check delay after a pending result such as
 	// ALUA transitioning (default 1 s).
 	PendingInterval time.Duration
+	// TransitionLimit bounds how long a path may report a transition
+	// (Result.Transition: ALUA transitioning, becoming ready) before it is
+	// reported Down instead (default DefaultTransitionLimit). A port that
+	// never finishes its transition must not hold a path in pending, kept
+	// in the map yet carrying no I/O, for ever.
+	TransitionLimit time.Duration
 	// OnResult receives every result, from the Runner's goroutine, in order
 	// per path. It must not block; it may call Add, Remove and CheckNow.
 	OnResult func(id string, r Result)
@@ -42,6 +48,11 @@ type RunnerConfig struct {
 // DefaultDeadline is the per-check deadline when Add is given none: the
 // default SCSI command timeout.
 const DefaultDeadline = defaultTimeout
+
+// DefaultTransitionLimit is the kernel's own bound on an ALUA transition:
+// scsi_dh_alua retries I/O on a transitioning port for ALUA_FAILOVER_TIMEOUT
+// (60 s) and then fails it.
+const DefaultTransitionLimit = 60 * time.Second
 
 // Runner schedules the checks of many paths: each path on its own adaptive
 // interval, phases spread by a hash of the path id, at most Workers checks
@@ -98,6 +109,9 @@ type entry struct {
 	hasLast  bool
 	removed  bool
 	flight   *flight
+	// transSince is when the current unbroken run of transition results
+	// began; zero while the path reports none.
+	transSince time.Time
 }
 
 type flight struct {
@@ -126,6 +140,9 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	}
 	if cfg.PendingInterval <= 0 {
 		cfg.PendingInterval = time.Second
+	}
+	if cfg.TransitionLimit <= 0 {
+		cfg.TransitionLimit = DefaultTransitionLimit
 	}
 	if cfg.OnResult == nil {
 		cfg.OnResult = func(string, Result) {}
@@ -366,7 +383,8 @@ func (r *Runner) complete(c completion, now time.Time) {
 	if e.removed {
 		return
 	}
-	s := c.res.State
+	res := r.boundTransition(e, c.res, now)
+	s := res.State
 	var next time.Time
 	switch {
 	case s == Pending:
@@ -379,13 +397,30 @@ func (r *Runner) complete(c completion, now time.Time) {
 		e.interval = r.cfg.PollingInterval
 		next = f.due.Add(e.interval)
 	}
-	r.report(e, c.res)
+	r.report(e, res)
 	if next.Before(now) {
 		next = now // running late (all slots busy): do not try to catch up in a burst
 	}
 	if e.heapIdx < 0 { // CheckNow may have scheduled it meanwhile
 		r.schedule(e, next)
 	}
+}
+
+// boundTransition turns a transition that has lasted TransitionLimit into
+// Down; it is pending again (and bounded afresh) after any other result.
+func (r *Runner) boundTransition(e *entry, res Result, now time.Time) Result {
+	if res.State != Pending || !res.Transition {
+		e.transSince = time.Time{}
+		return res
+	}
+	if e.transSince.IsZero() {
+		e.transSince = now
+		return res
+	}
+	if d := now.Sub(e.transSince); d >= r.cfg.TransitionLimit {
+		return result(Down, "%s; still in transition after %v (limit %v)", res.Reason, d.Round(time.Second), r.cfg.TransitionLimit)
+	}
+	return res
 }
 
 func (r *Runner) report(e *entry, res Result) {

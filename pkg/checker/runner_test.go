@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -322,4 +323,78 @@ func TestBind(t *testing.T) {
 	if r := Bind(None{}, p)(context.Background()); r.State != Down {
 		t.Errorf("%v, want down", r)
 	}
+}
+
+// A transition the device never finishes (ALUA transitioning, becoming
+// ready) is pending up to TransitionLimit, then down; any other result
+// starts the bound afresh, and a pending that is no transition (a blocked
+// device, a check in flight) is not bounded here.
+func TestRunnerTransitionLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := newRecorder()
+		r := NewRunner(RunnerConfig{OnResult: rec.on}) // pending re-checked every 1 s, limit 60 s
+		var mu sync.Mutex
+		trans := map[string]bool{"alua": true, "blocked": false}
+		for id := range trans {
+			r.Add(id, func(context.Context) Result {
+				mu.Lock()
+				defer mu.Unlock()
+				if trans[id] {
+					return Result{State: Pending, Reason: "NOT READY 04/0a", Transition: true}
+				}
+				return Result{State: Pending, Reason: "device blocked"}
+			}, 0)
+		}
+		stop := startRunner(r)
+		defer stop()
+		time.Sleep(phase("alua", 5*time.Second) + 59*time.Second + 500*time.Millisecond)
+		synctest.Wait()
+		got := rec.get("alua")
+		if n := len(got); n != 60 || got[n-1].r.State != Pending {
+			t.Fatalf("after 59 s of transitioning: %d results, last %v; want 60, pending", n, got[n-1].r)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got = rec.get("alua")
+		last := got[len(got)-1]
+		if last.r.State != Down || !strings.Contains(last.r.Reason, "still in transition after 1m0s") || !strings.Contains(last.r.Reason, "04/0a") {
+			t.Fatalf("after 60 s of transitioning: %v, want down naming the transition and its length", last.r)
+		}
+		for _, x := range rec.get("blocked") {
+			if x.r.State != Pending {
+				t.Fatalf("a pending that is no transition turned %v", x.r)
+			}
+		}
+
+		// Still transitioning: it stays down (re-checked at the polling
+		// interval). Ready for one check, then transitioning again: pending
+		// again, for another full limit.
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, x := range rec.get("alua")[60:] {
+			if x.r.State != Down {
+				t.Fatalf("an unbroken transition past the limit reported %v", x.r)
+			}
+		}
+		mu.Lock()
+		trans["alua"] = false
+		mu.Unlock()
+		time.Sleep(6 * time.Second)
+		mu.Lock()
+		trans["alua"] = true
+		mu.Unlock()
+		synctest.Wait()
+		n0 := len(rec.get("alua"))
+		time.Sleep(50 * time.Second)
+		synctest.Wait()
+		got = rec.get("alua")
+		if len(got) < n0+10 {
+			t.Fatalf("%d checks in 50 s of a new transition", len(got)-n0)
+		}
+		for _, x := range got[n0:] {
+			if x.r.State != Pending {
+				t.Fatalf("a new transition under 60 s old reported %v", x.r)
+			}
+		}
+	})
 }

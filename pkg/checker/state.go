@@ -100,6 +100,11 @@ func (s State) Usable() bool { return s == Up || s == Ghost }
 type Result struct {
 	State  State
 	Reason string // for humans: what was seen, e.g. "TEST UNIT READY: NOT READY, asc/ascq 04/0b (...)"
+	// Transition marks a Pending the device itself reports (ALUA
+	// transitioning 04/0A, becoming ready 04/01), as opposed to a check in
+	// flight or a blocked device. The Runner turns one that lasts longer
+	// than RunnerConfig.TransitionLimit into Down.
+	Transition bool
 }
 
 func (r Result) String() string {
