@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -177,7 +178,28 @@ func (e *Exporter) Handler() http.Handler {
 		// megabytes would cost more CPU than the scrape itself.
 		DisableCompression: true,
 	})
-	return promhttp.InstrumentMetricHandler(e.reg, h)
+	return promhttp.InstrumentMetricHandler(e.reg, noEscaping(h))
+}
+
+// noEscaping asks the encoder for names as they are when the scraper states no escaping scheme.
+// Every family here has a legacy Prometheus name, so the underscore escaping promhttp applies by
+// default (what Prometheus 2 gets) changes nothing in the output, but it costs a copy of every
+// family and a check of every label name on every scrape.
+func noEscaping(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if accept := r.Header.Get("Accept"); !strings.Contains(accept, model.EscapingKey+"=") {
+			if accept == "" {
+				accept = "text/plain;version=0.0.4"
+			}
+			ranges := strings.Split(accept, ",")
+			for i := range ranges {
+				ranges[i] += ";" + model.EscapingKey + "=" + model.AllowUTF8
+			}
+			r = r.Clone(r.Context())
+			r.Header.Set("Accept", strings.Join(ranges, ","))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // WriteText writes the exposition in Prometheus' text format, as node_exporter's textfile

@@ -314,3 +314,39 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// Asking the encoder for no escaping changes nothing in what a scraper gets: every name is a
+// legacy one.
+func TestNoEscapingSameOutput(t *testing.T) {
+	e := New(troubled(), Options{Version: "v", Load: true})
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	get := func(accept string) string {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var keep []string
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.Contains(line, "mpathd_") {
+				keep = append(keep, line)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"} {
+		explicit := "text/plain;version=0.0.4;escaping=underscores"
+		if accept != "" {
+			explicit = "application/openmetrics-text;version=1.0.0;escaping=underscores"
+		}
+		if a, b := get(accept), get(explicit); a != b || len(a) == 0 {
+			t.Errorf("Accept %q: output differs from underscore escaping (%d and %d bytes)", accept, len(a), len(b))
+		}
+	}
+}

@@ -204,7 +204,7 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 		}
 	}
 	// Size every slab for the whole scrape, then hand out consecutive pieces.
-	var series, pairs, fams int
+	var series, gauges, counters, pairs, fams int
 	for i := range families {
 		f := &families[i]
 		if !e.wants(f) {
@@ -224,11 +224,16 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 			}
 		}
 		series += n
+		if f.typ == counter {
+			counters += n
+		} else {
+			gauges += n
+		}
 		pairs += n * len(f.labels)
 		fams++
 	}
 	sl.metrics, sl.ptrs, sl.vals = grow(sl.metrics, series), grow(sl.ptrs, series), grow(sl.vals, series)
-	sl.gauges, sl.counters = grow(sl.gauges, series), grow(sl.counters, series)
+	sl.gauges, sl.counters = grow(sl.gauges, gauges)[:0], grow(sl.counters, counters)[:0]
 	sl.pairs, sl.pairPtrs = grow(sl.pairs, pairs), grow(sl.pairPtrs, pairs)
 	sl.fams = grow(sl.fams, fams)
 	out := make([]*dto.MetricFamily, 0, fams)
@@ -295,12 +300,13 @@ func (sl *slabs) build(f *famSpec, rows []row, k, kp int) (int, int) {
 		kp += nl
 		sl.vals[k] = v
 		m := &sl.metrics[k]
+		// The slabs were sized for the scrape, so append never moves them.
 		if f.typ == counter {
-			sl.counters[k] = dto.Counter{Value: &sl.vals[k]}
-			*m = dto.Metric{Label: lp, Counter: &sl.counters[k]}
+			sl.counters = append(sl.counters, dto.Counter{Value: &sl.vals[k]})
+			*m = dto.Metric{Label: lp, Counter: &sl.counters[len(sl.counters)-1]}
 		} else {
-			sl.gauges[k] = dto.Gauge{Value: &sl.vals[k]}
-			*m = dto.Metric{Label: lp, Gauge: &sl.gauges[k]}
+			sl.gauges = append(sl.gauges, dto.Gauge{Value: &sl.vals[k]})
+			*m = dto.Metric{Label: lp, Gauge: &sl.gauges[len(sl.gauges)-1]}
 		}
 		sl.ptrs[k] = m
 		k++
