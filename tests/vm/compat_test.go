@@ -57,6 +57,9 @@ emit table_add "$(dmsetup table $M)"
 run delmap multipathd remove map $M
 emit after_del "$(dmsetup ls --target multipath)"
 run addmap multipathd add map $M
+# Under a loaded TCG host the first path checks and udev can outlast the client's 4 s: the reply is
+# then "timeout" (as multipathd's) and the map comes all the same.
+wait_for 30 sh -c "dmsetup info $M >/dev/null 2>&1" || fail "add map: no map $M"
 emit after_add "$(dmsetup ls --target multipath | awk '{print $1}')"
 run resize_wwid multipathd resize map $M
 run unknown multipathd show bogus
@@ -74,7 +77,7 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 	dm := res.Get("dm")
 	for _, k := range []string{"status", "daemon", "maps", "maps_raw", "paths_hpe", "paths_gobrick", "paths_osbrick",
 		"paths_monitor", "json", "mapjson", "config", "config_local", "topology", "reconfigure", "resize_grown",
-		"delpath", "addpath", "resize", "delmap", "addmap", "resize_wwid"} {
+		"delpath", "addpath", "resize", "delmap", "resize_wwid"} {
 		if rc := res.Get(k + ".rc"); rc != "0" {
 			t.Errorf("multipathd %s: exit %s, output %q", k, rc, res.Get(k))
 		}
@@ -164,8 +167,12 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 	if strings.Count(res.Get("table_del"), ":") != 1 {
 		t.Errorf("after del path the table still has both paths: %s", res.Get("table_del"))
 	}
+	if a := res.Get("addmap"); a == "timeout" {
+		t.Logf("add map answered timeout (slow guest); the map came afterwards")
+	}
 	if res.Get("delmap") != "ok" || !strings.Contains(res.Get("after_del"), "No devices found") ||
-		res.Get("addmap") != "ok" || res.Get("after_add") != "333333330000007d0" || res.Get("resize_wwid") != "ok" {
+		(res.Get("addmap") != "ok" && res.Get("addmap") != "timeout") || res.Get("after_add") != "333333330000007d0" ||
+		res.Get("resize_wwid") != "ok" {
 		t.Errorf("remove map / add map WWID / resize map WWID: %q (maps then: %q) / %q (maps then: %q) / %q",
 			res.Get("delmap"), res.Get("after_del"), res.Get("addmap"), res.Get("after_add"), res.Get("resize_wwid"))
 	}
