@@ -52,7 +52,7 @@ func openControl(path string) (*fdDevice, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("dm: stat %s: %w", path, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(controlMajor, controlMinor) {
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || uint64(st.Rdev) != unix.Mkdev(controlMajor, controlMinor) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("dm: %s is not the device-mapper control node (char %d:%d)", path, controlMajor, controlMinor)
 	}

@@ -1,4 +1,4 @@
-//go:build !(linux && (amd64 || arm64 || loong64 || mips64 || mips64le || ppc64 || ppc64le || riscv64 || s390x || sparc64))
+//go:build !(linux && (386 || amd64 || arm || arm64 || loong64 || mips64 || mips64le || ppc64 || ppc64le || riscv64 || s390x))
 
 package dm
 
@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// sysvSemaphores fails where SysV semaphores are reached only through the
-// ipc(2) multiplexer (32-bit ports): the client then sends flags-only
+// sysvSemaphores fails on ports whose SysV semaphore calls mpathd does not
+// know (32-bit MIPS, non-Linux): the client then sends flags-only
 // cookies, as without Options.UdevWait.
 type sysvSemaphores struct{}
 

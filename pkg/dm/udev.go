@@ -64,7 +64,7 @@ func (c *Client) makeNode(name string, dev Dev) error {
 	var st unix.Stat_t
 	err := unix.Lstat(path, &st)
 	switch {
-	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && st.Rdev == dev.Mkdev():
+	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && uint64(st.Rdev) == dev.Mkdev():
 		return nil
 	case err == nil && (st.Mode&unix.S_IFMT == unix.S_IFBLK || st.Mode&unix.S_IFMT == unix.S_IFLNK):
 		if err := os.Remove(path); err != nil {
