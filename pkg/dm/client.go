@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -277,15 +278,43 @@ func (c *Client) named(cmd command, name string) (header, error) {
 }
 
 // List implements Control. Names and uuids are not sent: newer kernels
-// treat them as prefix filters.
-func (c *Client) List() ([]Device, error) {
-	_, data, err := c.call(cmdListDevices, header{Flags: flagUUID}, nil, initialBuffer)
+// treat them as prefix filters. Kernels before 5.13 list no uuids; each
+// device's is then read with DEV_STATUS, since a map listed without its
+// uuid would be taken for a stranger (not adopted, created again).
+func (c *Client) List() ([]Device, error) { return c.list(flagUUID) }
+
+// list is List with the request's flags: without DM_UUID_FLAG a kernel of
+// 5.13 or later answers as earlier kernels always do, which proves the
+// fallback on a current kernel.
+func (c *Client) list(flags uint32) ([]Device, error) {
+	_, data, err := c.call(cmdListDevices, header{Flags: flags}, nil, initialBuffer)
 	if err != nil {
 		return nil, err
 	}
-	devs, err := decodeNameList(data, c.nameListTail())
+	devs, noUUID, err := decodeNameList(data, c.nameListTail())
 	if err != nil {
 		return nil, &Error{Op: cmdListDevices.name, Err: err}
+	}
+	if len(noUUID) == 0 {
+		return devs, nil
+	}
+	gone := 0
+	for _, i := range noUUID {
+		info, err := c.Info(devs[i].Name)
+		switch {
+		case errors.Is(err, unix.ENXIO):
+			devs[i].Name, gone = "", gone+1 // removed since the listing
+			continue
+		case err != nil:
+			return nil, err
+		}
+		devs[i].UUID = info.UUID
+		if !c.nameListTail() {
+			devs[i].EventNr = info.EventNr // not in the listing before 4.37
+		}
+	}
+	if gone > 0 {
+		devs = slices.DeleteFunc(devs, func(d Device) bool { return d.Name == "" })
 	}
 	return devs, nil
 }

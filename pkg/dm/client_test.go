@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,6 +200,76 @@ func TestBufferFullGivesUp(t *testing.T) {
 	}
 	if last := fd.last().size; last != maxBuffer {
 		t.Errorf("last size %d, want %d", last, maxBuffer)
+	}
+}
+
+// Kernels before 5.13 list no uuids (DM 4.37–4.44: flags 0; before 4.37: no
+// flags): List asks each device's uuid with DEV_STATUS, drops a device that
+// went away meanwhile, and fails rather than report a map without its uuid.
+func TestListWithoutUUIDsBefore513(t *testing.T) {
+	devs := []Device{
+		{Name: "mpatha", UUID: "mpath-333333330000007d0", Dev: Dev{253, 0}, EventNr: 4},
+		{Name: "gone", UUID: "mpath-333333330000007d9", Dev: Dev{253, 1}, EventNr: 1},
+		{Name: "vg-root", Dev: Dev{253, 2}},
+		{Name: "mpathb", UUID: "mpath-333333330000007d1", Dev: Dev{253, 3}, EventNr: 9},
+	}
+	for _, k := range []struct {
+		version [3]uint32
+		list    []byte
+	}{
+		{[3]uint32{4, 44, 0}, kernelNameList(devs, false)}, // 5.12
+		{[3]uint32{4, 36, 0}, kernelNameListNoTail(devs)},  // 4.x before 4.37
+	} {
+		var statusOf []string
+		failStatus := false
+		fd := &fakeFD{version: k.version, handle: func(call fdCall) (header, []byte, error) {
+			switch call.cmd {
+			case cmdListDevices.req:
+				return header{}, k.list, nil
+			case cmdDevStatus.req:
+				statusOf = append(statusOf, call.h.Name)
+				if failStatus {
+					return header{}, nil, unix.EACCES
+				}
+				for _, d := range devs {
+					if d.Name == call.h.Name && d.Name != "gone" {
+						return header{Name: d.Name, UUID: d.UUID, Dev: d.Dev.Mkdev(), EventNr: d.EventNr}, nil, nil
+					}
+				}
+				return header{}, nil, unix.ENXIO
+			}
+			return header{}, nil, fmt.Errorf("unexpected ioctl %#x", call.cmd)
+		}}
+		c, err := newClient(fd, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.List()
+		if err != nil {
+			t.Fatalf("%v: %v", k.version, err)
+		}
+		want := []Device{devs[0], devs[2], devs[3]} // event numbers from DEV_STATUS before 4.37
+		if !slices.Equal(got, want) {
+			t.Errorf("%v: List = %+v, want %+v", k.version, got, want)
+		}
+		if !slices.Equal(statusOf, []string{"mpatha", "gone", "vg-root", "mpathb"}) {
+			t.Errorf("%v: DEV_STATUS of %v", k.version, statusOf)
+		}
+		failStatus = true
+		if _, err := c.List(); !errors.Is(err, unix.EACCES) || !strings.Contains(err.Error(), "mpatha") {
+			t.Errorf("%v: a failed DEV_STATUS gave %v, want the error naming the device", k.version, err)
+		}
+	}
+
+	// 5.13 and later say which devices have no uuid: no DEV_STATUS at all.
+	c, fd := newTestClient(t, false, func(call fdCall) (header, []byte, error) {
+		if call.cmd != cmdListDevices.req {
+			return header{}, nil, fmt.Errorf("unexpected ioctl %#x", call.cmd)
+		}
+		return header{}, kernelNameList(devs, true), nil
+	})
+	if got, err := c.List(); err != nil || !slices.Equal(got, devs) || len(fd.calls) != 2 {
+		t.Errorf("5.13: List = %+v, %v after %d ioctls", got, err, len(fd.calls))
 	}
 }
 
@@ -434,7 +505,7 @@ func TestNodesWithoutUdev(t *testing.T) {
 	isNode := func(name string, want Dev) bool {
 		var st unix.Stat_t
 		err := unix.Lstat(filepath.Join(dir, name), &st)
-		return err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && st.Rdev == want.Mkdev() && st.Mode&0o777 == nodeMode
+		return err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && uint64(st.Rdev) == want.Mkdev() && st.Mode&0o777 == nodeMode
 	}
 	if _, err := c.Create("mpatha", ""); err != nil || !isNode("mpatha", Dev{253, 7}) {
 		t.Fatalf("create: %v, node %v", err, isNode("mpatha", Dev{253, 7}))

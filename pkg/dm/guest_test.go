@@ -193,7 +193,7 @@ func openGuestClient(t *testing.T) *Client {
 
 func isBlockNode(path string, dev Dev) bool {
 	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && st.Rdev == dev.Mkdev()
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK && uint64(st.Rdev) == dev.Mkdev()
 }
 
 // TestGuestDM is the acceptance sequence of pkg/dm on the real kernel.
@@ -251,6 +251,12 @@ func TestGuestDM(t *testing.T) {
 		i := slices.IndexFunc(devs, func(d Device) bool { return d.Name == name })
 		if err != nil || i < 0 || devs[i].UUID != uuid || devs[i].Dev != info.Dev {
 			t.Errorf("List = %+v, %v", devs, err)
+		}
+		// Asked without DM_UUID_FLAG, this kernel lists as kernels before 5.13
+		// do (no uuids, flags 0): the DEV_STATUS fallback must give the same list.
+		old, err := c.list(0)
+		if err != nil || !slices.Equal(old, devs) {
+			t.Errorf("listing as before 5.13 = %+v, %v; want %+v", old, err, devs)
 		}
 		deps, err := c.Deps(name)
 		if err != nil || len(deps) != 2 {

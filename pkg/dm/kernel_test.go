@@ -37,6 +37,25 @@ func kernelNameList(devs []Device, withUUID bool) []byte {
 	return out
 }
 
+// kernelNameListNoTail lays out a LIST_DEVICES reply of DM before 4.37:
+// records end with the name, no event_nr, flags or uuid.
+func kernelNameListNoTail(devs []Device) []byte {
+	var out []byte
+	prev := -1
+	for _, d := range devs {
+		off := len(out)
+		if prev >= 0 {
+			ne.PutUint32(out[prev+8:], uint32(off-prev))
+		}
+		rec := make([]byte, align8(nameListSize+len(d.Name)+1))
+		ne.PutUint64(rec, d.Dev.Mkdev())
+		copy(rec[nameListSize:], d.Name)
+		out = append(out, rec...)
+		prev = off
+	}
+	return out
+}
+
 // kernelVersions lays out dm_target_versions records like list_versions.
 func kernelVersions(vs []TargetVersion) []byte {
 	var out []byte

@@ -287,36 +287,43 @@ type Device struct {
 // (DM 4.37+) each name is followed, at the next 8-byte boundary, by
 // event_nr and flags, then by the uuid when flags say it has one.
 // Alignment is relative to data, which starts 8-aligned in the buffer.
-func decodeNameList(data []byte, tail bool) ([]Device, error) {
-	var devs []Device
+// noUUID lists the records whose flags say neither "has a uuid" nor "has
+// none": kernels before 5.13 (DM 4.45) ignore DM_UUID_FLAG here and leave
+// flags 0, so their uuids must be asked for device by device.
+func decodeNameList(data []byte, tail bool) (devs []Device, noUUID []int, err error) {
 	off := 0
 	for len(data) > 0 {
 		if off+nameListSize > len(data) {
-			return nil, fmt.Errorf("name_list record at offset %d outside %d bytes", off, len(data))
+			return nil, nil, fmt.Errorf("name_list record at offset %d outside %d bytes", off, len(data))
 		}
 		r := data[off:]
 		nameEnd := bytes.IndexByte(r[nameListSize:], 0)
 		if nameEnd < 0 {
-			return nil, fmt.Errorf("name_list record at offset %d: name not NUL-terminated", off)
+			return nil, nil, fmt.Errorf("name_list record at offset %d: name not NUL-terminated", off)
 		}
 		d := Device{
 			Name: string(r[nameListSize : nameListSize+nameEnd]),
 			Dev:  decodeDev(ne.Uint64(r[0:])),
 		}
+		flags := uint32(0)
 		if tail {
 			t := align8(nameListSize + nameEnd + 1)
 			if t+8 > len(r) {
-				return nil, fmt.Errorf("name_list record %q: event_nr outside data", d.Name)
+				return nil, nil, fmt.Errorf("name_list record %q: event_nr outside data", d.Name)
 			}
 			d.EventNr = ne.Uint32(r[t:])
-			if ne.Uint32(r[t+4:])&unix.DM_NAME_LIST_FLAG_HAS_UUID != 0 {
+			flags = ne.Uint32(r[t+4:])
+			if flags&unix.DM_NAME_LIST_FLAG_HAS_UUID != 0 {
 				u := r[t+8:]
 				end := bytes.IndexByte(u, 0)
 				if end < 0 {
-					return nil, fmt.Errorf("name_list record %q: uuid not NUL-terminated", d.Name)
+					return nil, nil, fmt.Errorf("name_list record %q: uuid not NUL-terminated", d.Name)
 				}
 				d.UUID = string(u[:end])
 			}
+		}
+		if flags&(unix.DM_NAME_LIST_FLAG_HAS_UUID|unix.DM_NAME_LIST_FLAG_DOESNT_HAVE_UUID) == 0 {
+			noUUID = append(noUUID, len(devs))
 		}
 		devs = append(devs, d)
 		next := int(ne.Uint32(r[8:]))
@@ -324,11 +331,11 @@ func decodeNameList(data []byte, tail bool) ([]Device, error) {
 			break
 		}
 		if next < nameListSize || next > len(r) {
-			return nil, fmt.Errorf("name_list record %q: next %d invalid", d.Name, next)
+			return nil, nil, fmt.Errorf("name_list record %q: next %d invalid", d.Name, next)
 		}
 		off += next
 	}
-	return devs, nil
+	return devs, noUUID, nil
 }
 
 // TargetVersion is one loaded target type from DM_LIST_VERSIONS.

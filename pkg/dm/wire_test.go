@@ -156,27 +156,37 @@ func TestDecodeNameList(t *testing.T) {
 		{Name: "vg-root", Dev: Dev{253, 1}, EventNr: 0},
 		{Name: "mpathb-with-a-longer-name", UUID: "mpath-333333330000007d1", Dev: Dev{253, 300}, EventNr: 1 << 31},
 	}
-	got, err := decodeNameList(kernelNameList(devs, true), true)
-	if err != nil || !slices.Equal(got, devs) {
-		t.Errorf("with uuid: %+v, %v", got, err)
+	got, unknown, err := decodeNameList(kernelNameList(devs, true), true)
+	if err != nil || !slices.Equal(got, devs) || unknown != nil {
+		t.Errorf("with uuid: %+v, uuids unknown of %v, %v", got, unknown, err)
 	}
 	noUUID := slices.Clone(devs)
 	for i := range noUUID {
 		noUUID[i].UUID = ""
 	}
-	got, err = decodeNameList(kernelNameList(devs, false), true)
-	if err != nil || !slices.Equal(got, noUUID) {
-		t.Errorf("without uuid: %+v, %v", got, err)
+	// Before 5.13 flags stay 0 (neither HAS_UUID nor DOESNT_HAVE_UUID); before
+	// 4.37 there are no flags at all: every uuid is unknown, not empty.
+	got, unknown, err = decodeNameList(kernelNameList(devs, false), true)
+	if err != nil || !slices.Equal(got, noUUID) || !slices.Equal(unknown, []int{0, 1, 2}) {
+		t.Errorf("without uuid: %+v, uuids unknown of %v, %v", got, unknown, err)
 	}
-	if got, err := decodeNameList(nil, true); err != nil || got != nil {
-		t.Errorf("empty list: %+v, %v", got, err)
+	noTail := slices.Clone(noUUID)
+	for i := range noTail {
+		noTail[i].EventNr = 0
+	}
+	got, unknown, err = decodeNameList(kernelNameListNoTail(devs), false)
+	if err != nil || !slices.Equal(got, noTail) || !slices.Equal(unknown, []int{0, 1, 2}) {
+		t.Errorf("4.36 layout: %+v, uuids unknown of %v, %v", got, unknown, err)
+	}
+	if got, unknown, err := decodeNameList(nil, true); err != nil || got != nil || unknown != nil {
+		t.Errorf("empty list: %+v, %v, %v", got, unknown, err)
 	}
 	bad := kernelNameList(devs, true)
 	ne.PutUint32(bad[8:], 4) // next pointing into the record header
-	if _, err := decodeNameList(bad, true); err == nil {
+	if _, _, err := decodeNameList(bad, true); err == nil {
 		t.Error("accepted next < record header")
 	}
-	if _, err := decodeNameList(kernelNameList(devs, true)[:20], true); err == nil {
+	if _, _, err := decodeNameList(kernelNameList(devs, true)[:20], true); err == nil {
 		t.Error("accepted truncated list")
 	}
 }
@@ -262,9 +272,14 @@ func FuzzDecodeNameList(f *testing.F) {
 	f.Add(kernelNameList([]Device{{Name: "mpatha", UUID: "mpath-1", Dev: Dev{253, 0}, EventNr: 3}, {Name: "b"}}, true), true)
 	f.Add(kernelNameList([]Device{{Name: "x"}}, false), false)
 	f.Fuzz(func(t *testing.T, data []byte, tail bool) {
-		devs, err := decodeNameList(data, tail)
+		devs, unknown, err := decodeNameList(data, tail)
 		if err != nil {
 			return
+		}
+		for _, i := range unknown {
+			if i < 0 || i >= len(devs) || devs[i].UUID != "" {
+				t.Fatalf("uuid unknown of record %d of %+v", i, devs)
+			}
 		}
 		for _, d := range devs {
 			if strings.IndexByte(d.Name, 0) >= 0 || strings.IndexByte(d.UUID, 0) >= 0 {
@@ -297,7 +312,7 @@ func BenchmarkDecodeNameList1000(b *testing.B) {
 	data := kernelNameList(devs, true)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodeNameList(data, true); err != nil {
+		if _, _, err := decodeNameList(data, true); err != nil {
 			b.Fatal(err)
 		}
 	}
