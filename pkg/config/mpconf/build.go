@@ -199,7 +199,7 @@ func (b *builder) keyword(n *Node, w where, a *config.Attrs, seen map[string]boo
 		sp = spec{where: inAll, kind: kindString}
 	}
 	if sp.where&w == 0 {
-		b.warn(n, key, "not allowed in a %s section: ignored (multipath-tools ignores it there too)", w)
+		b.warn(n, key, "not allowed in section %s: ignored (multipath-tools ignores it there too)", w)
 		return
 	}
 	text, ok := b.value(n, key)
@@ -232,7 +232,7 @@ func (b *builder) keyword(n *Node, w where, a *config.Attrs, seen map[string]boo
 	if err == nil {
 		err = config.SetKeyword(a, sectionName[w], name, v)
 		if errors.Is(err, config.ErrNotInSection) {
-			b.warn(n, key, "not implemented by mpathd in a %s section: ignored", w)
+			b.warn(n, key, "not implemented by mpathd in section %s: ignored", w)
 			return
 		}
 	}
