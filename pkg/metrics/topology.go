@@ -184,7 +184,7 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 	for i := range top.Maps {
 		m := &top.Maps[i]
 		r := row{m: m, name: str(&m.Name)}
-		if e.io != nil && m.DM != "" {
+		if e.io != nil && e.opts.Load && m.DM != "" {
 			r.io, _ = e.io.IOStats(m.DM)
 		}
 		if e.cnt != nil {
