@@ -215,6 +215,16 @@ func TestMultipathFlush(t *testing.T) {
 	}
 }
 
+// "timeout\n" is how the daemon's socket answers an action past its deadline: the daemon did not
+// finish, so multipath acts itself, as after "fail\ntimeout\n".
+func TestMultipathFlushAfterTimeoutReply(t *testing.T) {
+	r := newRig(t)
+	r.daemon.replies = map[string]string{"del map mpathb": "timeout\n"}
+	if code := r.run("multipath", "-f", "mpathb"); code != 0 || !removed(r.kernel, "mpathb") {
+		t.Errorf("multipath -f mpathb after a timeout reply: exit %d, %s, calls %v", code, r.errOut, r.kernel.Calls())
+	}
+}
+
 func removed(f *dm.Fake, name string) bool {
 	_, err := f.Info(name)
 	return dm.IsNotExist(err)

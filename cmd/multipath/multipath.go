@@ -282,8 +282,9 @@ const (
 )
 
 // delegate sends cmd to the daemon as multipath does for -f, -F and -r: a
-// reply other than "fail…" succeeded; "fail\ntimeout\n" means the daemon did
-// not get to it and the caller acts itself; any other text is printed
+// reply other than "fail…" succeeded; "timeout\n" (mpathd's and multipathd's
+// reply to an action past its deadline) or "fail\ntimeout\n" means the daemon
+// did not finish it and the caller acts itself; any other text is printed
 // (without its "fail" line).
 func delegate(ctx context.Context, e *env, cmd string) delegation {
 	c, err := e.dial(ctx)
@@ -299,7 +300,7 @@ func delegate(ctx context.Context, e *env, cmd string) delegation {
 		}
 		return delegatedFail
 	}
-	if reply == "fail\ntimeout\n" {
+	if reply == "timeout\n" || reply == "fail\ntimeout\n" {
 		return notDelegated
 	}
 	result := delegatedOK
