@@ -28,20 +28,22 @@ type famSpec struct {
 	// sparse leaves out the series whose value is 0 (a countdown not running).
 	sparse bool
 	value  func(r *row) float64
-	// labelValues, for the info families, appends the values of every label in order; the
-	// others are labelled map, path (per path) and state (enumerations).
-	labelValues func(r *row, dst []*string) []*string
+	// labelPairs, for the info families, appends every label in order; the others are labelled
+	// map, path (per path) and state (enumerations).
+	labelPairs func(r *row, dst []*dto.LabelPair) []*dto.LabelPair
 }
 
-// row is what one series is made from; name and dev are the map and path label values, checked
-// once per scrape.
+// row is what one series is made from. Its label pairs are made once per scrape and shared by
+// every series of the map or path: a scrape touches far less memory than with a pair per series.
 type row struct {
-	m         *api.Map
-	g         *api.Group
-	p         *api.Path
-	name, dev *string
-	io        api.IOStats
-	mc        MapCounters
+	m        *api.Map
+	g        *api.Group
+	p        *api.Path
+	mapPair  *dto.LabelPair
+	pathPair *dto.LabelPair
+	info     []*dto.LabelPair // mpathd_map_info's dm, product, vendor, wwid; mpathd_path_info's hcil
+	io       api.IOStats
+	mc       MapCounters
 }
 
 // Label names, shared by every series that uses them.
@@ -66,10 +68,6 @@ func groupName(i int) *string {
 	return &s
 }
 
-var labelNames = map[string]*string{
-	"map": &lnMap, "path": &lnPath, "state": &lnState, "group": &lnGroup, "dm": &lnDM, "product": &lnProduct,
-	"vendor": &lnVendor, "wwid": &lnWWID, "hcil": &lnHCIL, "held": &lnHeld,
-}
 
 var (
 	gauge   = dto.MetricType_GAUGE
@@ -100,8 +98,8 @@ func one(*row) float64 { return 1 }
 var families = []famSpec{
 	{name: "mpathd_map_info", help: "A metric with a constant 1 value per map, labelled with what identifies it.", typ: gauge,
 		labels: []string{"dm", "map", "product", "vendor", "wwid"}, value: one,
-		labelValues: func(r *row, dst []*string) []*string {
-			return append(dst, str(&r.m.DM), r.name, str(&r.m.Product), str(&r.m.Vendor), str(&r.m.WWID))
+		labelPairs: func(r *row, dst []*dto.LabelPair) []*dto.LabelPair {
+			return append(dst, r.info[0], r.mapPair, r.info[1], r.info[2], r.info[3])
 		}},
 	{name: "mpathd_map_health", help: "A map's health, as its state label: optimal (every path usable), degraded, queueing (no usable path, I/O queued), failed (no usable path, I/O failing).",
 		typ: gauge, labels: []string{"map", "state"}, value: one, state: func(r *row) string { return r.m.Health() }},
@@ -127,8 +125,8 @@ var families = []famSpec{
 
 	{name: "mpathd_path_info", help: "A metric with a constant 1 value per path, labelled with its group (0 until its first check), SCSI address and why mpathd holds it failed (admin-failed, flapping).",
 		typ: gauge, labels: []string{"group", "hcil", "held", "map", "path"}, perPath: true, value: one,
-		labelValues: func(r *row, dst []*string) []*string {
-			return append(dst, groupName(r.g.Index), str(&r.p.HCIL), str(&r.p.Held), r.name, r.dev)
+		labelPairs: func(r *row, dst []*dto.LabelPair) []*dto.LabelPair {
+			return append(dst, groupPair(r.g.Index), r.info[0], fixedPair(heldPairs, &lnHeld, r.p.Held), r.mapPair, r.pathPair)
 		}},
 	{name: "mpathd_path_checker_state", help: "A path's last check result, as its state label: up, down, ghost, pending, timeout, disconnected, unchecked.",
 		typ: gauge, labels: []string{"map", "path", "state"}, perPath: true, value: one, state: func(r *row) string { return r.p.CheckerState }},
@@ -157,10 +155,10 @@ type slabs struct {
 	vals     []float64
 	gauges   []dto.Gauge
 	counters []dto.Counter
-	pairs    []dto.LabelPair
-	pairPtrs []*dto.LabelPair
+	pairs    []dto.LabelPair  // the rows' own label pairs
+	infos    []*dto.LabelPair // the rows' info pairs
+	pairPtrs []*dto.LabelPair // each series' labels, pointing at shared pairs
 	fams     []dto.MetricFamily
-	values   []*string
 }
 
 // grow returns s[:n], reusing s when it is large enough and not more than twice too large.
@@ -181,9 +179,21 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 		}
 	}
 	sl.maps, sl.paths = grow(sl.maps, len(top.Maps)), grow(sl.paths, nPaths)[:0]
+	// Per map: map, dm, product, vendor, wwid; per path: path, hcil.
+	sl.pairs, sl.infos = grow(sl.pairs, 5*len(top.Maps)+2*nPaths)[:0], grow(sl.infos, 4*len(top.Maps)+nPaths)[:0]
+	pair := func(name, value *string) *dto.LabelPair {
+		sl.pairs = append(sl.pairs, dto.LabelPair{Name: name, Value: str(value)})
+		return &sl.pairs[len(sl.pairs)-1]
+	}
+	info := func(ps ...*dto.LabelPair) []*dto.LabelPair {
+		start := len(sl.infos)
+		sl.infos = append(sl.infos, ps...)
+		return sl.infos[start:len(sl.infos):len(sl.infos)]
+	}
 	for i := range top.Maps {
 		m := &top.Maps[i]
-		r := row{m: m, name: str(&m.Name)}
+		r := row{m: m, mapPair: pair(&lnMap, &m.Name)}
+		r.info = info(pair(&lnDM, &m.DM), pair(&lnProduct, &m.Product), pair(&lnVendor, &m.Vendor), pair(&lnWWID, &m.WWID))
 		if e.io != nil && e.opts.Load && m.DM != "" {
 			r.io, _ = e.io.IOStats(m.DM)
 		}
@@ -194,8 +204,9 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 		for gi := range m.Groups {
 			g := &m.Groups[gi]
 			for pi := range g.Paths {
-				r := row{m: m, g: g, p: &g.Paths[pi], name: sl.maps[i].name}
-				r.dev = str(&r.p.Dev)
+				r := row{m: m, g: g, p: &g.Paths[pi], mapPair: sl.maps[i].mapPair}
+				r.pathPair = pair(&lnPath, &r.p.Dev)
+				r.info = info(pair(&lnHCIL, &r.p.HCIL))
 				if e.io != nil && e.opts.Load {
 					r.io, _ = e.io.IOStats(r.p.Dev)
 				}
@@ -234,7 +245,7 @@ func (e *Exporter) topologyFamilies(sl *slabs) []*dto.MetricFamily {
 	}
 	sl.metrics, sl.ptrs, sl.vals = grow(sl.metrics, series), grow(sl.ptrs, series), grow(sl.vals, series)
 	sl.gauges, sl.counters = grow(sl.gauges, gauges)[:0], grow(sl.counters, counters)[:0]
-	sl.pairs, sl.pairPtrs = grow(sl.pairs, pairs), grow(sl.pairPtrs, pairs)
+	sl.pairPtrs = grow(sl.pairPtrs, pairs)
 	sl.fams = grow(sl.fams, fams)
 	out := make([]*dto.MetricFamily, 0, fams)
 	k, kp := 0, 0
@@ -268,34 +279,24 @@ func (e *Exporter) wants(f *famSpec) bool {
 // returns where the next family starts.
 func (sl *slabs) build(f *famSpec, rows []row, k, kp int) (int, int) {
 	nl := len(f.labels)
-	var names [8]*string
-	for i, l := range f.labels {
-		names[i] = labelNames[l]
-	}
 	for ri := range rows {
 		r := &rows[ri]
 		v := f.value(r)
 		if f.sparse && v == 0 {
 			continue
 		}
-		values := sl.values[:0]
-		// Label values in the order of f.labels, which is sorted.
-		if f.labelValues != nil {
-			values = f.labelValues(r, values)
+		// Labels in the order of f.labels, which is sorted.
+		lp := sl.pairPtrs[kp : kp : kp+nl]
+		if f.labelPairs != nil {
+			lp = f.labelPairs(r, lp)
 		} else {
-			values = append(values, r.name)
+			lp = append(lp, r.mapPair)
 			if f.perPath {
-				values = append(values, r.dev)
+				lp = append(lp, r.pathPair)
 			}
 			if f.state != nil {
-				values = append(values, stateValue(f.state(r)))
+				lp = append(lp, fixedPair(statePairs, &lnState, f.state(r)))
 			}
-		}
-		sl.values = values
-		lp := sl.pairPtrs[kp : kp+nl : kp+nl]
-		for li := range nl {
-			sl.pairs[kp+li] = dto.LabelPair{Name: names[li], Value: values[li]}
-			lp[li] = &sl.pairs[kp+li]
 		}
 		kp += nl
 		sl.vals[k] = v
@@ -314,23 +315,48 @@ func (sl *slabs) build(f *famSpec, rows []row, k, kp int) (int, int) {
 	return k, kp
 }
 
-// stateValues holds every known state name once, so that series point at shared strings.
-var stateValues = func() map[string]*string {
-	m := map[string]*string{}
-	for _, set := range [][]string{api.CheckerStates, {api.DMActive, api.DMFailed}, mapHealthNames} {
-		for i := range set {
-			m[set[i]] = &set[i]
+// Label pairs of bounded values, made once and shared by every series that has them.
+var (
+	statePairs = func() map[string]*dto.LabelPair {
+		m := map[string]*dto.LabelPair{}
+		for _, set := range [][]string{api.CheckerStates, {api.DMActive, api.DMFailed}, mapHealthNames} {
+			for i := range set {
+				m[set[i]] = &dto.LabelPair{Name: &lnState, Value: &set[i]}
+			}
 		}
-	}
-	return m
-}()
+		return m
+	}()
+	heldValues = []string{"", api.HeldAdmin, api.HeldFlapping}
+	heldPairs  = func() map[string]*dto.LabelPair {
+		m := map[string]*dto.LabelPair{}
+		for i := range heldValues {
+			m[heldValues[i]] = &dto.LabelPair{Name: &lnHeld, Value: &heldValues[i]}
+		}
+		return m
+	}()
+	groupPairs [len(groupNames)]dto.LabelPair
+)
 
-func stateValue(s string) *string {
-	if p, ok := stateValues[s]; ok {
+func init() {
+	for i := range groupPairs {
+		groupPairs[i] = dto.LabelPair{Name: &lnGroup, Value: &groupNames[i]}
+	}
+}
+
+// fixedPair returns the shared pair of a known value, or a new one for a value the table lacks.
+func fixedPair(known map[string]*dto.LabelPair, name *string, value string) *dto.LabelPair {
+	if p, ok := known[value]; ok {
 		return p
 	}
-	v := valid(s)
-	return &v
+	v := valid(value)
+	return &dto.LabelPair{Name: name, Value: &v}
+}
+
+func groupPair(i int) *dto.LabelPair {
+	if i >= 0 && i < len(groupPairs) {
+		return &groupPairs[i]
+	}
+	return &dto.LabelPair{Name: &lnGroup, Value: groupName(i)}
 }
 
 // valid makes a label value valid UTF-8, as the exposition formats require: device and map names
