@@ -29,6 +29,21 @@
 // e.g. "/sbin/multipathd") and HostFiles (files or whole directories copied as they are, each ELF
 // among them with its libraries, e.g. "/lib/multipath" for multipathd's dlopen'ed plugins).
 //
+// Modules loads further kernel modules (with their dependencies) at boot, e.g. "veth".
+//
+// ISCSI puts a real iSCSI SAN kit in the guest (iscsi.go, iscsi.sh): the kernel's LIO target
+// (configfs, target_core_mod with its ramdisk backstore, iscsi_target_mod), open-iscsi's iscsid and
+// iscsiadm with iscsi_tcp, iproute2's ip and veth. The script calls iscsi_san LUNS [SIZE_MB]: one
+// target, TPG 1, ramdisk LUNs with fixed serials, served on two portals, each in a network namespace
+// of its own (tgt1 10.0.1.1, tgt2 10.0.2.1) joined to the initiator's by a veth pair (ini1, ini2);
+// the initiator logs in to both, so every LUN has two sessions = two paths with the iscsi_session
+// transport class (nop-outs every 2 s, 2 s to answer; replacement_timeout open-iscsi's 120 s).
+// Failures are made as they happen: iscsi_link N down|up (the initiator's link), iscsi_portal N
+// down|up (the portal's own network); iscsi_session_of, iscsi_portal_of, iscsi_state and
+// iscsi_diag tell what the initiator sees. Busybox sh runs its own ip applet before PATH: the
+// library defines ip as a function for iproute2's. Debian's open-iscsi must be installed on the
+// host (make deps).
+//
 // Guest-side Go tests live beside the code they prove, named TestGuest*, and start with
 // guest.Require(t) (package tests/vm/guest) so they skip on the host. A scenario names the guest
 // tests it runs in WantPass ("dm.test TestGuestDM"); each must report PASS, and a binary run with

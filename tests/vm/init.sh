@@ -143,6 +143,7 @@ else
 	echo "  $EXPECT_PATHS paths"
 fi
 
+[ -n "$ISCSI_LIB" ] && . "$ISCSI_LIB"
 echo "@@mpathd-vm: scenario start"
 cd /scenario
 . /scenario/script.sh

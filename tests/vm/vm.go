@@ -104,6 +104,13 @@ type Scenario struct {
 	Console io.Writer
 	// Memory in MiB (default 1024).
 	Memory int
+	// Modules are further kernel modules (e.g. "veth"), loaded with their dependencies at boot
+	// after the base ones and before the SAN.
+	Modules []string
+	// ISCSI puts an iSCSI SAN kit in the guest: the LIO target, open-iscsi's iscsid and iscsiadm,
+	// iproute2's ip, veth and the iscsi.sh library (iscsi_san, iscsi_link, iscsi_portal, …; see
+	// iscsi.sh), sourced before the script. The script builds the SAN with iscsi_san.
+	ISCSI bool
 }
 
 // Result is what came back from a guest.
@@ -211,6 +218,28 @@ func Boot(ctx context.Context, s Scenario) (*Result, error) {
 	}
 	if s.Udev {
 		env.WriteString("UDEV=1\n")
+	}
+	if s.ISCSI {
+		s.Modules = append(slices.Clone(s.Modules), iscsiModules...)
+		s.HostTools = append(slices.Clone(s.HostTools), iscsiTools...)
+		a.addBytes("/lib/mpathd-vm/iscsi.sh", 0o644, iscsiLib)
+		env.WriteString("ISCSI_LIB=/lib/mpathd-vm/iscsi.sh\n")
+	}
+	if len(s.Modules) > 0 {
+		mods, err := moduleDeps(k, s.Modules...)
+		if err != nil {
+			return nil, err
+		}
+		var extra []string
+		for _, m := range mods {
+			if !slices.Contains(base.modules, m) && !slices.Contains(base.scsiDebug, m) {
+				extra = append(extra, m)
+				if err := a.addHostFile(m, m); err != nil {
+					return nil, err
+				}
+			}
+		}
+		fmt.Fprintf(&env, "MODULES=\"$MODULES %s\"\n", strings.Join(extra, " "))
 	}
 	a.addBytes("/scenario/env", 0o644, []byte(env.String()))
 	a.addBytes("/scenario/script.sh", 0o755, []byte(s.Script))

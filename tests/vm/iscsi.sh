@@ -1,0 +1,122 @@
+# iSCSI SAN library of the VM test bed (Scenario.ISCSI), sourced before the scenario script.
+#
+# The kernel's LIO target serves ramdisk LUNs from one target (ISCSI_IQN, TPG 1) on two portals, each
+# in a network namespace of its own (tgt1, tgt2) joined to the initiator's (root) namespace by a veth
+# pair: ini1 10.0.1.2 <-> tgt1 10.0.1.1, ini2 10.0.2.2 <-> tgt2 10.0.2.1. open-iscsi logs in to both
+# portals, so every LUN has two sessions = two paths with the iscsi_session transport class.
+#
+#   iscsi_san LUNS [SIZE_MB]  build the SAN and log in; waits for 2 x LUNS sd devices
+#   iscsi_link N up|down      the initiator's link to portal N (ip link set iniN)
+#   iscsi_portal N up|down    the portal's own network (ip link set tgtN inside its namespace)
+#   iscsi_session_of sdX      the device's iSCSI session (sessionN)
+#   iscsi_portal_of sdX       the portal number (1 or 2) the device's session goes through
+#   iscsi_state sdX           its session's state: LOGGED_IN, FAILED, FREE
+#   iscsi_diag                emits diag.iscsi: sessions, node settings, target configfs
+#
+# Initiator timeouts (iscsid.conf): nop-out every ISCSI_NOOP s, answer within ISCSI_NOOP s (default
+# 2 and 2), so a dead link is noticed within about 4 s; replacement_timeout stays open-iscsi's 120 s,
+# which the daemon under test is to replace with its fast_io_fail_tmo through recovery_tmo.
+ISCSI_IQN=iqn.2003-01.org.linux-iscsi.mpathd:san
+# iproute2's ip (netns, veth): busybox sh would run its own ip applet, which has neither.
+ip() { /bin/ip "$@"; }
+ISCSI_NOOP=${ISCSI_NOOP:-2}
+LIO=/sys/kernel/config/target
+
+iscsi_san() {
+	local luns=$1 size=${2:-64} pn l # not n: wait_for sets n
+	grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config || { fail "mount configfs"; return 1; }
+	ip link set lo up
+	for pn in 1 2; do
+		ip netns add tgt$pn || { fail "ip netns add tgt$pn"; return 1; }
+		ip link add ini$pn type veth peer name tgt$pn netns tgt$pn || { fail "veth pair $pn"; return 1; }
+		ip addr add 10.0.$pn.2/24 dev ini$pn
+		ip link set ini$pn up
+		ip -n tgt$pn link set lo up
+		ip -n tgt$pn addr add 10.0.$pn.1/24 dev tgt$pn
+		ip -n tgt$pn link set tgt$pn up
+	done
+	# The target: ramdisk LUNs with fixed serials (so fixed WWIDs), demo mode (no ACLs, no CHAP).
+	local tpg=$LIO/iscsi/$ISCSI_IQN/tpgt_1
+	mkdir -p "$tpg" || { fail "LIO: no iscsi fabric in configfs"; return 1; }
+	l=0
+	while [ $l -lt "$luns" ]; do
+		local dev=$LIO/core/rd_mcp_0/lun$l
+		mkdir -p "$dev"
+		echo "rd_pages=$((size * 256))" > "$dev/control"
+		echo "5a1e0000-0000-4000-8000-00000000000$l" > "$dev/wwn/vpd_unit_serial"
+		echo 1 > "$dev/enable" || { fail "LIO: enable ramdisk lun$l"; return 1; }
+		mkdir "$tpg/lun/lun_$l"
+		ln -s "$dev" "$tpg/lun/lun_$l/rd$l"
+		l=$((l + 1))
+	done
+	echo 0 > "$tpg/attrib/authentication"
+	echo 1 > "$tpg/attrib/generate_node_acls"
+	echo 1 > "$tpg/attrib/cache_dynamic_acls"
+	echo 0 > "$tpg/attrib/demo_mode_write_protect"
+	# A portal's listening socket lives in the namespace of the process that makes it.
+	for pn in 1 2; do
+		nsenter --net=/run/netns/tgt$pn mkdir "$tpg/np/10.0.$pn.1:3260" || { fail "LIO: portal $pn"; return 1; }
+	done
+	echo 1 > "$tpg/enable"
+
+	# The initiator.
+	mkdir -p /etc/iscsi /run/lock/iscsi /var/lib/iscsi
+	echo "InitiatorName=iqn.2003-01.org.linux-iscsi.mpathd:initiator" > /etc/iscsi/initiatorname.iscsi
+	cat > /etc/iscsi/iscsid.conf <<-EOF
+	node.startup = manual
+	node.session.auth.authmethod = None
+	node.session.timeo.replacement_timeout = 120
+	node.conn[0].timeo.login_timeout = 5
+	node.conn[0].timeo.noop_out_interval = $ISCSI_NOOP
+	node.conn[0].timeo.noop_out_timeout = $ISCSI_NOOP
+	node.session.initial_login_retry_max = 4
+	EOF
+	iscsid || { fail "iscsid did not start"; return 1; }
+	for pn in 1 2; do
+		# iscsiadm needs iscsid's socket, which comes a moment after iscsid forks.
+		wait_for 10 sh -c "iscsiadm -m discovery -t sendtargets -p 10.0.$pn.1 >/tmp/iscsi.discovery.$pn 2>&1" ||
+			{ fail "discovery on portal $pn: $(cat /tmp/iscsi.discovery.$pn)"; return 1; }
+		iscsiadm -m node -T "$ISCSI_IQN" -p 10.0.$pn.1:3260 --login >/tmp/iscsi.login.$pn 2>&1 ||
+			{ fail "login on portal $pn: $(cat /tmp/iscsi.login.$pn)"; return 1; }
+	done
+	wait_for 30 sh -c "[ \$(ls -d /sys/block/sd* 2>/dev/null | wc -l) -ge $((2 * luns)) ]" ||
+		{ fail "iSCSI: $(ls -d /sys/block/sd* 2>/dev/null | wc -l) of $((2 * luns)) paths appeared"; return 1; }
+	echo "@@mpathd-vm: iSCSI SAN"
+	for b in /sys/block/sd*; do
+		echo "  ${b##*/} $(iscsi_session_of ${b##*/}) portal $(iscsi_portal_of ${b##*/}) $(cat $b/device/wwid)"
+	done
+}
+
+iscsi_link() { ip link set ini$1 "$2"; }
+iscsi_portal() { ip -n tgt$1 link set tgt$1 "$2"; }
+
+iscsi_session_of() {
+	local p
+	p=$(readlink -f /sys/block/$1/device)
+	while [ "$p" != / ]; do
+		case ${p##*/} in session[0-9]*) echo "${p##*/}"; return 0 ;; esac
+		p=${p%/*}
+		[ -z "$p" ] && p=/
+	done
+	return 1
+}
+
+iscsi_portal_of() {
+	local s c
+	s=$(iscsi_session_of "$1") || return 1
+	for c in /sys/class/iscsi_connection/connection${s#session}:*; do
+		case $(cat "$c/persistent_address") in
+		10.0.1.1) echo 1 ;;
+		10.0.2.1) echo 2 ;;
+		esac
+		return 0
+	done
+}
+
+iscsi_state() { cat "/sys/class/iscsi_session/$(iscsi_session_of "$1")/state"; }
+
+iscsi_diag() {
+	emit diag.iscsi "$(iscsiadm -m session -P 3 2>&1 | head -n 80)
+$(for s in /sys/class/iscsi_session/session*; do echo "${s##*/} state=$(cat $s/state) recovery_tmo=$(cat $s/recovery_tmo)"; done)
+$(ip -br link; ip -n tgt1 -br link; ip -n tgt2 -br link)"
+}
