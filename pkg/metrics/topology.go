@@ -68,7 +68,6 @@ func groupName(i int) *string {
 	return &s
 }
 
-
 var (
 	gauge   = dto.MetricType_GAUGE
 	counter = dto.MetricType_COUNTER
