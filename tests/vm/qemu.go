@@ -116,7 +116,7 @@ func qemu(ctx context.Context, k kernel, initrd, dir string, s Scenario, accel s
 		"-initrd", initrd,
 		// no_timer_check: on a loaded host a TCG guest can miss the IO-APIC timer test and panic at
 		// boot ("IO-APIC + timer doesn't work!"); the check proves nothing about an emulated PC.
-		"-append", "console=ttyS0 loglevel=4 panic=-1 rdinit=/init mitigations=off no_timer_check",
+		"-append", strings.TrimSpace("console=ttyS0 loglevel=4 panic=-1 rdinit=/init mitigations=off no_timer_check " + s.KernelArgs),
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

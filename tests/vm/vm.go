@@ -111,6 +111,8 @@ type Scenario struct {
 	// iproute2's ip, veth and the iscsi.sh library (iscsi_san, iscsi_link, iscsi_portal, …; see
 	// iscsi.sh), sourced before the script. The script builds the SAN with iscsi_san.
 	ISCSI bool
+	// KernelArgs are added to the guest kernel's command line.
+	KernelArgs string
 }
 
 // Result is what came back from a guest.
