@@ -67,7 +67,7 @@ type Daemon struct {
 	hub    *api.Hub
 
 	devs     devOwners // path kernel name → WWID, with the order of events per name
-	waiting  sync.Map  // path kernel name → WWID: held back by find_multipaths until a sibling comes
+	waiting  heldPaths // paths held back by find_multipaths until a sibling comes: the orphans
 	mapIndex sync.Map  // map name → WWID
 	tuned    sync.Map  // path kernel name → tuning: its transport settings
 
@@ -434,17 +434,15 @@ func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device, managed m
 		exists = exists || managed[wwid]
 		known := d.wwids != nil && d.wwids.Known(wwid)
 		dec := config.ShouldMultipath(mode, config.Candidate{Paths: len(ps), InWWIDsFile: known, MapExists: exists})
-		for _, p := range ps {
-			if dec.Multipath {
+		if dec.Multipath {
+			for _, p := range ps {
 				d.waiting.Delete(p.Name)
-			} else {
-				d.waiting.Store(p.Name, wwid)
 			}
+			continue
 		}
-		if !dec.Multipath {
-			d.log.Debug().Str("wwid", wwid).Str("why", dec.Reason).Msg("not multipathed")
-			delete(byWWID, wwid)
-		}
+		d.holdBack(ps, wwid, dec.Reason)
+		d.log.Debug().Str("wwid", wwid).Str("why", dec.Reason).Msg("not multipathed")
+		delete(byWWID, wwid)
 	}
 	return byWWID
 }
@@ -453,16 +451,15 @@ func (d *Daemon) wanted(paths []sysfs.Path, live map[string]dm.Device, managed m
 // not in skip, re-read: a name may have gone or changed LUN since.
 func (d *Daemon) waitingPaths(wwids map[string][]sysfs.Path, skip []sysfs.Path) []sysfs.Path {
 	var ps []sysfs.Path
-	d.waiting.Range(func(k, v any) bool {
-		name := k.(string)
-		if _, ok := wwids[v.(string)]; !ok || slices.ContainsFunc(skip, func(p sysfs.Path) bool { return p.Name == name }) {
+	d.waiting.Range(func(name, wwid string) bool {
+		if _, ok := wwids[wwid]; !ok || slices.ContainsFunc(skip, func(p sysfs.Path) bool { return p.Name == name }) {
 			return true
 		}
 		p, err := d.topo.Path(name)
 		switch {
 		case err != nil:
 			d.waiting.Delete(name)
-		case p.WWID == v.(string):
+		case p.WWID == wwid:
 			ps = append(ps, p)
 		}
 		return true
@@ -862,7 +859,7 @@ func (d *Daemon) mayBeWanted(p sysfs.Path) bool {
 		return false
 	}
 	w, held := d.waiting.Load(p.Name)
-	return !held || w.(string) != p.WWID
+	return !held || w != p.WWID
 }
 
 // MapChanged handles a device-mapper event on a map (its event counter moved): the kernel may have
@@ -1036,7 +1033,7 @@ func (d *Daemon) Topology() api.Topology {
 		maps = append(maps, *s.snap.Load()...)
 	}
 	slices.SortFunc(maps, func(a, b api.Map) int { return strings.Compare(a.Name, b.Name) })
-	return api.Topology{Maps: maps}
+	return api.Topology{Maps: maps, Orphans: d.waiting.orphans()}
 }
 
 // Status reports the daemon's state with counts per checker and map state.

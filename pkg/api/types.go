@@ -39,9 +39,34 @@ const (
 var CheckerStates = []string{CheckerUp, CheckerDown, CheckerGhost, CheckerPending, CheckerTimeout,
 	CheckerDisconnected, CheckerUnchecked}
 
-// Topology is the answer to `show topology`: every map the daemon owns.
+// Topology is the answer to `show topology`: every map the daemon owns, and
+// the paths it knows but has put in no map.
 type Topology struct {
 	Maps []Map `json:"maps"`
+	// Orphans are the paths in no map, by device name: multipathd's
+	// "[orphan]" paths. Blacklisted devices and devices without a WWID are
+	// not listed.
+	Orphans []Orphan `json:"orphans,omitempty"`
+}
+
+// Orphan is a path the daemon knows but has put in no map, typically a
+// single path that find_multipaths holds back until a second one comes.
+type Orphan struct {
+	Dev         string `json:"dev"`   // "sdb"
+	DevT        string `json:"dev_t"` // "8:16"
+	HCIL        string `json:"hcil"`  // "1:0:0:1"
+	WWID        string `json:"wwid"`
+	DevState    string `json:"dev_state"` // sysfs state: running, offline, blocked, transport-offline
+	Vendor      string `json:"vendor"`
+	Product     string `json:"product"`
+	Revision    string `json:"revision,omitempty"`
+	SizeSectors uint64 `json:"size_sectors"`
+	// Checker is the checker the path would get in a map; orphans are not
+	// checked, so CheckerState is "" unless a check result is known.
+	Checker      string `json:"checker,omitempty"`
+	CheckerState string `json:"checker_state,omitempty"`
+	// Reason says why the path is in no map, when known.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Map is one multipath map. The kernel's view (groups, dm states, features)
@@ -131,7 +156,8 @@ const (
 // shared snapshot.
 func (t Topology) Normalize() Topology {
 	if t.Maps == nil {
-		return Topology{Maps: []Map{}}
+		t.Maps = []Map{}
+		return t
 	}
 	copied := false
 	for i := range t.Maps {

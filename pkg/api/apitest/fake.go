@@ -141,7 +141,7 @@ func (f *Fake) SetTopology(t api.Topology) { f.topo.Store(&t) }
 func (f *Fake) mutate(fn func(t *api.Topology, own func(i int)) error) error {
 	for {
 		old := f.topo.Load()
-		t := api.Topology{Maps: slices.Clone(old.Maps)}
+		t := api.Topology{Maps: slices.Clone(old.Maps), Orphans: old.Orphans}
 		own := func(i int) {
 			m := &t.Maps[i]
 			m.Groups = slices.Clone(m.Groups)
