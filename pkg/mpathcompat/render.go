@@ -256,11 +256,13 @@ func queueingWord(m *api.Map) string {
 	return "-"
 }
 
-// pathRow is a path with its map and group; m is nil for a path in no map.
+// pathRow is a path with its map and group; m is nil for a path in no map,
+// and o is then what the daemon knows of it when it is one of its orphans.
 type pathRow struct {
 	p *api.Path
 	m *api.Map
 	g *api.Group
+	o *api.Orphan
 }
 
 func pathField(r pathRow, c byte) string {
@@ -268,6 +270,9 @@ func pathField(r pathRow, c byte) string {
 	switch c {
 	case 'w':
 		if m == nil {
+			if r.o != nil {
+				return r.o.WWID
+			}
 			return ""
 		}
 		return m.WWID
@@ -297,12 +302,12 @@ func pathField(r pathRow, c byte) string {
 		}
 		return devStateWord(p.DevState)
 	case 'T':
-		if m == nil {
-			return "undef"
-		}
-		return CheckerWord(p.CheckerState)
+		return CheckerWord(p.CheckerState) // an orphan's as far as known, else undef
 	case 's':
 		if m == nil {
+			if r.o != nil {
+				return orHash(r.o.Vendor) + "," + orHash(r.o.Product) + "," + orHash(r.o.Revision)
+			}
 			return "##,##,##"
 		}
 		return orHash(m.Vendor) + "," + orHash(m.Product) + "," + orHash(m.Revision)
@@ -317,6 +322,9 @@ func pathField(r pathRow, c byte) string {
 		return strconv.Itoa(p.Prio)
 	case 'S':
 		if m == nil {
+			if r.o != nil {
+				return sizeWord(r.o.SizeSectors)
+			}
 			return "0.0K"
 		}
 		return sizeWord(m.SizeSectors)
@@ -427,7 +435,20 @@ func line(b *strings.Builder, items []item, widths map[byte]int, val func(c byte
 	b.WriteByte('\n')
 }
 
+// pathRows are the paths of t's maps, then its orphans: multipathd's path
+// list holds both.
 func pathRows(t api.Topology) []pathRow {
+	rows := mapPathRows(t)
+	for i := range t.Orphans {
+		o := &t.Orphans[i]
+		rows = append(rows, pathRow{o: o, p: &api.Path{Dev: o.Dev, DevT: o.DevT, HCIL: o.HCIL, DevState: o.DevState,
+			CheckerState: o.CheckerState, Checker: o.Checker, Prio: -1}})
+	}
+	return rows
+}
+
+// mapPathRows are the paths of t's maps.
+func mapPathRows(t api.Topology) []pathRow {
 	var rows []pathRow
 	for i := range t.Maps {
 		m := &t.Maps[i]
@@ -477,7 +498,7 @@ func Maps(t api.Topology, format string, pretty bool) string {
 //	`-+- policy='service-time 0' prio=10 status=enabled
 //	  `- 2:0:0:1 sdc 8:32 active ready running
 //
-// Path columns are as wide as their widest value among all paths of t, as
+// Path columns are as wide as their widest value among all map paths of t, as
 // multipathd pads them. A map named by its WWID shows no "(wwid)". Checker
 // states print as multipathd's words; a path whose CheckerState is ""
 // (multipath -l, which runs no checker) prints "undef".
@@ -488,7 +509,7 @@ func RenderTopology(w io.Writer, t api.Topology) error {
 
 // topology renders the maps of t with path columns sized over all of t.
 func topology(maps, all api.Topology) string {
-	rows := pathRows(all)
+	rows := mapPathRows(all)
 	items := parseFormat(topoPathFormat, pathWildcards)
 	widths := map[byte]int{}
 	for _, it := range items {
