@@ -489,6 +489,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("[[devices]]\nvendor = \"A\"\nproduct = \"B\"\nno_path_retry = 4\n[[multipaths]]\nwwid = \"w\"\nalias = \"x\"\n"))
 	f.Add([]byte("[blacklist]\ndevnode = [\"!^sd\"]\n[[blacklist.device]]\nvendor = \"(\"\n"))
 	f.Add([]byte("a = \"\"\"\nx = 1\n\"\"\"\n[b]\nc = [\n 1,\n 2]\n"))
+	f.Add([]byte("[defaults]\nmetrics_listen = \"[::1]:9588\"\nmetrics_load = true\n"))
 	if data, err := os.ReadFile(filepath.Join("..", "..", "configs", "mpathd.toml")); err == nil {
 		f.Add(data)
 	}
