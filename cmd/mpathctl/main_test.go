@@ -37,6 +37,9 @@ func fixture() api.Topology {
 	b.Queueing.RetriesLeft = 0
 	b.PathFaults, b.GroupSwitches, b.TableLoads = 3, 1, 2
 	b.Name = "data"
+	t.Orphans = []api.Orphan{{Dev: "sdx", DevT: "65:112", HCIL: "3:0:0:7", WWID: "3600a098038300000000000000000009",
+		DevState: "running", Vendor: "NETAPP", Product: "LUN C-Mode", SizeSectors: 2097152, Checker: "tur",
+		Reason: "find_multipaths on: a single path, not in the wwids file"}}
 	return t
 }
 

@@ -154,6 +154,11 @@ func renderPaths(w io.Writer, paths []api.PathInfo, p paint) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "HCIL\tDEV\tDEV_T\tMAP\tGROUP\tPRIO\tDM\tCHECKER\tDEVICE\tWEIGHT")
 	for _, x := range paths {
+		if x.Map == "" { // an orphan: in no map, so no group, priority, dm state or weight
+			fmt.Fprintf(tw, "%s\t%s\t%s\t(orphan)\t-\t-\t-\t%s\t%s\t-\n", orDash(x.HCIL), x.Dev, orDash(x.DevT),
+				p.state(orDash(x.CheckerState)), p.state(orDash(x.DevState)))
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\n", orDash(x.HCIL), x.Dev, orDash(x.DevT), orDash(x.Map),
 			x.Group, x.Prio, p.state(x.DMState), p.state(x.CheckerState), p.state(orDash(x.DevState)), x.Weight)
 	}

@@ -187,14 +187,18 @@ func (t Topology) Normalize() Topology {
 }
 
 // PathInfo is one row of `show paths`: a path with the map and group it is in.
+// A path in no map (an orphan) has Map "" and Group 0, and Reason says why
+// it is in none.
 type PathInfo struct {
 	Path
-	Map   string `json:"map"`
-	WWID  string `json:"wwid"`
-	Group int    `json:"group"`
+	Map    string `json:"map"`
+	WWID   string `json:"wwid"`
+	Group  int    `json:"group"`
+	Reason string `json:"reason,omitempty"`
 }
 
-// Paths flattens a topology into path rows, in map, group, path order.
+// Paths flattens a topology into path rows, in map, group, path order, then
+// the orphans.
 func (t Topology) Paths() []PathInfo {
 	out := []PathInfo{}
 	for _, m := range t.Maps {
@@ -203,6 +207,10 @@ func (t Topology) Paths() []PathInfo {
 				out = append(out, PathInfo{Path: p, Map: m.Name, WWID: m.WWID, Group: g.Index})
 			}
 		}
+	}
+	for _, o := range t.Orphans {
+		out = append(out, PathInfo{Path: Path{Dev: o.Dev, DevT: o.DevT, HCIL: o.HCIL, DevState: o.DevState,
+			CheckerState: o.CheckerState, Checker: o.Checker}, WWID: o.WWID, Reason: o.Reason})
 	}
 	return out
 }
