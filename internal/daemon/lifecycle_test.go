@@ -630,15 +630,25 @@ func TestHardwareHandlerFollowsTheAttachedOne(t *testing.T) {
 	for _, tt := range []struct {
 		name, config string
 		detached     []string // paths without a handler attached
+		noTPG        []string // paths that report no target port group
+		want         string
 	}{
-		{"configured emc, alua attached", "[defaults]\nhardware_handler = \"1 emc\"\n", nil},
-		{"none configured, one path attached", "", []string{"sda"}},
+		{"configured emc, alua attached", "[defaults]\nhardware_handler = \"1 emc\"\n", nil, nil, "alua"},
+		{"none configured, one path attached", "", []string{"sda"}, nil, "alua"},
+		{"alua configured, none attached", "[defaults]\nhardware_handler = \"1 alua\"\n", []string{"sda", "sdb"}, nil, "alua"},
+		// The kernel would refuse the table: it cannot attach alua to a path without ALUA.
+		{"alua configured, a path without ALUA", "[defaults]\nhardware_handler = \"1 alua\"\n", []string{"sda", "sdb"}, []string{"sdb"}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			topo := san(2, 1)
 			for _, n := range tt.detached {
 				p, _ := topo.Path(n)
 				p.DHState = "detached"
+				topo.set(p)
+			}
+			for _, n := range tt.noTPG {
+				p, _ := topo.Path(n)
+				p.TPG, p.HasTPG = 0, false
 				topo.set(p)
 			}
 			attached := map[string]string{}
@@ -651,8 +661,8 @@ func TestHardwareHandlerFollowsTheAttachedOne(t *testing.T) {
 			r := newRigWith(t, topo, tt.config, nil, func(o *Options) {
 				o.DM = &retainingKernel{Fake: o.DM.(*dm.Fake), attached: attached}
 			})
-			if tab := r.table(lun0); !strings.Contains(tab, " 1 alua ") {
-				t.Errorf("table %q: want the attached alua handler", tab)
+			if tab, _, err := r.dm.Table(lun0); err != nil || tab.HWHandler != tt.want {
+				t.Errorf("table %q (%v): want hardware handler %q", tab, err, tt.want)
 			}
 			r.dm.ResetCalls()
 			for range 5 {

@@ -231,10 +231,22 @@ func (m *mpath) layout(weights map[string]int, now time.Time) ([][]member, dm.Ta
 // without one gets the map's handler as it stands. So the last path in table order with a handler
 // attached decides, and the configured handler applies only when no path has one. Asking for
 // anything else would never match the readback and would reload the map at every reconcile.
+// As in multipath-tools, a configured alua handler is dropped when a path reports no target port
+// group: the kernel fails the whole table when it cannot attach the handler to a path, which is
+// what an array without ALUA (a 3PAR host persona without it, say) would make of the hardware
+// table's "1 alua".
 func (m *mpath) hwHandler(gs [][]member) string {
 	handler := ""
 	if h := strings.Fields(m.res.HardwareHandler); len(h) >= 2 {
 		handler = h[1]
+	}
+	if handler == "alua" {
+		for _, p := range m.paths {
+			if !p.info.HasTPG {
+				handler = ""
+				break
+			}
+		}
 	}
 	for _, g := range gs {
 		for _, mem := range g {
