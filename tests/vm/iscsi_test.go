@@ -43,8 +43,8 @@ ktime() { dmesg | grep -E "$1" | tail -n 1 | sed 's/^\[ *\([0-9.]*\)\].*/\1/'; }
 //     2 s + 2 s), and the path is failed in the map within fast_io_fail_tmo + 1 s of that; fio
 //     carries on over the other portal without an error;
 //   - the link comes back: iscsid logs in again, mpathd reinstates the path and fails back to it;
-//   - both links go down for 25 s, longer than recovery_tmo and the nop-outs together: the map
-//     queues, the sessions and their sd devices stay, and when the links return fio completes with
+//   - both paths are cut for 25 s (the initiator's link to portal 1, portal 2's own network on the
+//     target side), longer than recovery_tmo and the nop-outs together: the map queues, the sessions and their sd devices stay, and when the links return fio completes with
 //     no error and every block verified.
 func TestVMISCSIFailover(t *testing.T) {
 	t.Parallel()
@@ -112,10 +112,11 @@ sleep 3
 emit active_after "$(active_path $PA $PB)"
 emit recovery_tmo_after "$(recovery_tmos)"
 
-# Every link down, longer than recovery_tmo and the nop-outs: the map queues, the devices stay.
+# Every path cut, longer than recovery_tmo and the nop-outs: the initiator's link to portal 1, and
+# portal 2's own network on the target side. The map queues, the devices stay.
 t6=$(now)
 iscsi_link 1 down
-iscsi_link 2 down
+iscsi_portal 2 down
 sleep 25
 emit all_down_paths "$(ls /sys/block | grep -c '^sd')"
 emit all_down_states "$(dm_state $PA) $(dm_state $PB)"
@@ -123,7 +124,7 @@ emit all_down_table "$(dmsetup table $M)"
 emit all_down_sessions "$(cat /sys/class/iscsi_session/session*/state | tr '\n' ' ')"
 kill -0 $FIO 2>/dev/null && emit fio_alive_during_outage yes
 iscsi_link 1 up
-iscsi_link 2 up
+iscsi_portal 2 up
 wait_for 120 sh -c "[ \"\$(dmsetup status $M | tr ' ' '\n' | grep -A1 -x $(devt_of $PA) | tail -n 1)\$(dmsetup status $M | tr ' ' '\n' | grep -A1 -x $(devt_of $PB) | tail -n 1)\" = AA ]" || fail "paths not back after the outage"
 emit outage_to_both_active "$(elapsed $t6 $(now))"
 emit paths_after "$(ls /sys/block | grep -c '^sd')"
@@ -214,7 +215,7 @@ iscsi_diag
 	if a := res.Get("active_after"); a != pa {
 		t.Errorf("after reinstatement I/O is on %s, want failback to %s (failback immediate)", a, pa)
 	}
-	t.Logf("all links down 25 s: paths %s, dm states %s, sessions %s; both active again %s s after the outage began",
+	t.Logf("every path cut 25 s: paths %s, dm states %s, sessions %s; both active again %s s after the outage began",
 		res.Get("all_down_paths"), res.Get("all_down_states"), res.Get("all_down_sessions"), res.Get("outage_to_both_active"))
 	if res.Get("all_down_paths") != "2" || res.Get("paths_after") != "2" {
 		t.Errorf("sd devices during/after the outage: %s/%s, want 2/2", res.Get("all_down_paths"), res.Get("paths_after"))
