@@ -50,7 +50,7 @@ func TestIoctlNumbers(t *testing.T) {
 			continue
 		}
 		// _IOWR(0xfd, nr, struct dm_ioctl)
-		want := uintptr(3<<30 | 312<<16 | 0xfd<<8 | nr)
+		want := uintptr(3<<30|312<<16|0xfd<<8) | uintptr(nr)
 		if c.req != want {
 			t.Errorf("%s = %#x, want %#x", c.name, c.req, want)
 		}
@@ -77,14 +77,16 @@ func TestEncodeTableLoadGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// dm_ioctl and dm_target_spec are in the port's byte order, so the
+	// numbers are laid out natively (s390x has each one reversed).
 	want := make([]byte, 312+40+80)
-	want[0] = 4                                        // version 4.0.0
-	copy(want[12:], []byte{0xb0, 0x01, 0, 0})          // data_size 432
-	copy(want[16:], []byte{0x38, 0x01, 0, 0})          // data_start 312
-	want[20] = 1                                       // target_count
-	copy(want[48:], "mpatha")                          // name
-	copy(want[312+8:], []byte{0, 0, 8, 0, 0, 0, 0, 0}) // length 0x80000 sectors
-	want[312+20] = 120                                 // next = 40 + align8(74+1)
+	ne.PutUint32(want[0:], 4)           // version 4.0.0
+	ne.PutUint32(want[12:], 432)        // data_size
+	ne.PutUint32(want[16:], 312)        // data_start
+	ne.PutUint32(want[20:], 1)          // target_count
+	copy(want[48:], "mpatha")           // name
+	ne.PutUint64(want[312+8:], 0x80000) // length in sectors
+	ne.PutUint32(want[312+20:], 40+80)  // next = 40 + align8(74+1)
 	copy(want[312+24:], "multipath")
 	copy(want[312+40:], params)
 	if len(params) != 74 {

@@ -94,7 +94,7 @@ var ErrMalformed = errors.New("malformed uevent")
 
 const (
 	udevPrefix    = "libudev\x00"
-	udevMagic     = 0xfeedcafe
+	udevMagic     = uint32(0xfeedcafe) // typed: it overflows int on 32-bit ports
 	udevHeaderLen = 40
 )
 
