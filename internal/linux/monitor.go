@@ -115,6 +115,9 @@ func (m *Monitor) Watch(p sysfs.Path, spec daemon.CheckSpec) {
 		Direct:  w.direct,
 		Timeout: timeout,
 	}
+	if bs, err := checker.SysfsBlockSize(m.sysRoot, p.Name); err == nil {
+		w.path.BlockSize = bs // 4Kn: one 4 KiB block, not 512 bytes the device refuses
+	}
 	if p.Transport.NodeName != "" {
 		w.path.WWN = p.Transport.NodeName + ":" + p.Transport.PortName
 	}

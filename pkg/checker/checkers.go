@@ -199,15 +199,19 @@ func (DirectIO) Check(_ context.Context, p *Path) Result {
 	return result(Up, "%s: direct read of %d bytes at offset 0", p.Name, n)
 }
 
-// directIOAlign covers the memory alignment O_DIRECT needs on any logical
-// block size up to 4 KiB.
+// directIOAlign is the least memory alignment of an O_DIRECT buffer; a
+// larger logical block (a power of two) is aligned to its own size.
 const directIOAlign = 4096
 
 func alignedBuffer(n int) []byte {
-	b := make([]byte, n+directIOAlign)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (directIOAlign - 1))
+	align := directIOAlign
+	if n > align && n&(n-1) == 0 {
+		align = n
+	}
+	b := make([]byte, n+align)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & uintptr(align-1))
 	if off != 0 {
-		off = directIOAlign - off
+		off = align - off
 	}
 	return b[off : off+n : off+n]
 }

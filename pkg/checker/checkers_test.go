@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,4 +305,55 @@ func alignedOffset(b []byte) int {
 		return -1
 	}
 	return int(uintptr(unsafe.Pointer(&b[0])) % directIOAlign)
+}
+
+// A 4Kn device's logical block size comes from sysfs; nonsense there is an
+// error naming the file, never a read of the wrong size.
+func TestSysfsBlockSize(t *testing.T) {
+	root := t.TempDir()
+	for name, v := range map[string]string{"sd4k": "4096\n", "sd512": "512\n", "sdbad": "4000\n", "sdzero": "0\n", "sdtext": "x\n"} {
+		dir := filepath.Join(root, "block", name, "queue")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "logical_block_size"), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]int{"sd4k": 4096, "sd512": 512} {
+		if n, err := SysfsBlockSize(root, name); n != want || err != nil {
+			t.Errorf("%s: %d, %v; want %d", name, n, err, want)
+		}
+	}
+	for _, name := range []string{"sdbad", "sdzero", "sdtext", "sdmissing"} {
+		if n, err := SysfsBlockSize(root, name); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %d, %v; want an error naming the device", name, n, err)
+		}
+	}
+}
+
+// directio and readsector0 read exactly one logical block of the device's
+// size: 4 KiB on a 4Kn device (512 bytes there fail with EINVAL), in a
+// buffer aligned to the block.
+func TestOneBlockOfTheDevicesSize(t *testing.T) {
+	for _, bs := range []int{512, 4096, 8192} {
+		r := &fakeReader{n: -1}
+		if got := (DirectIO{}).Check(context.Background(), &Path{Name: "sdx", Attr: running, Direct: r, BlockSize: bs}); got.State != Up {
+			t.Errorf("directio, %d-byte blocks: %v", bs, got)
+		}
+		if len(r.buf) != bs || uintptr(unsafe.Pointer(&r.buf[0]))%uintptr(max(bs, directIOAlign)) != 0 {
+			t.Errorf("directio, %d-byte blocks: read %d bytes at address %p", bs, len(r.buf), &r.buf[0])
+		}
+		var got []int
+		d := &sgiotest.Device{Handler: func(cdb []byte) sgiotest.Response {
+			got = append(got, int(cdb[7])<<8|int(cdb[8]))
+			return sgiotest.Good(make([]byte, bs))
+		}}
+		if res := (ReadSector0{}).Check(context.Background(), &Path{Name: "sdx", Attr: running, SG: d, BlockSize: bs}); res.State != Up {
+			t.Errorf("readsector0, %d-byte blocks: %v", bs, res)
+		}
+		if calls := d.Calls(); len(calls) != 1 || len(got) != 1 || got[0] != 1 {
+			t.Errorf("readsector0, %d-byte blocks: %d commands, transfer lengths %v; want one block", bs, len(calls), got)
+		}
+	}
 }

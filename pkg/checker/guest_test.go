@@ -596,3 +596,52 @@ func runnerHungTUR(t *testing.T, ps []*sanPath) {
 		}
 	}
 }
+
+// TestGuest4Kn runs on a SAN of 4096-byte logical blocks (scsi_debug
+// sector_size=4096, tests/vm/checker4kn_test.go): directio and readsector0
+// read one block of the size sysfs gives and report every accessible path
+// up, while the 512-byte O_DIRECT read they made before is refused by the
+// kernel (EINVAL), which reported a healthy 4Kn path down.
+func TestGuest4Kn(t *testing.T) {
+	guest.Require(t)
+	hosts := scsiDebugHosts(t)
+	if len(hosts) == 0 {
+		t.Fatal("no scsi_debug hosts")
+	}
+	for h := range hosts {
+		sp := openPath(t, t, fmt.Sprintf("%d:0:0:0", h))
+		bs, err := checker.SysfsBlockSize("/sys", sp.name)
+		if err != nil || bs != 4096 {
+			t.Fatalf("%s: logical block size %d, %v; want 4096", sp.name, bs, err)
+		}
+		df, err := checker.OpenDirect("/dev/" + sp.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer df.Close()
+		if n, err := df.LogicalBlockSize(); n != bs || err != nil {
+			t.Errorf("%s: BLKSSZGET %d, %v; sysfs says %d", sp.name, n, err, bs)
+		}
+		p := *sp.p
+		p.Direct, p.BlockSize = df, bs
+		dio := checker.DirectIO{}.Check(context.Background(), &p)
+		rs0 := checker.ReadSector0{}.Check(context.Background(), &p)
+		old := p
+		old.BlockSize = 512
+		dio512 := checker.DirectIO{}.Check(context.Background(), &old)
+		access, _ := p.Attr("access_state")
+		record(t, "4kn."+sp.name, "access=%s directio=%v readsector0=%v directio512=%q", access, dio.State, rs0.State, dio512.Reason)
+		if rs0.State != checker.Up {
+			t.Errorf("%s: readsector0 %v, want up", sp.name, rs0)
+		}
+		if access == "standby" {
+			continue // scsi_dh_alua fails regular I/O to a standby port
+		}
+		if dio.State != checker.Up {
+			t.Errorf("%s (%s): directio %v, want up", sp.name, access, dio)
+		}
+		if dio512.State != checker.Down || !strings.Contains(dio512.Reason, "invalid argument") {
+			t.Errorf("%s: a 512-byte O_DIRECT read gave %v; want down with EINVAL", sp.name, dio512)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,9 @@ type Path struct {
 	SG sgio.Device
 	// Direct reads the device with O_DIRECT (directio).
 	Direct DirectReader
-	// BlockSize is the logical block size for reads; 0 means 512.
+	// BlockSize is the device's logical block size (SysfsBlockSize, or
+	// BLKSSZGET): directio and readsector0 read exactly one block, and a
+	// 4Kn device refuses a 512-byte O_DIRECT read with EINVAL. 0 means 512.
 	BlockSize int
 	// Timeout bounds each SCSI command (the device's SCSI timeout, i.e.
 	// checker_timeout). 0 means 30 s. The kernel raises SG_IO timeouts
@@ -61,6 +64,21 @@ func (p *Path) blockSize() int {
 		return p.BlockSize
 	}
 	return 512
+}
+
+// SysfsBlockSize reads the logical block size of block device name from
+// /sys/block/<name>/queue/logical_block_size under root.
+func SysfsBlockSize(root, name string) (int, error) {
+	p := filepath.Join(root, "block", name, "queue", "logical_block_size")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, fmt.Errorf("checker: %s: logical block size: %w", name, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 512 || n&(n-1) != 0 {
+		return 0, fmt.Errorf("checker: %s: logical block size %q in %s: not a power of two of at least 512", name, strings.TrimSpace(string(b)), p)
+	}
+	return n, nil
 }
 
 // SysfsAttr returns a Path.Attr reading /sys/block/<name>/device/<attr>
