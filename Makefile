@@ -15,13 +15,19 @@ BIN       := bin
 # multipath-tools enables and starts multipathd.service; stop and disable it on a SAN host.
 VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus multipath-tools kpartx open-iscsi iproute2
 VM_TIMEOUT ?= 40m
+# make cross: go vet and the unit tests for each architecture below (amd64 is make vet and make
+# unit, the only one with the race detector), the test binaries run under qemu-user by go test
+# -exec, so binfmt_misc need not be registered.
+CROSS_ARCHES ?= arm64 ppc64le s390x 386 arm
 # Debian packages the host-side tests need: prometheus, for promtool (check metrics) and a real
 # Prometheus server that scrapes the daemon on the fake kernel (loopback only, temporary storage).
 # Installed without recommends (no node exporter). On a host booted with systemd the package starts
 # prometheus.service on port 9090; stop and disable it there.
 HOST_PKGS := prometheus
+# qemu-user runs the unit tests of the other architectures (make cross).
+HOST_PKGS += qemu-user
 
-.PHONY: all build demo test check vet unit fuzz-short vm deps install clean fuzz bench bench-vm
+.PHONY: all build demo test check vet unit cross fuzz-short vm deps install clean fuzz bench bench-vm
 
 all: build
 
@@ -63,7 +69,16 @@ unit:
 vm: deps
 	MPATHD_VM=1 $(GO) test -count=1 -timeout $(VM_TIMEOUT) -run 'TestVM' ./tests/vm/
 
-test: deps check vet unit fuzz-short vm
+cross:
+	@set -e; start=$$(date +%s); for a in $(CROSS_ARCHES); do \
+		echo "go vet GOARCH=$$a"; GOARCH=$$a $(GO) vet ./...; \
+	done; \
+	for a in $(CROSS_ARCHES); do \
+		case $$a in arm64) q=qemu-aarch64;; 386) q=qemu-i386;; *) q=qemu-$$a;; esac; \
+		echo "go test GOARCH=$$a under $$q"; GOARCH=$$a $(GO) test -count=1 -exec $$q ./...; \
+	done; echo "cross: $$(( $$(date +%s) - start )) s"
+
+test: deps check vet unit cross fuzz-short vm
 
 # A fuzzing pass over every fuzz target, FUZZTIME each. `make test` runs a short one (TEST_FUZZTIME
 # each); a target that no longer builds or is listed by no package fails it, as a crash does.
