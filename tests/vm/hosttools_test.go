@@ -32,7 +32,6 @@ emit daemon "$(multipathd show daemon)"
 emit maps "$(multipathd show maps raw format '%n %w %N')"
 emit paths "$(multipathd show paths raw format '%d %t %T %s' | sort)"
 emit target "$(dmsetup table mpatha | awk '{print $3}')"
-multipathd shutdown
 `
 	res := Run(t, s)
 	if v := res.Get("version"); !strings.HasPrefix(v, "multipath-tools v0.9") {
