@@ -66,7 +66,8 @@ type Path struct {
 	PreferredPath bool
 	DHState       string // handler name or "detached"; "" if not exposed
 
-	// WWID as udev's ID_SERIAL; "" with WWIDErr set when it cannot be computed.
+	// WWID: ID_SERIAL from the udev database when udev has it, else computed
+	// as udev would from VPD; "" with WWIDErr set when it cannot be computed.
 	WWID    string
 	WWIDErr error
 	// Target port group from VPD 0x83 (type 5, association 1).
@@ -183,6 +184,13 @@ func (fs FS) Path(name string) (Path, error) {
 		return Path{}, wrap("read identity", err)
 	}
 	p.WWID, p.WWIDErr = UdevSerial(id)
+	// What udev holds wins, as for multipathd: another rule may have set
+	// ID_SERIAL differently from udev's own derivation, and the maps bear it.
+	if v, ok, err := fs.UdevProperty(p.Dev, UdevAttribute); err != nil {
+		return Path{}, wrap("read udev database", err)
+	} else if ok && v != "" {
+		p.WWID, p.WWIDErr = v, nil
+	}
 	if id.VPD83 != nil {
 		ds, _ := ParseVPD83(id.VPD83)
 		p.TPG, p.HasTPG = TargetPortGroup(ds)
