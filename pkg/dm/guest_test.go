@@ -866,3 +866,29 @@ func udevdPIDs(t *testing.T) []int {
 	}
 	return pids
 }
+
+// TestGuestListBefore513 lists the real kernel's devices the way kernels
+// before 5.13 answer (no DM_UUID_FLAG: no uuids, flags 0) and checks that
+// the DEV_STATUS fallback finds every map with its uuid, as List does.
+func TestGuestListBefore513(t *testing.T) {
+	guest.Require(t)
+	const name, uuid = "mpathold", "mpath-333333330000007d0"
+	ps, size := lunPaths(t, lun0WWID)
+	c := openGuestClient(t)
+	if _, err := CreateMap(c, name, uuid, size, twoGroupTable("round-robin", ps), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Remove(name, RemoveOptions{}) })
+	devs, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := c.list(0)
+	t.Logf("kernel dm %v: List %+v; listed as before 5.13 %+v", c.KernelVersion(), devs, old)
+	if err != nil || !slices.Equal(old, devs) {
+		t.Errorf("listing as before 5.13 = %+v, %v; want %+v", old, err, devs)
+	}
+	if i := slices.IndexFunc(old, func(d Device) bool { return d.Name == name }); i < 0 || old[i].UUID != uuid {
+		t.Errorf("map %s with uuid %s not found: %+v", name, uuid, old)
+	}
+}
