@@ -22,9 +22,10 @@ start_mpathd
 DM=dm-$(dmsetup info -c --noheadings -o minor $M)
 emit dm "$DM"
 P=$(path_of 0 1)
-emit path "$P"
 # run KEY CMD...: the command's output and exit status.
 run() { k=$1; shift; out=$("$@" 2>&1); rc=$?; emit "$k" "$out"; emit "$k.rc" "$rc"; }
+# say KEY CMD...: the command's output only, where the exit status is not part of the contract.
+say() { k=$1; shift; emit "$k" "$("$@" 2>&1)"; }
 run status multipathd show status
 run daemon multipathd show daemon
 run maps multipathd show maps
@@ -38,7 +39,8 @@ run mapjson multipathd show map $M json
 run config multipathd show config
 run config_local multipathd show config local
 run topology multipathd show topology
-ll=$(multipath -ll 2>/tmp/ll.err); emit ll "$ll"; emit ll.err "$(cat /tmp/ll.err)"
+# Debian's multipath warns on stderr that its own daemon is not running: only stdout is compared.
+emit ll "$(multipath -ll 2>/dev/null)"
 # vdsm wants exactly "ok\n" from resize.
 multipathd resize map $DM > /tmp/resize; emit resize.rc $?
 emit resize "$(od -An -c /tmp/resize | tr -s ' ')"
@@ -56,16 +58,16 @@ emit table_add "$(dmsetup table $M)"
 # Proxmox's Pure plugin: remove map, add map WWID, resize map WWID.
 run delmap multipathd remove map $M
 emit after_del "$(dmsetup ls --target multipath)"
-run addmap multipathd add map $M
+say addmap multipathd add map $M
 # Under a loaded TCG host the first path checks and udev can outlast the client's 4 s: the reply is
 # then "timeout" (as multipathd's) and the map comes all the same.
 wait_for 30 sh -c "dmsetup info $M >/dev/null 2>&1" || fail "add map: no map $M"
 emit after_add "$(dmsetup ls --target multipath | awk '{print $1}')"
 run resize_wwid multipathd resize map $M
-run unknown multipathd show bogus
+say unknown multipathd show bogus
 # A non-root peer (SO_PEERCRED) may list and show, nothing else.
-run nobody_show su -s /bin/sh nobody -c "/sbin/multipathd show daemon"
-run nobody_del su -s /bin/sh nobody -c "/sbin/multipathd del map $M"
+say nobody_show su -s /bin/sh nobody -c "/sbin/multipathd show daemon"
+say nobody_del su -s /bin/sh nobody -c "/sbin/multipathd del map $M"
 emit nobody_map "$(dmsetup info -c --noheadings -o name $M)"
 run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 `
@@ -166,6 +168,9 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 	}
 	if strings.Count(res.Get("table_del"), ":") != 1 {
 		t.Errorf("after del path the table still has both paths: %s", res.Get("table_del"))
+	}
+	if strings.Count(res.Get("table_add"), ":") != 2 {
+		t.Errorf("after add path the table does not have both paths: %s", res.Get("table_add"))
 	}
 	if a := res.Get("addmap"); a == "timeout" {
 		t.Logf("add map answered timeout (slow guest); the map came afterwards")

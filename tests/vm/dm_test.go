@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,16 @@ emit maps "$(dmsetup ls)"
 	}
 	// Call times with udev confirming each event, then with udevd stopped
 	// (each bounded by the 2 s UdevTimeout).
+	// The figures are for reading (-v); their shape shows the guest test measured every call.
+	uw := strings.Fields(res.Get("udevwait"))
+	if len(uw) < 6 {
+		t.Errorf("udev wait figures %q: want the timed calls with udevd running and stopped", uw)
+	}
+	for _, f := range uw {
+		if !regexp.MustCompile(`^[a-z.]+=(\d+ms|true|false)$`).MatchString(f) {
+			t.Errorf("udev wait figure %q is not NAME=Nms", f)
+		}
+	}
 	t.Logf("udev wait: %s", res.Get("udevwait"))
 	if got := res.Get("semaphores"); got != "0" {
 		t.Errorf("%s SysV semaphores left in the guest, want 0", got)
