@@ -2,6 +2,8 @@ package vm
 
 import (
 	"regexp"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +27,8 @@ run orphan_hpe multipathd show paths raw format "%w %d %t %i %o %T %c %s %m"
 emit maps_before "$(dmsetup ls --target multipath)"
 echo 1 > /sys/bus/pseudo/drivers/scsi_debug/add_host
 wait_for 30 sh -c "[ \$(dmsetup table $M 2>/dev/null | grep -o ' [0-9]*:[0-9]* ' | wc -l) = 2 ]" || fail "no map of both paths after the second one came"
+# The kernel has the map before the daemon publishes it: wait for the daemon's own view.
+wait_for 30 sh -c "[ \$(multipathd show paths raw format '%m' | grep -c '^$M\$') = 2 ]" || fail "the daemon does not show both paths in the map"
 emit path2 "$(path_of 0 1)"
 run mapped multipathd show paths raw format "%d %m"
 `
@@ -48,7 +52,12 @@ run mapped multipathd show paths raw format "%d %m"
 	if got := res.Get("maps_before"); got != "No devices found" {
 		t.Errorf("a map was made of a single path: %q", got)
 	}
-	if got, want := res.Get("mapped"), p+" 333333330000007d0\n"+p2+" 333333330000007d0"; got != want {
+	// Paths are listed in the daemon's order, which need not be the kernel names' order.
+	mapped := strings.Split(res.Get("mapped"), "\n")
+	sort.Strings(mapped)
+	want := []string{p + " 333333330000007d0", p2 + " 333333330000007d0"}
+	sort.Strings(want)
+	if got := strings.Join(mapped, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("show paths raw format \"%%d %%m\" after the second path: %q, want %q", got, want)
 	}
 	for _, f := range res.Failures() {
