@@ -39,8 +39,11 @@ run mapjson multipathd show map $M json
 run config multipathd show config
 run config_local multipathd show config local
 # The kernel makes a group active at the map's first I/O; read once so that both listings below
-# see the same state, whoever (udev's probe or nobody) read the map before.
-dd if=/dev/mapper/$M of=/dev/null bs=4096 count=1 2>/dev/null
+# see the same state, whoever (udev's probe or nobody) read the map before; direct, so the page
+# cache cannot answer it.
+# The daemon's snapshot follows the kernel's group state at its next look: wait for it.
+dd if=/dev/mapper/$M of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null
+wait_for 30 sh -c "multipathd show topology | grep -q status=active" || fail "no active group after a read"
 run topology multipathd show topology
 # Debian's multipath warns on stderr that its own daemon is not running: only stdout is compared.
 emit ll "$(multipath -ll 2>/dev/null)"
