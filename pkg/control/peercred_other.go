@@ -3,13 +3,11 @@
 package control
 
 import (
-	"errors"
-	"net"
 	"syscall"
+
+	"github.com/mpathd/mpathd/pkg/peercred"
 )
 
-func peerCred(net.Conn) (uint32, error) {
-	return 0, errors.New("control: peer credentials are only read on Linux")
-}
+var peerCred = peercred.UID
 
 func errTooManyFiles() error { return syscall.EMFILE }

@@ -3,12 +3,9 @@
 package mpathcompat
 
 import (
-	"errors"
-	"net"
+	"github.com/mpathd/mpathd/pkg/peercred"
 )
 
-func peerCred(net.Conn) (uint32, error) {
-	return 0, errors.New("multipathd socket: peer credentials are only available on Linux")
-}
+var peerCred = peercred.UID
 
 func isEMFILE(error) bool { return false }
