@@ -3,14 +3,14 @@ module github.com/mpathd/mpathd
 go 1.26.0
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
-	github.com/godbus/dbus/v5 v5.2.4 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	github.com/coreos/go-systemd/v22 v22.7.0
+	github.com/godbus/dbus/v5 v5.2.4
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.66.1
-	github.com/rs/zerolog v1.35.1 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	github.com/rs/zerolog v1.35.1
+	golang.org/x/sys v0.49.0
 	google.golang.org/protobuf v1.36.8 // indirect
 )
 
