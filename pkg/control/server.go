@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
+	"github.com/mpathd/mpathd/pkg/unixsock"
 )
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -51,10 +51,6 @@ type Server struct {
 	// PeerUID reads the uid of the process at the other end. Nil means
 	// SO_PEERCRED; tests replace it to act as another user.
 	PeerUID func(net.Conn) (uint32, error)
-
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
 }
 
 // reply is an api.Response on its way out: the result is encoded straight
@@ -67,35 +63,15 @@ type reply struct {
 	Error  *api.Error `json:"error,omitempty"`
 }
 
-// Listen creates the socket at path for the daemon: the directory is created
-// 0755, the socket made 0666. A stale socket left by a dead daemon is
-// replaced; a live one (something answers) is an error, and so is a path that
-// exists but is not a socket.
+// Listen creates the socket at path for the daemon, its directory created
+// 0755 (see unixsock.Listen for the rest).
 func Listen(path string) (*net.UnixListener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control: create socket directory: %w", err)
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("control: %s exists and is not a socket; not replacing it", path)
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("control: another daemon is listening on %s", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("control: remove stale socket: %w", err)
-		}
-	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	l, err := unixsock.Listen(path)
 	if err != nil {
-		return nil, fmt.Errorf("control: listen: %w", err)
-	}
-	// The socket is created with the umask applied; readers need write access
-	// to connect.
-	if err := os.Chmod(path, 0o666); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("control: chmod socket: %w", err)
+		return nil, fmt.Errorf("control: %w", err)
 	}
 	return l, nil
 }
@@ -119,76 +95,18 @@ func orDefault[T comparable](v, d T) T {
 // connection and waits for their goroutines. It returns nil after a
 // cancellation, or the accept error that stopped it.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.mu.Lock()
-	s.conns = make(map[net.Conn]struct{})
-	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		l.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	})
-	defer stop()
-	defer s.wg.Wait()
-
-	sem := make(chan struct{}, orDefault(s.MaxConns, DefaultMaxConns))
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles()) {
-				// Out of descriptors: back off rather than spin.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log().Warn("control: accept", "err", err, "retry_in", delay)
-				select {
-				case <-time.After(delay):
-					continue
-				case <-ctx.Done():
-					return nil
-				}
-			}
-			return fmt.Errorf("control: accept: %w", err)
-		}
-		delay = 0
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Go(func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-			}()
-			uid, err := s.peerUID(c)
-			if err != nil {
-				// Without credentials we cannot tell root from anyone: read-only.
-				s.log().Warn("control: peer credentials", "err", err)
-				uid = ^uint32(0)
-			}
-			// Root is never turned away, so idle connections opened by other
-			// users cannot lock the administrator out.
-			if uid != 0 {
-				select {
-				case sem <- struct{}{}:
-					defer func() { <-sem }()
-				default:
-					s.reply(c, &reply{V: api.ProtocolVersion,
-						Error: api.Errorf(api.CodeBusy, "too many control connections from non-root users; try again")})
-					return
-				}
-			}
-			s.serveConn(ctx, c, uid)
-		})
+	a := unixsock.Acceptor{
+		Name:     "control",
+		Log:      s.Log,
+		MaxConns: orDefault(s.MaxConns, DefaultMaxConns),
+		PeerUID:  s.PeerUID,
+		Busy: func(c net.Conn) {
+			s.reply(c, &reply{V: api.ProtocolVersion,
+				Error: api.Errorf(api.CodeBusy, "too many control connections from non-root users; try again")})
+		},
+		Handle: s.serveConn,
 	}
+	return a.Serve(ctx, l)
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn, uid uint32) {
@@ -386,8 +304,11 @@ func (s *Server) dispatch(ctx context.Context, req api.Request) (any, error) {
 func (s *Server) stream(ctx context.Context, c net.Conn, req api.Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var reader sync.WaitGroup
+	defer reader.Wait()
+	defer c.Close() // ends the reader
 	// The client sends nothing more; a read returning means it hung up.
-	s.wg.Go(func() {
+	reader.Go(func() {
 		c.SetReadDeadline(time.Time{})
 		io.Copy(io.Discard, c)
 		cancel()
@@ -421,11 +342,4 @@ func (s *Server) reply(c net.Conn, resp *reply) bool {
 		return false
 	}
 	return true
-}
-
-func (s *Server) peerUID(c net.Conn) (uint32, error) {
-	if s.PeerUID != nil {
-		return s.PeerUID(c)
-	}
-	return peerCred(c)
 }

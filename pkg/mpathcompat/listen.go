@@ -1,16 +1,15 @@
 package mpathcompat
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"slices"
 	"strconv"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mpathd/mpathd/pkg/unixsock"
 )
 
 // Listen opens the daemon's sockets: names, or SocketNames() when none are
@@ -35,47 +34,13 @@ func Listen(names ...string) ([]net.Listener, error) {
 			ls = append(ls, l)
 			continue
 		}
-		l, err := listenOne(n)
+		l, err := unixsock.Listen(n)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("multipathd socket: %w", err))
 		}
 		ls = append(ls, l)
 	}
 	return ls, nil
-}
-
-func listenOne(name string) (net.Listener, error) {
-	if name == "" {
-		return nil, errors.New("multipathd socket: empty socket name")
-	}
-	if name[0] == '@' {
-		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
-		if err != nil {
-			return nil, fmt.Errorf("multipathd socket: listen on %s: %w", name, err)
-		}
-		return l, nil
-	}
-	if fi, err := os.Lstat(name); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("multipathd socket: %s exists and is not a socket; not replacing it", name)
-		}
-		if c, err := net.DialTimeout("unix", name, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("multipathd socket: another daemon is listening on %s", name)
-		}
-		if err := os.Remove(name); err != nil {
-			return nil, fmt.Errorf("multipathd socket: remove stale %s: %w", name, err)
-		}
-	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("multipathd socket: listen on %s: %w", name, err)
-	}
-	if err := os.Chmod(name, 0o666); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("multipathd socket: chmod %s: %w", name, err)
-	}
-	return l, nil
 }
 
 // listenFDsStart is the first descriptor systemd passes.

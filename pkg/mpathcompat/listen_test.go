@@ -82,28 +82,3 @@ func activationChild() {
 	os.Exit(0)
 }
 
-// TestPeerCred reads the real SO_PEERCRED of a connection to ourselves.
-func TestPeerCred(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "s")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		if c, err := net.Dial("unix", sock); err == nil {
-			defer c.Close()
-			var b [1]byte
-			c.Read(b[:])
-		}
-	}()
-	c, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	uid, err := peerCred(c)
-	if err != nil || uid != uint32(os.Getuid()) {
-		t.Errorf("peerCred = %d, %v; want %d", uid, err, os.Getuid())
-	}
-}

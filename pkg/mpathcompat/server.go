@@ -9,10 +9,10 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
+	"github.com/mpathd/mpathd/pkg/unixsock"
 )
 
 // Defaults for the Server's limits.
@@ -47,10 +47,7 @@ type Server struct {
 	// PeerUID reads the uid of the peer; nil means SO_PEERCRED.
 	PeerUID func(net.Conn) (uint32, error)
 
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	json  jsonCache
+	json jsonCache
 }
 
 func (s *Server) log() *slog.Logger {
@@ -71,105 +68,18 @@ func orDefault[T comparable](v, d T) T {
 // Serve accepts connections on every listener until ctx ends, then closes
 // them and every connection and waits for their goroutines.
 func (s *Server) Serve(ctx context.Context, ls ...net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.mu.Lock()
-	s.conns = make(map[net.Conn]struct{})
-	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		for _, l := range ls {
-			l.Close()
-		}
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	})
-	defer stop()
-	sem := make(chan struct{}, orDefault(s.MaxConns, DefaultMaxConns))
-	errc := make(chan error, len(ls))
-	var accept sync.WaitGroup
-	for _, l := range ls {
-		accept.Go(func() {
-			// One socket failing stops them all: Serve returns and the daemon decides.
-			if err := s.accept(ctx, l, sem); err != nil {
-				errc <- err
-				cancel()
-			}
-		})
+	a := unixsock.Acceptor{
+		Name:     "multipathd socket",
+		Log:      s.Log,
+		MaxConns: orDefault(s.MaxConns, DefaultMaxConns),
+		PeerUID:  s.PeerUID,
+		Busy: func(c net.Conn) {
+			c.SetWriteDeadline(time.Now().Add(orDefault(s.WriteTimeout, DefaultWriteTimeout)))
+			WriteFrame(c, replyFail)
+		},
+		Handle: func(ctx context.Context, c net.Conn, uid uint32) { s.serveConn(ctx, c, uid == 0) },
 	}
-	accept.Wait()
-	s.wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Server) accept(ctx context.Context, l net.Listener, sem chan struct{}) error {
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isEMFILE(err) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log().Warn("multipathd socket: accept", "err", err, "retry_in", delay)
-				select {
-				case <-time.After(delay):
-					continue
-				case <-ctx.Done():
-					return nil
-				}
-			}
-			return fmt.Errorf("multipathd socket: accept on %s: %w", l.Addr(), err)
-		}
-		delay = 0
-		uid, err := s.peerUID(c)
-		if err != nil {
-			s.log().Warn("multipathd socket: peer credentials", "err", err)
-			c.Close()
-			continue
-		}
-		root := uid == 0
-		if !root {
-			select {
-			case sem <- struct{}{}:
-			default:
-				c.SetWriteDeadline(time.Now().Add(orDefault(s.WriteTimeout, DefaultWriteTimeout)))
-				WriteFrame(c, replyFail)
-				c.Close()
-				continue
-			}
-		}
-		s.mu.Lock()
-		if ctx.Err() != nil {
-			s.mu.Unlock()
-			c.Close()
-			return nil
-		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Go(func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-				if !root {
-					<-sem
-				}
-			}()
-			s.serveConn(ctx, c, root)
-		})
-	}
+	return a.Serve(ctx, ls...)
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn, root bool) {
@@ -189,13 +99,6 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, root bool) {
 			return
 		}
 	}
-}
-
-func (s *Server) peerUID(c net.Conn) (uint32, error) {
-	if s.PeerUID != nil {
-		return s.PeerUID(c)
-	}
-	return peerCred(c)
 }
 
 // Replies that are not a command's output.

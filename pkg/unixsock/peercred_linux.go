@@ -1,6 +1,4 @@
-// Package peercred reads who is at the other end of a Unix socket, for the
-// daemon's sockets that let only root act.
-package peercred
+package unixsock
 
 import (
 	"fmt"
@@ -10,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// UID reads the uid of the peer process with SO_PEERCRED. The kernel records
+// PeerUID reads the uid of the peer process with SO_PEERCRED. The kernel records
 // it at connect time, so it cannot be forged by the client.
-func UID(c net.Conn) (uint32, error) {
+func PeerUID(c net.Conn) (uint32, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0, fmt.Errorf("peer credentials: %T has no file descriptor", c)
