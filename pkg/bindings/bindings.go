@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/mpathd/mpathd/internal/atomicfile"
 )
 
 // DefaultBindingsPath is the bindings file multipath-tools uses.
@@ -273,7 +275,7 @@ func (f *File) Alias(r Request) (string, error) {
 		next.add(a, w)
 	}
 	next.add(alias, r.WWID)
-	if err := writeFileAtomic(f.path, next.Format(), 0o600); err != nil {
+	if err := atomicfile.Write(f.path, next.Format(), 0o600); err != nil {
 		return "", fmt.Errorf("bindings: bind %s to %s: write %s: %w", alias, r.WWID, f.path, err)
 	}
 	f.table = next

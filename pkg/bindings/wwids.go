@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/mpathd/mpathd/internal/atomicfile"
 )
 
 // DefaultWWIDsPath is the wwids file multipath-tools uses.
@@ -184,7 +186,7 @@ func (f *WWIDs) Remove(wwid string) (bool, error) {
 }
 
 func (f *WWIDs) write(data []byte) error {
-	if err := writeFileAtomic(f.path, data, 0o644); err != nil {
+	if err := atomicfile.Write(f.path, data, 0o644); err != nil {
 		return fmt.Errorf("wwids: write %s: %w", f.path, err)
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mpathd/mpathd/pkg/prkeys"
 )
 
 // DefaultPath is where mpathd looks for its configuration file.
@@ -45,6 +47,7 @@ func builtinSettings() Settings {
 		MarginalTime:           60 * time.Second,
 		MarginalErrors:         3,
 		MarginalRecoveryTime:   300 * time.Second,
+		PRKeysFile:             prkeys.DefaultPath,
 
 		PathChecker:             "tur",
 		DetectPrio:              true,

@@ -589,3 +589,47 @@ func BenchmarkFilter(b *testing.B) {
 		c.Filter(p)
 	}
 }
+
+func TestReservationKeyTOML(t *testing.T) {
+	c, err := Parse([]byte(`[defaults]
+reservation_key = "0xABC:aptpl"
+prkeys_file = "/var/lib/mpathd/prkeys"
+[[devices]]
+vendor = "LIO-ORG"
+product = ".*"
+all_tg_pt = true
+[overrides]
+reservation_key = "file"
+[[multipaths]]
+wwid = "w1"
+reservation_key = "0x0"
+`), "pr.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := c.Global(); g.PRKeysFile != "/var/lib/mpathd/prkeys" {
+		t.Errorf("prkeys_file %q", g.PRKeysFile)
+	}
+	r := c.Resolve("w2", "LIO-ORG", "x", "")
+	if r.ReservationKey != (ReservationKey{Source: PRKeyFile}) || !r.AllTgPt || r.Origin("reservation_key") != "overrides" {
+		t.Errorf("w2: %+v %v %s", r.ReservationKey, r.AllTgPt, r.Origin("reservation_key"))
+	}
+	if r := c.Resolve("w1", "ACME", "x", ""); r.ReservationKey != (ReservationKey{Source: PRKeyConfig}) || r.AllTgPt {
+		t.Errorf("w1: %+v %v", r.ReservationKey, r.AllTgPt)
+	}
+	var b bytes.Buffer
+	c.Export(&b)
+	c2, err := Parse(b.Bytes(), "export.toml")
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, b.String())
+	}
+	if r2 := c2.Resolve("w2", "LIO-ORG", "x", ""); r2.Settings != r.Settings {
+		t.Errorf("export changes w2")
+	}
+	for _, bad := range []string{`reservation_key = "0x12345678901234567"`, `reservation_key = "files"`, `reservation_key = "0x1:apt"`,
+		`reservation_key = 12`, `prkeys_file = "prkeys"`} {
+		if _, err := Parse([]byte("[defaults]\n"+bad+"\n"), "bad.toml"); err == nil || !strings.Contains(err.Error(), "bad.toml:2") {
+			t.Errorf("%s: error %v, want one naming bad.toml:2", bad, err)
+		}
+	}
+}

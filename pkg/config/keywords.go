@@ -37,6 +37,8 @@ type Settings struct {
 	// Metrics (pkg/metrics): the Prometheus listener ("" = none) and whether it shows per-path load.
 	MetricsListen string
 	MetricsLoad   bool
+	// PRKeysFile is where reservation_key "file" keeps each map's key.
+	PRKeysFile string
 
 	// Per path / device type: [defaults], [overrides], [[devices]].
 	PathChecker             string
@@ -74,6 +76,10 @@ type Settings struct {
 	MarginalPathErrRateThreshold  int
 	MarginalPathErrRecheckGapTime int
 	MarginalPathDoubleFailedTime  int
+	// ReservationKey is the map's persistent reservation key; AllTgPt registers it on every
+	// target port of the I_T nexus (ALL_TG_PT).
+	ReservationKey ReservationKey
+	AllTgPt        bool
 }
 
 // Attrs is one layer of settings ([defaults], [overrides], one [[devices]] or
@@ -100,6 +106,7 @@ type Attrs struct {
 	MarginalRecoveryTime   *time.Duration
 	MetricsListen          *string
 	MetricsLoad            *bool
+	PRKeysFile             *string
 
 	PathChecker             *string
 	DetectPrio              *bool
@@ -135,6 +142,8 @@ type Attrs struct {
 	MarginalPathErrRateThreshold  *int
 	MarginalPathErrRecheckGapTime *int
 	MarginalPathDoubleFailedTime  *int
+	ReservationKey                *ReservationKey
+	AllTgPt                       *bool
 
 	// Src tells, per keyword set in this layer, where it was set (such as
 	// "/etc/multipath.conf:12"); `config explain` prints it with the origin.
@@ -275,6 +284,7 @@ var keywords = []keyword{
 	kw("marginal_recovery_time", scopeGlobal, parseDuration(0, false), func(a *Attrs) **time.Duration { return &a.MarginalRecoveryTime }, func(s *Settings) *time.Duration { return &s.MarginalRecoveryTime }, dtoa),
 	kw("metrics_listen", scopeGlobal, parseListenAddr, func(a *Attrs) **string { return &a.MetricsListen }, func(s *Settings) *string { return &s.MetricsListen }, quote),
 	kw("metrics_load", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.MetricsLoad }, func(s *Settings) *bool { return &s.MetricsLoad }, btoa),
+	kw("prkeys_file", scopeGlobal, parseAbsPath, func(a *Attrs) **string { return &a.PRKeysFile }, func(s *Settings) *string { return &s.PRKeysFile }, quote),
 	kw("path_checker", scopeDevice, nameIn("path checker", checkers), func(a *Attrs) **string { return &a.PathChecker }, func(s *Settings) *string { return &s.PathChecker }, quote),
 	kw("detect_prio", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectPrio }, func(s *Settings) *bool { return &s.DetectPrio }, btoa),
 	kw("detect_checker", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectChecker }, func(s *Settings) *bool { return &s.DetectChecker }, btoa),
@@ -309,6 +319,8 @@ var keywords = []keyword{
 	kw("marginal_path_err_rate_threshold", scopeMap, intIn(0, 1000), func(a *Attrs) **int { return &a.MarginalPathErrRateThreshold }, func(s *Settings) *int { return &s.MarginalPathErrRateThreshold }, itoa),
 	kw("marginal_path_err_recheck_gap_time", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.MarginalPathErrRecheckGapTime }, func(s *Settings) *int { return &s.MarginalPathErrRecheckGapTime }, itoa),
 	kw("marginal_path_double_failed_time", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.MarginalPathDoubleFailedTime }, func(s *Settings) *int { return &s.MarginalPathDoubleFailedTime }, itoa),
+	kw("reservation_key", scopeMap, parseReservationKey, func(a *Attrs) **ReservationKey { return &a.ReservationKey }, func(s *Settings) *ReservationKey { return &s.ReservationKey }, reservationKeyStr),
+	kw("all_tg_pt", scopeMap, parseBool, func(a *Attrs) **bool { return &a.AllTgPt }, func(s *Settings) *bool { return &s.AllTgPt }, btoa),
 }
 
 // Sections a keyword can be set in, for SetKeyword.

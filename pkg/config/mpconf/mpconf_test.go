@@ -574,3 +574,76 @@ func FuzzParse(f *testing.F) {
 		checkRoundTrip(t, "fuzz", c)
 	})
 }
+
+// TestReservationKeywords: reservation_key and all_tg_pt are applied as
+// multipathd reads them (reservation_key in defaults and multipaths only),
+// survive Render and import as TOML, and prkeys_file stays ignored as
+// multipath-tools ignores it.
+func TestReservationKeywords(t *testing.T) {
+	c := build(t, Source{Name: "pr.conf", Data: []byte(`defaults {
+	reservation_key 0x123abc:aptpl
+	all_tg_pt yes
+	prkeys_file /var/lib/prkeys
+}
+devices {
+	device {
+		vendor "LIO-ORG"
+		product ".*"
+		all_tg_pt no
+		reservation_key 0x1
+	}
+}
+multipaths {
+	multipath {
+		wwid 36001405aaaa
+		reservation_key file
+	}
+	multipath {
+		wwid 36001405bbbb
+		reservation_key "0xffffffffffffffff"
+	}
+}
+`)})
+	want := "pr.conf:4: prkeys_file: deprecated: ignored (multipath-tools ignores it too)\n" +
+		"pr.conf:11: reservation_key: not allowed in section device: ignored (multipath-tools ignores it there too)\n"
+	if w := warnings(c); w != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", w, want)
+	}
+	for _, tc := range []struct {
+		wwid, vendor string
+		key          config.ReservationKey
+		allTgPt      bool
+		origin       string
+	}{
+		{"36001405cccc", "ACME", config.ReservationKey{Source: config.PRKeyConfig, Key: 0x123abc, APTPL: true}, true, "defaults (pr.conf:2)"},
+		{"36001405cccc", "LIO-ORG", config.ReservationKey{Source: config.PRKeyConfig, Key: 0x123abc, APTPL: true}, false, "defaults (pr.conf:2)"},
+		{"36001405aaaa", "LIO-ORG", config.ReservationKey{Source: config.PRKeyFile}, false, "multipaths[wwid=36001405aaaa] (pr.conf:17)"},
+		{"36001405bbbb", "ACME", config.ReservationKey{Source: config.PRKeyConfig, Key: 0xffffffffffffffff}, true, "multipaths[wwid=36001405bbbb] (pr.conf:21)"},
+	} {
+		r := c.Resolve(tc.wwid, tc.vendor, "LUN", "")
+		if r.ReservationKey != tc.key || r.AllTgPt != tc.allTgPt || r.Origin("reservation_key") != tc.origin {
+			t.Errorf("%s %s: reservation_key %+v (%s) all_tg_pt %v; want %+v (%s) %v", tc.wwid, tc.vendor,
+				r.ReservationKey, r.Origin("reservation_key"), r.AllTgPt, tc.key, tc.origin, tc.allTgPt)
+		}
+	}
+	if g := c.Global(); g.PRKeysFile != "/etc/multipath/prkeys" {
+		t.Errorf("prkeys_file %q, want the default", g.PRKeysFile)
+	}
+	text := Render(c)
+	for _, line := range []string{"\treservation_key \"0x123abc:aptpl\"\n", "\t\treservation_key \"file\"\n", "\tall_tg_pt yes\n", "\t\tall_tg_pt no\n"} {
+		if !strings.Contains(text, line) {
+			t.Errorf("rendered config lacks %q:\n%s", line, text)
+		}
+	}
+	checkRoundTrip(t, "pr.conf", c)
+	var b bytes.Buffer
+	c.Export(&b)
+	if !strings.Contains(b.String(), `reservation_key = "0x123abc:aptpl"`) {
+		t.Errorf("import lacks the key:\n%s", b.String())
+	}
+	// A bad key is ignored with a warning, as multipathd ignores it.
+	bad := build(t, Source{Name: "bad.conf", Data: []byte("defaults {\n\treservation_key 0xnothex\n}\n")})
+	if w := warnings(bad); !strings.Contains(w, `bad.conf:2: reservation_key: invalid value "0xnothex"`) || bad.Global().ReservationKey.Source != config.PRKeyNone {
+		t.Errorf("bad key: %s %+v", w, bad.Global().ReservationKey)
+	}
+}

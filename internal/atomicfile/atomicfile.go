@@ -1,4 +1,6 @@
-package bindings
+// Package atomicfile replaces small state files (bindings, wwids, prkeys) so that readers see
+// either the old or the new content and the new content survives a crash.
+package atomicfile
 
 import (
 	"errors"
@@ -8,10 +10,10 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic replaces path with data so that readers see either the old
+// Write replaces path with data so that readers see either the old
 // or the new content, never a mix, and the new content survives a crash once
 // this returns. An existing file keeps its permissions; a new one gets perm.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+func Write(path string, data []byte, perm fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
