@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -21,6 +19,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/metrics"
+	"github.com/mpathd/mpathd/pkg/metrics/promtest"
 	"github.com/mpathd/mpathd/pkg/selector"
 )
 
@@ -142,33 +141,7 @@ func TestMetricsOnDaemon(t *testing.T) {
 	if _, err := (prometheus.Gatherers{exp}).Gather(); err != nil {
 		t.Errorf("client_golang's consistency checks: %v", err)
 	}
-	promtoolCheck(t, text)
-}
-
-// promtoolCheck runs `promtool check metrics` (Debian package prometheus) on an exposition: it
-// must find nothing to say.
-func promtoolCheck(t *testing.T, text []byte) {
-	t.Helper()
-	promtool := requireTool(t, "promtool")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
-}
-
-// requireTool finds a program of Debian's prometheus package (`make test` installs it). Without it
-// the test is skipped, except under CI, where it must run.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed (Debian package prometheus): %v", name, err)
-		}
-		t.Skipf("%s not installed (Debian package prometheus)", name)
-	}
-	return p
+	promtest.Check(t, text)
 }
 
 // constStats is a polling core that has the same estimates for every device, without a lock.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/metrics"
+	"github.com/mpathd/mpathd/pkg/metrics/promtest"
 	"github.com/mpathd/mpathd/pkg/selector"
 )
 
@@ -36,7 +37,7 @@ type promServer struct {
 
 func startPrometheus(t *testing.T, target string) *promServer {
 	t.Helper()
-	bin := requireTool(t, "prometheus")
+	bin := promtest.RequireTool(t, "prometheus")
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("global:\n  scrape_interval: %s\n  evaluation_interval: %s\nscrape_configs:\n  - job_name: mpathd\n    static_configs:\n      - targets: ['%s']\n",
 		scrapeInterval, scrapeInterval, target)
