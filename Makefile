@@ -116,6 +116,7 @@ install: build
 	install -D -m 0755 $(BIN)/mpathctl $(DESTDIR)$(PREFIX)/bin/mpathctl
 	install -D -m 0755 $(BIN)/multipath $(DESTDIR)$(PREFIX)/sbin/multipath
 	ln -sf multipath $(DESTDIR)$(PREFIX)/sbin/multipathd
+	ln -sf multipath $(DESTDIR)$(PREFIX)/sbin/mpathpersist
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
 	$(BIN)/mpathctl completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mpathctl
 	$(BIN)/mpathctl completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_mpathctl

@@ -1,7 +1,8 @@
-// Command multipath is both of multipath-tools' command names, so that a host
-// can drop multipath-tools and keep every script, udev rule and management
-// stack that calls them. It is one binary, installed as /usr/sbin/multipath
-// and /usr/sbin/multipathd, and acts on the name it is called by:
+// Command multipath is multipath-tools' command names, so that a host can
+// drop multipath-tools and keep every script, udev rule and management stack
+// that calls them. It is one binary, installed as /usr/sbin/multipath,
+// /usr/sbin/multipathd and /usr/sbin/mpathpersist, and acts on the name it
+// is called by:
 //
 //   - multipathd COMMAND… / multipathd -k'COMMAND' / multipathd -k: the
 //     client of multipathd's socket (served by mpathd), with multipathd's
@@ -12,6 +13,9 @@
 //     or directly when it is down); -a/-w/-W edit the wwids file; -C/-U check
 //     a map's usable paths; -c/-u answer udev's "is this a multipath path?";
 //     -t/-T print the configuration; -r asks the daemon to reconfigure.
+//   - mpathpersist --in|--out ...: SCSI-3 persistent reservations on a map,
+//     sent down its paths, with mpathpersist's options, output and exit
+//     statuses (fence_mpath and cluster stacks call it).
 package main
 
 import (
@@ -25,6 +29,7 @@ import (
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/bindings"
+	"github.com/mpathd/mpathd/pkg/checker/sgio"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/dm"
 	"github.com/mpathd/mpathd/pkg/mpathcompat"
@@ -65,6 +70,10 @@ type env struct {
 	dumpConfig func(w io.Writer, cfg *config.Config) error
 	// daemonEnabled reports whether the daemon is set to start at boot.
 	daemonEnabled func() bool
+	// statDevice checks that a device argument exists and can be opened.
+	statDevice func(path string) error
+	// openSG opens a path (kernel name, "sdb") for SCSI commands.
+	openSG func(dev string) (sgio.Device, func(), error)
 }
 
 func main() {
@@ -82,11 +91,15 @@ func run(ctx context.Context, e *env, argv []string) int {
 		name = filepath.Base(argv[0])
 		argv = argv[1:]
 	}
-	if name != "multipath" && name != "multipathd" && len(argv) > 0 && (argv[0] == "multipath" || argv[0] == "multipathd") {
+	tools := map[string]bool{"multipath": true, "multipathd": true, "mpathpersist": true}
+	if !tools[name] && len(argv) > 0 && tools[argv[0]] {
 		name, argv = argv[0], argv[1:]
 	}
-	if name == "multipathd" {
+	switch name {
+	case "multipathd":
 		return runMultipathd(ctx, e, argv)
+	case "mpathpersist":
+		return runMpathpersist(ctx, e, argv)
 	}
 	return runMultipath(ctx, e, argv)
 }
@@ -123,6 +136,20 @@ func realEnv() *env {
 		render:        mpathcompat.RenderTopology,
 		dumpConfig:    dumpConfig,
 		daemonEnabled: daemonEnabled,
+		statDevice: func(path string) error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			return f.Close()
+		},
+		openSG: func(dev string) (sgio.Device, func(), error) {
+			f, err := sgio.Open(filepath.Join("/dev", dev))
+			if err != nil {
+				return nil, nil, err
+			}
+			return f, func() { f.Close() }, nil
+		},
 	}
 }
 

@@ -24,10 +24,9 @@ var ErrPathDown = errors.New("scsiprtest: path down")
 type Target struct {
 	mu         sync.Mutex
 	generation uint32
-	regs       []*Nexus // registered nexuses, in registration order
-	holder     *Nexus   // nil: no reservation
+	holder     *Nexus // nil: no reservation
 	resType    scsipr.Type
-	nexuses    []*Nexus
+	nexuses    []*Nexus // in the order they were added, which is the order PR IN lists registrations in
 	log        []string
 }
 
@@ -156,7 +155,7 @@ func (t *Target) in(sa scsipr.InAction) []byte {
 	switch sa {
 	case scsipr.InReadKeys:
 		k := scsipr.Keys{Generation: t.generation, Keys: []uint64{}}
-		for _, r := range t.regs {
+		for _, r := range t.registered() {
 			k.Keys = append(k.Keys, r.key)
 		}
 		return k.Marshal()
@@ -174,7 +173,7 @@ func (t *Target) in(sa scsipr.InAction) []byte {
 			AllowCommands: 1, TypeMask: 0xea01}.Marshal()
 	case scsipr.InReadFullStatus:
 		fs := scsipr.FullStatus{Generation: t.generation}
-		for _, r := range t.regs {
+		for _, r := range t.registered() {
 			holder := r == t.holder || (t.holder != nil && t.resType.AllRegistrants())
 			reg := scsipr.Registrant{Key: r.key, AllTgPt: r.allTgPt, Holder: holder,
 				RelTgtPortID: r.Port, TransportID: scsipr.ISCSITransportID(r.Initiator)}
@@ -188,13 +187,19 @@ func (t *Target) in(sa scsipr.InAction) []byte {
 	return nil
 }
 
-func (t *Target) unregister(n *Nexus) {
-	t.regs = slices.DeleteFunc(t.regs, func(r *Nexus) bool { return r == n })
-	n.key, n.allTgPt = 0, false
-	if t.holder == n && !t.resType.AllRegistrants() {
-		t.holder = nil
+func (t *Target) registered() []*Nexus {
+	var rs []*Nexus
+	for _, n := range t.nexuses {
+		if n.key != 0 {
+			rs = append(rs, n)
+		}
 	}
-	if len(t.regs) == 0 {
+	return rs
+}
+
+func (t *Target) unregister(n *Nexus) {
+	n.key, n.allTgPt = 0, false
+	if t.holder == n && !t.resType.AllRegistrants() || len(t.registered()) == 0 {
 		t.holder = nil
 	}
 }
@@ -211,7 +216,6 @@ func (t *Target) out(n *Nexus, sa scsipr.ServiceAction, typ scsipr.Type, p scsip
 		case p.SAKey == 0:
 		case n.key == 0:
 			n.key, n.allTgPt = p.SAKey, p.AllTgPt
-			t.regs = append(t.regs, n)
 		default:
 			n.key = p.SAKey
 		}
@@ -241,7 +245,7 @@ func (t *Target) out(n *Nexus, sa scsipr.ServiceAction, typ scsipr.Type, p scsip
 		t.holder = nil
 		return sgio.Result{}
 	case scsipr.Clear:
-		for _, r := range slices.Clone(t.regs) {
+		for _, r := range t.registered() {
 			t.unregister(r)
 		}
 		t.holder = nil
@@ -252,7 +256,7 @@ func (t *Target) out(n *Nexus, sa scsipr.ServiceAction, typ scsipr.Type, p scsip
 			return check(sgio.IllegalRequest, 0x26, 0)
 		}
 		var victims []*Nexus
-		for _, r := range t.regs {
+		for _, r := range t.registered() {
 			if r.key == p.SAKey && r != n {
 				victims = append(victims, r)
 			}
