@@ -84,9 +84,23 @@
 //     DM_LIST_VERSIONS does not list them (SetSelectors, not SetTargets).
 //     Path devices are checked only after SetPathDevices; by default any
 //     MAJ:MIN (or other token) is a device of any size. TestGuestFakeRejects.
+//   - Linear tables (TargetControl.LoadTargets, the partition maps kpartx
+//     stacks on a map): no target, a 0-sector target, a gap between
+//     targets, an argument count other than two or an offset that is not a
+//     sector number fail with EINVAL, a token that is no device with
+//     ENODEV, a MAJ:MIN that names none with ENXIO, and an area past the
+//     end of the device with EINVAL, all at load; a loaded table (inactive
+//     or live) holds the device under it open until it is replaced or its
+//     device removed, so the map under a partition refuses removal with
+//     EBUSY; a linear device answers Table and Status with
+//     ErrNotMultipath and target messages with EINVAL.
+//     TestGuestFakeLinear.
 //
 // Not modelled:
 //
+//   - Target types other than multipath and linear (LoadTargets refuses
+//     them), and the logical block alignment the kernel checks for linear
+//     targets on 4096-byte devices.
 //   - Asynchronous event numbers: the kernel bumps event_nr from a
 //     workqueue, so a status read right after a message may not show it
 //     yet, and bumps queued before the work runs count once; the Fake bumps

@@ -92,6 +92,11 @@ type injected struct {
 type fakeTable struct {
 	t       Table
 	sectors uint64
+	// linear is set instead of t for a table of linear targets (LoadTargets); holds lists the
+	// fake devices it opens, one entry per target.
+	linear []Target
+	holds  []*fakeDev
+	ro     bool
 }
 
 type fakeDev struct {
@@ -103,6 +108,7 @@ type fakeDev struct {
 	status     Status
 	suspended  bool
 	openCount  int32
+	holders    int32 // tables of other fake devices that use this one (kpartx's partitions)
 	deferred   bool
 	queued     int // requests the map holds
 	// The kernel's group choice: current_pg and next_pg (1-based, 0 =
@@ -359,6 +365,8 @@ func (f *Fake) tableEvent(d *fakeDev) {
 
 func (f *Fake) remove(d *fakeDev) {
 	delete(f.devs, d.name)
+	f.drop(d.live)
+	f.drop(d.inactive)
 	f.globalEvent()
 }
 
@@ -367,9 +375,9 @@ func (f *Fake) remove(d *fakeDev) {
 // open while waiting.
 func (d *fakeDev) openers() int32 {
 	if d.queued > 0 {
-		return max(d.openCount, 1)
+		return max(d.openCount, 1) + d.holders
 	}
-	return d.openCount
+	return d.openCount + d.holders
 }
 
 // closed runs a deferred remove once the last opener is gone; the
@@ -385,6 +393,10 @@ func (d *fakeDev) info() Info {
 		Suspended: d.suspended, LiveTable: d.live != nil, InactiveTable: d.inactive != nil, DeferredRemove: d.deferred}
 	if d.live != nil {
 		i.TargetCount = 1
+		if d.live.linear != nil {
+			i.TargetCount = uint32(len(d.live.linear))
+			i.ReadOnly = d.live.ro
+		}
 	}
 	return i
 }
@@ -472,6 +484,7 @@ func (f *Fake) Load(name string, sectors uint64, t Table) error {
 		return &Error{Op: op, Name: name, Err: fmt.Errorf("%w: can't change device type", unix.EINVAL)}
 	}
 	// Normalize also copies the slices the caller may reuse.
+	f.drop(d.inactive)
 	d.inactive = &fakeTable{t: t.Normalize(), sectors: sectors}
 	return nil
 }
@@ -658,6 +671,7 @@ func (f *Fake) Clear(name string) error {
 	if err != nil {
 		return err
 	}
+	f.drop(d.inactive)
 	d.inactive = nil
 	return nil
 }
@@ -694,6 +708,7 @@ func (f *Fake) Resume(name string, flags UdevFlags) (Info, error) {
 		return Info{}, err
 	}
 	if d.inactive != nil {
+		f.drop(d.live)
 		d.live, d.inactive = d.inactive, nil
 		d.status = initialStatus(d.live.t)
 		d.curPG, d.nextPG = 0, d.live.t.InitialPG
@@ -804,6 +819,9 @@ func (f *Fake) Table(name string) (Table, uint64, error) {
 	if d.live == nil {
 		return Table{}, 0, &Error{Op: op, Name: name, Err: ErrNoTable}
 	}
+	if d.live.linear != nil {
+		return Table{}, 0, &Error{Op: op, Name: name, Err: ErrNotMultipath}
+	}
 	t := d.live.t.Normalize()
 	if len(t.Groups) > 0 {
 		t.InitialPG = max(d.status.CurrentPG, 1)
@@ -826,6 +844,9 @@ func (f *Fake) Status(name string) (Status, error) {
 	if d.live == nil {
 		return Status{}, &Error{Op: op, Name: name, Err: ErrNoTable}
 	}
+	if d.live.linear != nil {
+		return Status{}, &Error{Op: op, Name: name, Err: ErrNotMultipath}
+	}
 	// Hand out a deep copy so the caller cannot change the fake's state.
 	st, _ := ParseStatus(d.status.String())
 	return st, nil
@@ -844,6 +865,14 @@ func (f *Fake) Deps(name string) ([]Dev, error) {
 		return nil, err
 	}
 	var out []Dev
+	if d.live != nil && d.live.linear != nil {
+		for _, tg := range d.live.linear {
+			w, _, _ := strings.Cut(tg.Params, " ")
+			if dev, err := ParseDev(w); err == nil && !slices.Contains(out, dev) {
+				out = append(out, dev)
+			}
+		}
+	}
 	if d.live != nil {
 		for _, g := range d.live.t.Groups {
 			for _, p := range g.Paths {
@@ -888,7 +917,7 @@ func (f *Fake) Message(name, msg string) (string, error) {
 		d.deferred = false
 		return "", nil
 	}
-	if d.live == nil {
+	if d.live == nil || d.live.linear != nil { // linear has no message handler
 		return fail(unix.EINVAL)
 	}
 	if d.suspended {

@@ -318,3 +318,44 @@ func TestGuestFakeRejects(t *testing.T) {
 		}
 	})
 }
+
+// TestGuestFakeLinear loads the partition tables of linearCases over a multipath map of the LUN0
+// paths on the kernel and on a Fake: both accept the same tables and refuse the others in the same
+// call with the same errno; then a partition holds its map open on both (linearHolds).
+func TestGuestFakeLinear(t *testing.T) {
+	guest.Require(t)
+	ps, size := lunPaths(t, lun0WWID)
+	c := openGuestClient(t)
+	tb := mustTable(t, fmt.Sprintf("0 0 1 1 round-robin 0 2 1 %s 1 %s 1", ps[0].dev, ps[1].dev))
+	f := NewFake()
+	f.SetPathDevices([]PathDevice{{Dev: ps[0].dev, Sectors: size}, {Dev: ps[1].dev, Sectors: size}})
+	sides := []struct {
+		name string
+		c    Control
+	}{{"kernel", c}, {"fake", f}}
+	parents := map[string]Dev{}
+	for _, s := range sides {
+		info, err := CreateMap(s.c, "mpathlin", "mpath-lin", size, tb, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		parents[s.name] = info.Dev
+	}
+	t.Cleanup(func() {
+		c.Remove("mpathlin-part1", RemoveOptions{})
+		c.Remove("mpathlin-part9", RemoveOptions{})
+		c.Remove("mpathlin", RemoveOptions{})
+	})
+	for _, lc := range linearCases {
+		t.Run(lc.name, func(t *testing.T) {
+			for _, s := range sides {
+				if got := linearOutcome(s.c, parents[s.name], size, lc.targets); got != lc.want {
+					t.Errorf("%s: %q, want %q", s.name, got, lc.want)
+				}
+			}
+		})
+	}
+	for _, s := range sides {
+		t.Run("holds its parent open/"+s.name, func(t *testing.T) { linearHolds(t, s.c, "mpathlin", size) })
+	}
+}

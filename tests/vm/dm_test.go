@@ -124,17 +124,18 @@ emit maps "$(dmsetup ls)"
 // TestVMDMFake proves dm.Fake against the real kernel: the guest-side
 // tests in pkg/dm/fakekernel_guest_test.go run each scenario on
 // dm-multipath and on a Fake side by side (queued I/O, group switching on
-// the next I/O, deferred remove; the tables the kernel rejects) and
-// require the same results from both.
+// the next I/O, deferred remove; the tables the kernel rejects; linear
+// partition tables over a map) and require the same results from both.
 func TestVMDMFake(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
 		SAN:        SAN{Hosts: 2, LUNs: 1},
 		GuestTests: []string{"./pkg/dm"},
-		WantPass:   []string{"dm.test TestGuestFakeKernel", "dm.test TestGuestFakeRejects"},
+		WantPass:   []string{"dm.test TestGuestFakeKernel", "dm.test TestGuestFakeRejects", "dm.test TestGuestFakeLinear"},
 		Script: `
 run_gotest /bin/dm.test -test.run '^TestGuestFakeKernel$'
 run_gotest /bin/dm.test -test.run '^TestGuestFakeRejects$'
+run_gotest /bin/dm.test -test.run '^TestGuestFakeLinear$'
 emit maps "$(dmsetup ls)"
 `,
 	})
