@@ -48,6 +48,7 @@ func builtinSettings() Settings {
 		MarginalErrors:         3,
 		MarginalRecoveryTime:   300 * time.Second,
 		PRKeysFile:             prkeys.DefaultPath,
+		PartitionDelimiter:     "-part",
 
 		PathChecker:             "tur",
 		DetectPrio:              true,
@@ -75,6 +76,7 @@ func builtinSettings() Settings {
 		QueueMode:          "rq",
 		UserFriendlyNames:  false,
 		DeferredRemove:     false,
+		SkipKpartx:         false,
 		MaxSectorsKB:       0,
 	}
 }

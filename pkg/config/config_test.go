@@ -209,6 +209,39 @@ no_path_retry = 5
 	}
 }
 
+// TestPartitionKeywords: partition_delimiter is daemon-wide (built-in "-part", kpartx's rules'
+// names; "" is allowed), skip_kpartx is per map.
+func TestPartitionKeywords(t *testing.T) {
+	if g := mustParse(t, "").Global(); g.PartitionDelimiter != "-part" || g.SkipKpartx {
+		t.Errorf("built-in: partition_delimiter %q skip_kpartx %v, want \"-part\" false", g.PartitionDelimiter, g.SkipKpartx)
+	}
+	c := mustParse(t, `
+[defaults]
+partition_delimiter = ""
+
+[[devices]]
+vendor = "V"
+product = "P"
+skip_kpartx = true
+
+[[multipaths]]
+wwid = "W1"
+skip_kpartx = false
+`)
+	if g := c.Global(); g.PartitionDelimiter != "" {
+		t.Errorf("partition_delimiter %q, want empty", g.PartitionDelimiter)
+	}
+	if !c.Resolve("W2", "V", "P", "").SkipKpartx || c.Resolve("W1", "V", "P", "").SkipKpartx {
+		t.Errorf("skip_kpartx: device entry or multipaths entry not applied")
+	}
+	if _, err := Parse([]byte("[defaults]\npartition_delimiter = \"a/b\"\n"), "t.toml"); err == nil {
+		t.Errorf("partition_delimiter with a slash accepted")
+	}
+	if _, err := Parse([]byte("[[multipaths]]\nwwid = \"W\"\npartition_delimiter = \"p\"\n"), "t.toml"); err == nil {
+		t.Errorf("partition_delimiter accepted in [[multipaths]]")
+	}
+}
+
 func TestRevisionMatch(t *testing.T) {
 	c := mustParse(t, `
 [[devices]]

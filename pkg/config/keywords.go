@@ -39,6 +39,9 @@ type Settings struct {
 	MetricsLoad   bool
 	// PRKeysFile is where reservation_key "file" keeps each map's key.
 	PRKeysFile string
+	// PartitionDelimiter goes between a map's name and a partition number in the names of its
+	// partition maps: "-part" (built-in, the name kpartx's udev rules give) makes mpatha-part1.
+	PartitionDelimiter string
 
 	// Per path / device type: [defaults], [overrides], [[devices]].
 	PathChecker             string
@@ -68,8 +71,9 @@ type Settings struct {
 	QueueMode                     string
 	UserFriendlyNames             bool
 	DeferredRemove                bool
-	MaxSectorsKB                  int // 0: leave the kernel's value
-	SanPathErrThreshold           int // 0: off
+	SkipKpartx                    bool // no partition maps on the map
+	MaxSectorsKB                  int  // 0: leave the kernel's value
+	SanPathErrThreshold           int  // 0: off
 	SanPathErrForgetRate          int
 	SanPathErrRecoveryTime        int
 	MarginalPathErrSampleTime     int // 0: off
@@ -107,6 +111,7 @@ type Attrs struct {
 	MetricsListen          *string
 	MetricsLoad            *bool
 	PRKeysFile             *string
+	PartitionDelimiter     *string
 
 	PathChecker             *string
 	DetectPrio              *bool
@@ -134,6 +139,7 @@ type Attrs struct {
 	QueueMode                     *string
 	UserFriendlyNames             *bool
 	DeferredRemove                *bool
+	SkipKpartx                    *bool
 	MaxSectorsKB                  *int
 	SanPathErrThreshold           *int
 	SanPathErrForgetRate          *int
@@ -285,6 +291,7 @@ var keywords = []keyword{
 	kw("metrics_listen", scopeGlobal, parseListenAddr, func(a *Attrs) **string { return &a.MetricsListen }, func(s *Settings) *string { return &s.MetricsListen }, quote),
 	kw("metrics_load", scopeGlobal, parseBool, func(a *Attrs) **bool { return &a.MetricsLoad }, func(s *Settings) *bool { return &s.MetricsLoad }, btoa),
 	kw("prkeys_file", scopeGlobal, parseAbsPath, func(a *Attrs) **string { return &a.PRKeysFile }, func(s *Settings) *string { return &s.PRKeysFile }, quote),
+	kw("partition_delimiter", scopeGlobal, parseDelimiter, func(a *Attrs) **string { return &a.PartitionDelimiter }, func(s *Settings) *string { return &s.PartitionDelimiter }, quote),
 	kw("path_checker", scopeDevice, nameIn("path checker", checkers), func(a *Attrs) **string { return &a.PathChecker }, func(s *Settings) *string { return &s.PathChecker }, quote),
 	kw("detect_prio", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectPrio }, func(s *Settings) *bool { return &s.DetectPrio }, btoa),
 	kw("detect_checker", scopeDevice, parseBool, func(a *Attrs) **bool { return &a.DetectChecker }, func(s *Settings) *bool { return &s.DetectChecker }, btoa),
@@ -311,6 +318,7 @@ var keywords = []keyword{
 	kw("queue_mode", scopeMap, oneOf[string](nil, "rq", "mq", "bio"), func(a *Attrs) **string { return &a.QueueMode }, func(s *Settings) *string { return &s.QueueMode }, quote),
 	kw("user_friendly_names", scopeMap, parseBool, func(a *Attrs) **bool { return &a.UserFriendlyNames }, func(s *Settings) *bool { return &s.UserFriendlyNames }, btoa),
 	kw("deferred_remove", scopeMap, parseBool, func(a *Attrs) **bool { return &a.DeferredRemove }, func(s *Settings) *bool { return &s.DeferredRemove }, btoa),
+	kw("skip_kpartx", scopeMap, parseBool, func(a *Attrs) **bool { return &a.SkipKpartx }, func(s *Settings) *bool { return &s.SkipKpartx }, btoa),
 	kw("max_sectors_kb", scopeMap, intIn(1, maxInt), func(a *Attrs) **int { return &a.MaxSectorsKB }, func(s *Settings) *int { return &s.MaxSectorsKB }, itoaPositive),
 	kw("san_path_err_threshold", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.SanPathErrThreshold }, func(s *Settings) *int { return &s.SanPathErrThreshold }, itoa),
 	kw("san_path_err_forget_rate", scopeMap, intIn(0, maxInt), func(a *Attrs) **int { return &a.SanPathErrForgetRate }, func(s *Settings) *int { return &s.SanPathErrForgetRate }, itoa),

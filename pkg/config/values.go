@@ -386,6 +386,19 @@ func parseAliasPrefix(v any) (string, error) {
 	return s, nil
 }
 
+// parseDelimiter accepts a partition delimiter: at most 8 bytes (kpartx's limit) that keep the
+// partition's name a device-mapper name, empty included ("mpatha1").
+func parseDelimiter(v any) (string, error) {
+	s, err := wantString(v)
+	if err != nil {
+		return "", err
+	}
+	if len(s) > 8 || strings.ContainsAny(s, "/ \t\n#\"") {
+		return "", errf("%q must be at most 8 characters, without '/', '#', quotes or whitespace", s)
+	}
+	return s, nil
+}
+
 // parseListenAddr accepts "" (no listener) or a TCP address with an IP literal or localhost and a
 // port: "127.0.0.1:9588", "[::1]:9588". A host name other than localhost would make the listener
 // depend on name resolution at boot.

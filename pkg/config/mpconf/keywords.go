@@ -119,14 +119,14 @@ var keywords = map[string]spec{
 	"queue_mode":                         {inAll, kindString, ""},
 	"delay_watch_checks":                 {inAll, kindIgnored, ""},
 	"delay_wait_checks":                  {inAll, kindIgnored, ""},
-	"skip_kpartx":                        {inAll, kindIgnored, ""},
+	"skip_kpartx":                        {inAll, kindYesNo, ""},
 	"ghost_delay":                        {inAll, kindIgnored, ""},
 	"all_tg_pt":                          {inAll, kindYesNo, ""},
 	"reservation_key":                    {inDefM, kindString, ""},
 	"mode":                               {inDefM, kindIgnored, ""},
 	"uid":                                {inDefM, kindIgnored, ""},
 	"gid":                                {inDefM, kindIgnored, ""},
-	"partition_delimiter":                {inDefaults, kindIgnored, ""},
+	"partition_delimiter":                {inDefaults, kindString, ""},
 	"pg_timeout":                         {inAll, kindDeprecated, ""},
 }
 

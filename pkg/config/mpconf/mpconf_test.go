@@ -200,6 +200,8 @@ func TestValues(t *testing.T) {
 	weight_update no
 	stats_interval 500ms
 	weight_hysteresis 0.1
+	partition_delimiter p
+	skip_kpartx yes
 }
 overrides {
 	no_path_retry 12
@@ -223,6 +225,8 @@ overrides {
 		{"weight_update", g.WeightUpdate, false},
 		{"stats_interval", g.StatsInterval.String(), "500ms"},
 		{"weight_hysteresis", g.WeightHysteresis, 0.1},
+		{"partition_delimiter", g.PartitionDelimiter, "p"},
+		{"skip_kpartx", g.SkipKpartx, true},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {
