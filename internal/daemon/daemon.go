@@ -21,6 +21,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/prkeys"
 	"github.com/mpathd/mpathd/pkg/sysfs"
 	"github.com/mpathd/mpathd/pkg/transport"
 )
@@ -46,6 +47,10 @@ type Options struct {
 	Stats StatsSource
 	// Transport sets paths' transport attributes (sysfs.FS); nil: they are left alone.
 	Transport transport.Attrs
+	// PR sends persistent reservation commands down paths; nil: no key is ever registered.
+	PR PRDevices
+	// PRKeys is the prkeys file; nil: the one prkeys_file names.
+	PRKeys *prkeys.File
 }
 
 // Daemon is the multipath daemon core. Its input methods (PathChecked, PathsAdded, PathsRemoved,
@@ -85,6 +90,11 @@ type Daemon struct {
 	// (see create), and READY waits for them all.
 	deferUdev atomic.Bool
 	udev      udevWaits
+
+	// Persistent reservation jobs (reservation.go) run off the shards: prJobs counts those in
+	// flight, prSem bounds them.
+	prJobs atomic.Int64
+	prSem  chan struct{}
 }
 
 // udevSlots bounds the udev waits in progress at once: each holds a thread in semtimedop.
@@ -143,7 +153,7 @@ func New(o Options) *Daemon {
 	d := &Daemon{
 		o: o, log: o.Log, dm: o.DM, topo: o.Topology, monitor: o.Monitor, names: o.Names, wwids: o.WWIDs,
 		now: o.Now, seed: maphash.MakeSeed(), hub: api.NewHub(api.DefaultQueue), done: make(chan struct{}),
-		started: o.Now(),
+		started: o.Now(), prSem: make(chan struct{}, prSlots),
 	}
 	d.config.Store(o.Config)
 	d.state.Store("startup")
@@ -499,6 +509,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool
 		m = &mpath{wwid: wwid, name: name, retriesLeft: -1, failbackLeft: -1, dirty: true}
 		first := keep[0]
 		m.res = d.cfg().Resolve(wwid, first.Vendor, first.Model, first.Rev)
+		s.prLoad(m)
 		if adopt {
 			m.name, m.exists = dv.Name, true
 			d.indexMap(m)
@@ -644,7 +655,6 @@ func (d *Daemon) PathChecked(dev string, r CheckResult) {
 }
 
 func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
-	d := s.d
 	m := s.maps[wwid]
 	if m == nil {
 		return
@@ -657,6 +667,22 @@ func (s *shard) pathChecked(wwid, dev string, r CheckResult) {
 		// A check still in flight or a device in transition says nothing new: the path keeps its
 		// state, and a path the kernel failed still waits for a real result.
 		return
+	}
+	if s.prGate(m, p, r) {
+		return // applied once the path carries the map's reservation key
+	}
+	s.applyCheck(m, p, r)
+}
+
+// applyCheck takes a check result into the path and reconciles the map.
+func (s *shard) applyCheck(m *mpath, p *path, r CheckResult) {
+	d := s.d
+	dev := p.info.Name
+	if r.State == checker.Pending && p.checked {
+		return
+	}
+	if !r.State.Usable() {
+		p.prLeft()
 	}
 	old, first, confirm := p.state, !p.checked, p.recheck
 	if !first && !confirm && r.State == old && r.State.Usable() && (r.Prio == checker.PrioUndefined || r.Prio == p.prio) &&

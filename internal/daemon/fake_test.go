@@ -232,12 +232,15 @@ func (r *rig) stopWith(cause error) {
 // a path was being added) is done too.
 func (r *rig) settle() {
 	for {
+		// A persistent reservation job starts on a shard and posts its result before it ends: none
+		// in flight before and after the barrier, with every shard idle between, is quiet.
+		before := r.d.prJobs.Load()
 		r.d.barrier(context.Background())
-		idle := true
+		idle := before == 0
 		for _, s := range r.d.shards {
 			idle = idle && s.idle()
 		}
-		if idle {
+		if idle && r.d.prJobs.Load() == 0 {
 			return
 		}
 		runtime.Gosched()

@@ -42,6 +42,12 @@ type path struct {
 	// adminFailed is set by "fail path": the path stays failed, whatever its checks say, until
 	// "reinstate path".
 	adminFailed bool
+	// Persistent reservation (reservation.go): prBusy while a registration job runs, with the
+	// check result it holds back in prStash; prDone once the path was registered (or found not
+	// to need it) for its current period of use.
+	prBusy  bool
+	prDone  bool
+	prStash CheckResult
 }
 
 // heldOut reports whether mpathd keeps the path out of use although its check may pass: failed by
@@ -109,6 +115,8 @@ type mpath struct {
 	err                                   string // the last error acting on this map, for show
 
 	st mapStats // polling core: sampled devices, planned weights
+
+	pr prState // persistent reservation (reservation.go)
 }
 
 func (m *mpath) uuid() string { return "mpath-" + m.wwid }
@@ -302,6 +310,10 @@ func (m *mpath) snapshot() api.Map {
 		Queueing:      m.queueingSnapshot(),
 		ReadOnly:      m.info.ReadOnly,
 		DMState:       "active",
+	}
+	if m.pr.src != config.PRKeyNone {
+		r := m.prInfo()
+		am.Reservation = &r
 	}
 	if m.exists {
 		am.DM = fmt.Sprintf("dm-%d", m.info.Dev.Minor)

@@ -227,6 +227,7 @@ func (s *shard) absorbStatus(m *mpath) {
 		}
 		if ps.Failed && !p.dmFailed && p.checked && p.state.Usable() {
 			p.recheck = true
+			p.prLeft()
 			kick = true
 			m.pathFaults++
 			d.log.Warn().Str("map", m.name).Str("path", p.info.Name).Msg("path failed by the kernel")

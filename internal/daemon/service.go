@@ -147,6 +147,7 @@ func (d *Daemon) Reconfigure(ctx context.Context) error {
 				}
 				f := m.paths[0].info
 				m.res = cfg.Resolve(m.wwid, f.Vendor, f.Model, f.Rev)
+				s.prLoad(m)
 				m.retryCreate()
 				m.relaid = true
 				for _, p := range m.paths {

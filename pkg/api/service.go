@@ -54,6 +54,19 @@ type Service interface {
 	// table loads); "" = every map.
 	ResetStats(ctx context.Context, mapName string) error
 
+	// Reservation is a map's persistent reservation state (getprstatus,
+	// getprkey, getprhold), from the snapshot.
+	Reservation(mapName string) (Reservation, error)
+	// SetPRStatus records that mpathpersist registered (true) or
+	// unregistered the map's key (setprstatus, unsetprstatus).
+	SetPRStatus(ctx context.Context, mapName string, set bool) error
+	// SetPRKey records the map's key in the prkeys file ("" removes it);
+	// only for reservation_key "file" (setprkey, unsetprkey).
+	SetPRKey(ctx context.Context, mapName, key string) error
+	// SetPRHold records whether this host holds the reservation
+	// (setprhold, unsetprhold).
+	SetPRHold(ctx context.Context, mapName string, set bool) error
+
 	// Subscribe streams state changes until ctx ends, then closes the
 	// channel. A slow reader loses events, never blocks the daemon; it is
 	// told with an events_lost event. Hub implements this. Publish an

@@ -95,6 +95,34 @@ type Map struct {
 	PathFaults    uint64 `json:"path_faults"`
 	GroupSwitches uint64 `json:"group_switches"`
 	TableLoads    uint64 `json:"table_loads"`
+	// Reservation is the map's persistent reservation state; nil when the
+	// map has no reservation_key.
+	Reservation *Reservation `json:"reservation,omitempty"`
+}
+
+// Reservation is a map's SCSI-3 persistent reservation state, as
+// multipathd's getprstatus, getprkey and getprhold report it.
+type Reservation struct {
+	Map string `json:"map"`
+	// Status is "set" when the map's key is registered on the device (read
+	// from it, or told by mpathpersist), "unset" when it is not, "unknown"
+	// before any path answered: while it is set, every path that comes up
+	// is registered before it is used.
+	Status string `json:"status"`
+	// Hold is "set" while this host holds the reservation, "unset" or
+	// "unknown".
+	Hold string `json:"hold"`
+	// Key is the map's key, "0x…" with ":aptpl" when registered with
+	// APTPL; "" when it has none.
+	Key string `json:"key,omitempty"`
+	// KeySource is "conf" (reservation_key in the configuration), "file"
+	// (the prkeys file) or "".
+	KeySource string `json:"key_source,omitempty"`
+}
+
+// NoReservation is the state of a map without a reservation key.
+func NoReservation(mapName string) Reservation {
+	return Reservation{Map: mapName, Status: "unset", Hold: "unset"}
 }
 
 // Queueing modes.

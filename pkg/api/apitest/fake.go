@@ -366,6 +366,34 @@ func (f *Fake) ForceQueueWithoutDaemon(ctx context.Context, force bool) error {
 // ResetStats implements api.Service.
 func (f *Fake) ResetStats(ctx context.Context, m string) error { return f.record("ResetStats", m) }
 
+// Reservation implements api.Service: the map's Reservation in the
+// topology, or none (status and hold unset).
+func (f *Fake) Reservation(mapName string) (api.Reservation, error) {
+	m, ok := f.Topology().Find(mapName)
+	if !ok {
+		return api.Reservation{}, api.Errorf(api.CodeNotFound, "no map %q", mapName)
+	}
+	if m.Reservation != nil {
+		return *m.Reservation, nil
+	}
+	return api.NoReservation(m.Name), nil
+}
+
+// SetPRStatus implements api.Service.
+func (f *Fake) SetPRStatus(ctx context.Context, m string, set bool) error {
+	return f.record("SetPRStatus", m, set)
+}
+
+// SetPRKey implements api.Service.
+func (f *Fake) SetPRKey(ctx context.Context, m, key string) error {
+	return f.record("SetPRKey", m, key)
+}
+
+// SetPRHold implements api.Service.
+func (f *Fake) SetPRHold(ctx context.Context, m string, set bool) error {
+	return f.record("SetPRHold", m, set)
+}
+
 // Subscribe implements api.Service.
 func (f *Fake) Subscribe(ctx context.Context) <-chan api.Event { return f.Hub.Subscribe(ctx) }
 
