@@ -12,11 +12,17 @@
 #   iscsi_portal_of sdX       the portal number (1 or 2) the device's session goes through
 #   iscsi_state sdX           its session's state: LOGGED_IN, FAILED, FREE
 #   iscsi_diag                emits diag.iscsi: sessions, node settings, target configfs
+#   iscsi_node_b [PORTAL...]  a second initiator on the same host: open-iscsi iface nodeB with its
+#                             own initiator name (ISCSI_IQN_B) logged in through the portals given
+#                             (default 1); prints its sd devices. Its paths are other I_T nexuses
+#                             to the same LUNs, for persistent reservations between two nodes.
+#   iscsi_initiator_of sdX    the initiator name of the device's session
 #
 # Initiator timeouts (iscsid.conf): nop-out every ISCSI_NOOP s, answer within ISCSI_NOOP s (default
 # 2 and 2), so a dead link is noticed within about 4 s; replacement_timeout stays open-iscsi's 120 s,
 # which the daemon under test is to replace with its fast_io_fail_tmo through recovery_tmo.
 ISCSI_IQN=iqn.2003-01.org.linux-iscsi.mpathd:san
+ISCSI_IQN_B=iqn.2003-01.org.linux-iscsi.mpathd:nodeb
 # iproute2's ip (netns, veth): busybox sh would run its own ip applet, which has neither.
 ip() { /bin/ip "$@"; }
 ISCSI_NOOP=${ISCSI_NOOP:-2}
@@ -35,6 +41,9 @@ iscsi_san() {
 		ip -n tgt$pn addr add 10.0.$pn.1/24 dev tgt$pn
 		ip -n tgt$pn link set tgt$pn up
 	done
+	# LIO writes persistent reservation (APTPL) state under its db_root, /var/target without
+	# /etc/target; a PR OUT whose state file cannot be written ends NOT READY.
+	mkdir -p /var/target/pr /var/target/alua
 	# The target: ramdisk LUNs with fixed serials (so fixed WWIDs), demo mode (no ACLs, no CHAP).
 	local tpg=$LIO/iscsi/$ISCSI_IQN/tpgt_1
 	mkdir -p "$tpg" || { fail "LIO: no iscsi fabric in configfs"; return 1; }
@@ -120,3 +129,25 @@ iscsi_diag() {
 $(for s in /sys/class/iscsi_session/session*; do echo "${s##*/} state=$(cat $s/state) recovery_tmo=$(cat $s/recovery_tmo)"; done)
 $(ip -br link; ip -n tgt1 -br link; ip -n tgt2 -br link)"
 }
+
+iscsi_node_b() {
+	local pn before d
+	[ $# -eq 0 ] && set -- 1
+	before=$(ls /sys/block | grep '^sd')
+	mkdir -p /etc/iscsi/ifaces
+	iscsiadm -m iface -I nodeB -o new >/tmp/iscsi.nodeb 2>&1 &&
+		iscsiadm -m iface -I nodeB -o update -n iface.initiatorname -v "$ISCSI_IQN_B" >>/tmp/iscsi.nodeb 2>&1 ||
+		{ fail "iface nodeB: $(cat /tmp/iscsi.nodeb)"; return 1; }
+	for pn in "$@"; do
+		iscsiadm -m discovery -t sendtargets -p 10.0.$pn.1 -I nodeB >>/tmp/iscsi.nodeb 2>&1 &&
+			iscsiadm -m node -T "$ISCSI_IQN" -p 10.0.$pn.1:3260 -I nodeB --login >>/tmp/iscsi.nodeb 2>&1 ||
+			{ fail "nodeB login on portal $pn: $(cat /tmp/iscsi.nodeb)"; return 1; }
+	done
+	wait_for 30 sh -c "[ \$(ls -d /sys/block/sd* | wc -l) -ge $(($(echo "$before" | grep -c .) + $#)) ]" ||
+		{ fail "nodeB: its paths did not appear"; return 1; }
+	for d in $(ls /sys/block | grep '^sd'); do
+		echo "$before" | grep -qx "$d" || echo "$d"
+	done
+}
+
+iscsi_initiator_of() { cat "/sys/class/iscsi_session/$(iscsi_session_of "$1")/initiatorname"; }

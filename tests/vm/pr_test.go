@@ -1,0 +1,175 @@
+package vm
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// prHelpers run Debian's mpathpersist and mpathd's on the same LUN state: both emits NAME_ours,
+// NAME_deb and their exit statuses.
+const prHelpers = iscsiHelpers + `
+both() {
+	local name=$1
+	shift
+	local out rc
+	out=$(/bin/mpathpersist "$@" 2>>/tmp/pr.err); rc=$?
+	emit ${name}_ours "$out"
+	emit ${name}_ours_rc $rc
+	out=$(/sbin/mpathpersist "$@" 2>>/tmp/pr.err); rc=$?
+	emit ${name}_deb "$out"
+	emit ${name}_deb_rc $rc
+}
+# write_rc DEV: a direct 64 KiB write to DEV, its exit status.
+write_rc() { dd if=/dev/zero of=$1 bs=4096 count=16 oflag=direct 2>/dev/null; echo $?; }
+conflicts() { dmesg | grep -c 'reservation conflict'; }
+`
+
+// TestVMPersistentReservation proves mpathpersist on a real SAN with persistent reservations: LIO
+// serving one LUN on two portals, node A = open-iscsi's default iface logged in to both (two
+// paths, two I_T nexuses, one map built by mpathd), node B = a second iface with its own initiator
+// name logged in to portal 1 (one raw path, blacklisted from the map).
+//
+//   - Debian's mpathpersist 0.9.4 and mpathd's print the same output (and exit status) for read
+//     keys, read reservation, read full status and report capabilities, on an empty LUN, with A
+//     registered and reserving, with B registered too, and after B is fenced;
+//   - A registers through mpathd's mpathpersist on the map: the key is on both of A's nexuses
+//     (READ FULL STATUS lists both, with their relative port ids); A reserves Write Exclusive –
+//     Registrants Only;
+//   - A's writes through the map succeed; B's direct writes on its raw path fail with RESERVATION
+//     CONFLICT (the kernel logs it) while B is not registered, and succeed once B registers;
+//   - fence_mpath's sequence against mpathd's mpathpersist: A registers its key with REGISTER AND
+//     IGNORE, reads the keys, preempts-and-aborts B's key; B is fenced (its key gone, its writes
+//     conflict), A keeps the reservation and writes.
+func TestVMPersistentReservation(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:       SAN{None: true},
+		ISCSI:     true,
+		Udev:      true, // Debian's mpathpersist finds the map's paths through udev
+		Commands:  []string{"./cmd/mpathd", "./cmd/multipath"},
+		HostTools: []string{"/sbin/mpathpersist", "/usr/bin/sg_persist"},
+		HostFiles: []string{"/lib/multipath"},
+		Timeout:   6 * time.Minute,
+		Script: prHelpers + `
+iscsi_san 1 || return 0
+set -- $(ls /sys/block | grep '^sd')
+PA1=$1 PA2=$2
+PB=$(iscsi_node_b 1) || return 0
+emit initiators "$(iscsi_initiator_of $PA1) $(iscsi_initiator_of $PA2) $(iscsi_initiator_of $PB)"
+ln -s /bin/multipath /bin/mpathpersist
+printf 'defaults {\n\tfind_multipaths no\n\tuser_friendly_names yes\n}\nblacklist {\n\tdevnode "^%s$"\n}\n' $PB > /etc/multipath.conf
+printf '[defaults]\npolling_interval = 1\n[blacklist]\ndevnode = ["^%s$"]\n' $PB > /tmp/c.toml
+start_mpathd --config /tmp/c.toml
+M=$(dmsetup ls --target multipath | awk '{ print $1; exit }')
+[ -n "$M" ] || { fail "no map"; iscsi_diag; return 0; }
+emit map_paths "$(dmsetup deps -o devname $M | sed 's/.*: //')"
+D=/dev/mapper/$M
+
+both keys0 --in --read-keys $D
+both res0 --in --read-reservation $D
+both fs0 --in --read-full-status $D
+both cap0 --in --report-capabilities $D
+
+# Node A registers on the map and reserves, Write Exclusive - Registrants Only.
+/bin/mpathpersist --out --register --param-sark=0xa1a1 $D; emit a_register_rc $?
+/bin/mpathpersist --out --reserve --param-rk=0xa1a1 --prout-type=5 $D; emit a_reserve_rc $?
+both keys1 -i -k $D
+both res1 -i -r $D
+both fs1 -i -s $D
+emit a_write_rc "$(write_rc $D)"
+c0=$(conflicts)
+emit b_write_unregistered_rc "$(write_rc /dev/$PB)"
+emit b_write_unregistered_conflicts $(($(conflicts) - c0))
+
+# Node B registers (as its fence_mpath "on" would, on its own device).
+sg_persist --out --register-ignore --param-sark=0xb2b2 /dev/$PB >/dev/null 2>&1; emit b_register_rc $?
+emit b_write_registered_rc "$(write_rc /dev/$PB)"
+both keys2 -i -k $D
+both fs2 -i -s $D
+
+# fence_mpath on A fences B: register own key (register-ignore), read keys, preempt-abort B's key.
+/bin/mpathpersist -o -I -S 0xa1a1 -d $D; emit fence_register_rc $?
+emit fence_keys "$(/bin/mpathpersist -i -k -d $D)"
+/bin/mpathpersist -o -A -K 0xa1a1 -S 0xb2b2 -T 5 -d $D; emit fence_preempt_rc $?
+c0=$(conflicts)
+emit b_write_fenced_rc "$(write_rc /dev/$PB)"
+emit b_write_fenced_conflicts $(($(conflicts) - c0))
+emit a_write_fenced_rc "$(write_rc $D)"
+both keys3 -i -k $D
+both res3 -i -r $D
+both fs3 -i -s $D
+`,
+	})
+	if t.Failed() {
+		return
+	}
+	ini := strings.Fields(res.Get("initiators"))
+	if len(ini) != 3 || ini[0] != ini[1] || ini[0] == ini[2] {
+		t.Fatalf("initiators of A's two paths and B's: %v, want A's twice and B's different", ini)
+	}
+	if n := len(strings.Fields(res.Get("map_paths"))); n != 2 {
+		t.Fatalf("map over %q, want A's two paths only", res.Get("map_paths"))
+	}
+	for _, step := range []string{"keys0", "res0", "fs0", "cap0", "keys1", "res1", "fs1", "keys2", "fs2", "keys3", "res3", "fs3"} {
+		ours, deb := res.Get(step+"_ours"), res.Get(step+"_deb")
+		if ours != deb || res.Get(step+"_ours_rc") != res.Get(step+"_deb_rc") {
+			t.Errorf("%s: mpathd's mpathpersist (exit %s):\n%s\nDebian's (exit %s):\n%s", step,
+				res.Get(step+"_ours_rc"), ours, res.Get(step+"_deb_rc"), deb)
+		}
+		if res.Get(step+"_ours_rc") != "0" {
+			t.Errorf("%s: exit %s", step, res.Get(step+"_ours_rc"))
+		}
+	}
+	t.Logf("read full status with A registered and reserving:\n%s", res.Get("fs1_ours"))
+	t.Logf("report capabilities:\n%s", res.Get("cap0_ours"))
+	want := map[string]string{
+		"a_register_rc": "0", "a_reserve_rc": "0", "a_write_rc": "0",
+		"b_register_rc": "0", "b_write_registered_rc": "0",
+		"fence_register_rc": "0", "fence_preempt_rc": "0", "a_write_fenced_rc": "0",
+	}
+	for k, v := range want {
+		if got := res.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	for _, k := range []string{"b_write_unregistered", "b_write_fenced"} {
+		if rc := res.Get(k + "_rc"); rc == "0" || rc == "" {
+			t.Errorf("%s_rc = %q: B wrote through a reservation it is not registered for", k, rc)
+		}
+		if n, _ := strconv.Atoi(res.Get(k + "_conflicts")); n < 1 {
+			t.Errorf("%s: %q kernel reports of a reservation conflict, want at least 1", k, res.Get(k+"_conflicts"))
+		}
+	}
+	if got := res.Get("keys0_ours"); !regexp.MustCompile(`^  PR generation=0x[0-9a-f]+, \t0 registered reservation key\.$`).MatchString(got) {
+		t.Errorf("keys on the fresh LUN: %q", got)
+	}
+	if got := res.Get("keys1_ours"); !strings.Contains(got, "2 registered reservation keys follow:\n    0xa1a1\n    0xa1a1") {
+		t.Errorf("after A registered on the map: %q, want 0xa1a1 on both of A's nexuses", got)
+	}
+	if got := res.Get("res1_ours"); !strings.Contains(got, "Key = 0xa1a1\n  scope = LU_SCOPE, type = Write Exclusive, registrants only") {
+		t.Errorf("reservation: %q", got)
+	}
+	// Both portals are in one target portal group, so one target port: A's two nexuses differ by
+	// their initiator ports, the ISIDs in the iSCSI TransportIDs.
+	fs1 := res.Get("fs1_ours")
+	ids := regexp.MustCompile(`(?m)^   iSCSI world wide unique port id: (\S+)$`).FindAllStringSubmatch(fs1, -1)
+	if strings.Count(fs1, "Key = 0xa1a1") != 2 || strings.Count(fs1, "<< Reservation holder >>") != 1 ||
+		len(ids) != 2 || ids[0][1] == ids[1][1] || !strings.HasPrefix(ids[0][1], ini[0]+",i,0x") || !strings.HasPrefix(ids[1][1], ini[0]+",i,0x") {
+		t.Errorf("full status does not show A's key on both of A's nexuses:\n%s", fs1)
+	}
+	if got := res.Get("keys2_ours"); !strings.Contains(got, "3 registered reservation keys follow:") || !strings.Contains(got, "0xb2b2") {
+		t.Errorf("after B registered: %q", got)
+	}
+	if got := res.Get("fence_keys"); !strings.Contains(got, "0xb2b2") || strings.Count(got, "0xa1a1") != 2 {
+		t.Errorf("fence_mpath's read keys: %q", got)
+	}
+	if got := res.Get("keys3_ours"); strings.Contains(got, "0xb2b2") || !strings.Contains(got, "2 registered reservation keys follow:") {
+		t.Errorf("after preempt-abort: %q, want only A's two registrations", got)
+	}
+	if got := res.Get("res3_ours"); !strings.Contains(got, "Key = 0xa1a1") {
+		t.Errorf("A lost the reservation fencing B: %q", got)
+	}
+}
