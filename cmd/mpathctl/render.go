@@ -116,6 +116,9 @@ func renderMapTree(w io.Writer, m api.Map, p paint) {
 			if path.Held != "" {
 				held = " held=" + path.Held
 			}
+			if path.Fallback != "" {
+				held += fmt.Sprintf(" checker=%s prio=%s fallback=%q", path.Checker, orDash(path.Prioritizer), path.Fallback)
+			}
 			fmt.Fprintf(w, "%s%s %s %s %s %s %s %s%s\n", stem, leaf, orDash(path.HCIL), path.Dev, orDash(path.DevT),
 				p.state(path.DMState), p.state(path.CheckerState), p.state(orDash(path.DevState)), held)
 		}

@@ -41,16 +41,14 @@ func (k kernelProber) Probe(ctx context.Context, m api.Map, p sysfs.Path) kernel
 	res := k.cfg.Resolve(m.WWID, p.Vendor, p.Model, p.Rev)
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	ck, err := checker.New(res.PathChecker)
-	if err != nil {
-		ck = checker.TUR{}
-	}
 	cp := &checker.Path{
-		Name:    p.Name,
-		HBTL:    p.HCTL.String(),
-		WWID:    p.WWID,
-		Attr:    checker.SysfsAttr(k.sysRoot, p.Name),
-		Timeout: time.Duration(max(p.Timeout, 1)) * time.Second,
+		Name:          p.Name,
+		HBTL:          p.HCTL.String(),
+		WWID:          p.WWID,
+		Attr:          checker.SysfsAttr(k.sysRoot, p.Name),
+		Timeout:       time.Duration(max(p.Timeout, 1)) * time.Second,
+		ByPathDir:     filepath.Join(k.devRoot, "disk", "by-path"),
+		PortalAddress: p.Transport.Address,
 	}
 	if p.Transport.NodeName != "" {
 		cp.WWN = p.Transport.NodeName + ":" + p.Transport.PortName
@@ -60,7 +58,9 @@ func (k kernelProber) Probe(ctx context.Context, m api.Map, p sysfs.Path) kernel
 		defer sg.Close()
 		cp.SG = sg
 	}
-	if ck.Name() == checker.NameDirectIO {
+	choice := checker.Choose(ctx, cp, res.CheckerSpec())
+	ck, pr := choice.Checker, choice.Prioritizer
+	if ck.Name() == checker.NameDirectIO || pr.Name() == checker.PrioNamePathLatency {
 		if d, err := checker.OpenDirect(dev); err == nil {
 			defer d.Close()
 			cp.Direct = d
@@ -74,19 +74,8 @@ func (k kernelProber) Probe(ctx context.Context, m api.Map, p sysfs.Path) kernel
 	if !r.State.Usable() {
 		return out
 	}
-	var pr checker.Prioritizer
-	switch {
-	case res.Prio != "":
-		pr, err = checker.NewPrioritizer(res.Prio, res.PrioArgs)
-	case res.DetectPrio:
-		pr = checker.DetectPrioritizer(ctx, cp)
-	default:
-		pr = checker.Const{}
-	}
-	if err == nil && pr != nil {
-		if v, err := pr.Prio(ctx, cp); err == nil {
-			out.Prio = v
-		}
+	if v, err := pr.Prio(ctx, cp); err == nil {
+		out.Prio = v
 	}
 	return out
 }

@@ -544,7 +544,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool
 
 func (d *Daemon) checkSpec(m *mpath, p sysfs.Path) CheckSpec {
 	r := d.cfg().Resolve(m.wwid, p.Vendor, p.Model, p.Rev)
-	spec := CheckSpec{Checker: r.PathChecker, Prio: r.Prio, PrioArgs: r.PrioArgs, DetectPrio: r.DetectPrio}
+	spec := CheckSpec{Spec: r.CheckerSpec()}
 	if t := d.cfg().Global().CheckerTimeout; t > 0 {
 		spec.Timeout = time.Duration(t) * time.Second
 	} else if p.Timeout > 0 {
@@ -686,7 +686,7 @@ func (s *shard) applyCheck(m *mpath, p *path, r CheckResult) {
 	}
 	old, first, confirm := p.state, !p.checked, p.recheck
 	if !first && !confirm && r.State == old && r.State.Usable() && (r.Prio == checker.PrioUndefined || r.Prio == p.prio) &&
-		(r.PrioName == "" || r.PrioName == p.prioName) && m.exists && m.inUse(p, d.now()) {
+		(r.PrioName == "" || r.PrioName == p.prioName) && r.Checker == p.checkerName && r.Fallback == p.fallback && m.exists && m.inUse(p, d.now()) {
 		// The same verdict on a path that carries I/O as it should: nothing to reconcile. Most
 		// results of a healthy SAN are this; what runs on time (holds, failback, no_path_retry)
 		// follows at the tick.
@@ -706,6 +706,13 @@ func (s *shard) applyCheck(m *mpath, p *path, r CheckResult) {
 	if r.PrioName != "" {
 		p.prioName = r.PrioName
 	}
+	if r.Fallback != p.fallback {
+		if r.Fallback != "" {
+			d.log.Warn().Str("map", m.name).Str("path", dev).Str("reason", r.Fallback).Msg("path checker or prioritizer fell back")
+		}
+		m.dirty = true
+	}
+	p.checkerName, p.fallback = r.Checker, r.Fallback
 	if old != r.State || first {
 		p.since = d.now()
 		ev := api.Event{Type: api.EventPathState, Map: m.name, Path: dev, Old: old.String(), New: r.State.String(), Reason: r.Reason}

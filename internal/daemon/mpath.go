@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,6 +25,9 @@ type path struct {
 	reason   string
 	prio     int
 	prioName string
+	// checkerName is the checker the monitor used (detection may replace the configured one);
+	// fallback says why a configured checker or prioritizer is not in use.
+	checkerName, fallback string
 	// dmFailed mirrors the path's A/F in the kernel's status line.
 	dmFailed  bool
 	failCount int
@@ -384,7 +388,9 @@ func pathSnapshot(p *path, now time.Time) api.Path {
 		CheckerState: p.state.String(),
 		DevState:     p.info.State,
 		Prio:         p.prio,
-		Checker:      p.spec.Checker,
+		Checker:      cmp.Or(p.checkerName, p.spec.Checker),
+		Prioritizer:  p.prioName,
+		Fallback:     p.fallback,
 		FailCount:    uint64(p.failCount),
 	}
 }

@@ -25,13 +25,11 @@ type Monitor interface {
 	CheckNow(dev string)
 }
 
-// CheckSpec says how to check one path and how to rate it.
+// CheckSpec says how to check one path and how to rate it: the configured checker and
+// prioritizer with the detection switches (checker.Choose applies them), and the command timeout.
 type CheckSpec struct {
-	Checker    string // "tur", "directio", "readsector0", "none"
-	Prio       string // "" with DetectPrio: detected; "" without: const
-	PrioArgs   string
-	DetectPrio bool
-	Timeout    time.Duration // 0: the device's SCSI timeout
+	checker.Spec
+	Timeout time.Duration // 0: the device's SCSI timeout
 }
 
 // CheckResult is one path check with the path's priority measured alongside.
@@ -40,6 +38,10 @@ type CheckResult struct {
 	Reason   string
 	Prio     int    // checker.PrioUndefined when it could not be read
 	PrioName string // the prioritizer actually used
+	// Checker is the checker actually used; Fallback says why the
+	// configured checker or prioritizer is not ("" when they are).
+	Checker  string
+	Fallback string
 	// Took is how long the check and the prioritizer took; 0 when not measured.
 	Took time.Duration
 }

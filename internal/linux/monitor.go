@@ -3,8 +3,10 @@ package linux
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 // that needs SCSI commands (alua) never runs on a daemon goroutine.
 type Monitor struct {
 	runner  *checker.Runner
+	log     *slog.Logger
 	sysRoot string // "/sys"
 	devRoot string // "/dev"
 
@@ -29,9 +32,9 @@ type Monitor struct {
 type watched struct {
 	added  time.Time
 	path   checker.Path
-	check  checker.Checker
-	prio   checker.Prioritizer // nil until the first check when detected
 	spec   daemon.CheckSpec
+	choice checker.Choice // valid once chosen
+	chosen bool
 	sg     *lazySG
 	direct *lazyDirect
 	last   daemon.CheckResult
@@ -47,7 +50,10 @@ type MonitorConfig struct {
 
 // NewMonitor makes a Monitor that hands every result to deliver.
 func NewMonitor(cfg MonitorConfig, deliver func(dev string, r daemon.CheckResult)) *Monitor {
-	m := &Monitor{sysRoot: cfg.SysRoot, devRoot: cfg.DevRoot, paths: map[string]*watched{}}
+	m := &Monitor{sysRoot: cfg.SysRoot, devRoot: cfg.DevRoot, paths: map[string]*watched{}, log: cfg.Logger}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
 	if m.sysRoot == "" {
 		m.sysRoot = "/sys"
 	}
@@ -72,7 +78,7 @@ func NewMonitor(cfg MonitorConfig, deliver func(dev string, r daemon.CheckResult
 			}
 			// The check function filled last; a check abandoned at its deadline did not.
 			if res.State != r.State || res.Reason != r.Reason {
-				res = daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined}
+				res = daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined, Checker: res.Checker, Fallback: res.Fallback}
 			}
 			deliver(id, res)
 		},
@@ -88,20 +94,8 @@ func (m *Monitor) Stats() checker.Stats { return m.runner.Stats() }
 
 // Watch implements daemon.Monitor.
 func (m *Monitor) Watch(p sysfs.Path, spec daemon.CheckSpec) {
-	ck, err := checker.New(spec.Checker)
-	if err != nil {
-		ck, _ = checker.New(checker.NameTUR)
-	}
-	var pr checker.Prioritizer
-	if spec.Prio != "" {
-		if pr, err = checker.NewPrioritizer(spec.Prio, spec.PrioArgs); err != nil {
-			pr = nil
-		}
-	} else if !spec.DetectPrio {
-		pr, _ = checker.NewPrioritizer(checker.PrioNameConst, "")
-	}
 	dev := filepath.Join(m.devRoot, p.Name)
-	w := &watched{added: time.Now(), check: ck, prio: pr, spec: spec, sg: &lazySG{name: dev}, direct: &lazyDirect{name: dev}}
+	w := &watched{added: time.Now(), spec: spec, sg: &lazySG{name: dev}, direct: &lazyDirect{name: dev}}
 	timeout := spec.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -114,6 +108,9 @@ func (m *Monitor) Watch(p sysfs.Path, spec daemon.CheckSpec) {
 		SG:      w.sg,
 		Direct:  w.direct,
 		Timeout: timeout,
+		// iet reads the portal from udev's by-path links, else from the iSCSI connection.
+		ByPathDir:     filepath.Join(m.devRoot, "disk", "by-path"),
+		PortalAddress: p.Transport.Address,
 	}
 	if bs, err := checker.SysfsBlockSize(m.sysRoot, p.Name); err == nil {
 		w.path.BlockSize = bs // 4Kn: one 4 KiB block, not 512 bytes the device refuses
@@ -137,19 +134,35 @@ func (m *Monitor) Watch(p sysfs.Path, spec daemon.CheckSpec) {
 
 func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Result {
 	start := time.Now()
-	r := w.check.Check(ctx, &w.path)
-	res := daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined}
+	if !w.chosen {
+		// Detection sends INQUIRY (and VPD 0xc9): it runs here, in the check's slot, never in
+		// Watch. A device that cannot be asked yet is asked again at its next check.
+		w.choice = checker.Choose(ctx, &w.path, w.spec.Spec)
+		w.chosen = w.choice.Final
+		m.log.Debug("path checker and prioritizer chosen", "path", name, "checker", w.choice.Checker.Name(),
+			"checker_source", w.choice.CheckerSource, "prio", w.choice.Prioritizer.Name(), "prio_source", w.choice.PrioSource, "final", w.chosen)
+	}
+	fallbacks := []string{w.choice.Fallback}
+	ck := w.choice.Checker
+	r := ck.Check(ctx, &w.path)
+	if r.State == checker.Wild && ck.Name() != checker.NameTUR {
+		// The configured vendor checker cannot work on this device (it refuses the vendor page):
+		// tur still tells whether the path carries I/O.
+		fallbacks = append(fallbacks, fmt.Sprintf("checker %s cannot check this device (%s): using tur", ck.Name(), r.Reason))
+		ck = checker.TUR{}
+		r = ck.Check(ctx, &w.path)
+	}
+	res := daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined, Checker: ck.Name()}
 	if r.State.Usable() {
-		pr := w.prio
-		if pr == nil {
-			pr = checker.DetectPrioritizer(ctx, &w.path)
-			w.prio = pr
-		}
+		pr := w.choice.Prioritizer
 		if v, err := m.prio(ctx, w, pr); err == nil {
 			res.Prio = v
+		} else {
+			fallbacks = append(fallbacks, fmt.Sprintf("prio %s failed: %v: priority undefined, the path keeps its last one", pr.Name(), err))
 		}
 		res.PrioName = pr.Name()
 	}
+	res.Fallback = joinNonEmpty(fallbacks)
 	res.Took = time.Since(start)
 	m.mu.Lock()
 	if m.paths[name] == w {
@@ -157,6 +170,16 @@ func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Resu
 	}
 	m.mu.Unlock()
 	return r
+}
+
+func joinNonEmpty(parts []string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // freshPath is how long after a path appears its sysfs ALUA state is not trusted.

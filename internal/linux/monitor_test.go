@@ -3,8 +3,10 @@ package linux
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -87,9 +89,9 @@ func TestMonitor(t *testing.T) {
 		prio string // prioritizer of a usable path
 	}{
 		// none only looks at the device state: usable, rated by the configured prioritizer.
-		{"none checker, const prio", "sdy", daemon.CheckSpec{Checker: checker.NameNone, Prio: checker.PrioNameConst}, checker.Up, checker.PrioNameConst},
+		{"none checker, const prio", "sdy", daemon.CheckSpec{Spec: checker.Spec{Checker: checker.NameNone, Prio: checker.PrioNameConst}}, checker.Up, checker.PrioNameConst},
 		// An offline device is down before any I/O.
-		{"offline device", "sdz", daemon.CheckSpec{Checker: "tur"}, checker.Down, ""},
+		{"offline device", "sdz", daemon.CheckSpec{Spec: checker.Spec{Checker: "tur"}}, checker.Down, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m.Watch(path(tt.dev), tt.spec)
@@ -110,24 +112,59 @@ func TestMonitor(t *testing.T) {
 // unchecked.
 func TestMonitorFallbacks(t *testing.T) {
 	res := &results{got: map[string][]daemon.CheckResult{}, new: make(chan struct{}, 1)}
-	m := NewMonitor(MonitorConfig{PollingInterval: time.Hour, MaxPollingInterval: time.Hour, SysRoot: sysTree(t), DevRoot: t.TempDir()}, res.deliver)
+	sys, dev := sysTree(t), t.TempDir()
+	m := NewMonitor(MonitorConfig{PollingInterval: time.Hour, MaxPollingInterval: time.Hour, SysRoot: sys, DevRoot: dev}, res.deliver)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	// sdy runs but has no node under DevRoot: tur cannot open it.
-	m.Watch(sysfs.Path{Name: "sdy", WWID: "w"}, daemon.CheckSpec{Checker: "no-such-checker", Prio: "no-such-prio", Timeout: time.Second})
+	m.Watch(sysfs.Path{Name: "sdy", WWID: "w"}, daemon.CheckSpec{Spec: checker.Spec{Checker: "no-such-checker", Prio: "no-such-prio"}, Timeout: time.Second})
 	r := res.first(t, "sdy")
 	if r.State != checker.Down || r.Reason == "" {
 		t.Errorf("unknown checker on a path without a node: %+v, want tur's down with a reason", r)
 	}
 	m.Unwatch("sdy")
-	m.Watch(sysfs.Path{Name: "sdx", WWID: "w"}, daemon.CheckSpec{Checker: checker.NameNone, Prio: "no-such-prio"})
-	if r := res.first(t, "sdx"); r.State != checker.Up || r.PrioName == "" || r.PrioName == "no-such-prio" {
-		t.Errorf("unknown prioritizer: %+v, want a detected one", r)
-	} else {
-		t.Logf("unknown prioritizer replaced by %s (prio %d)", r.PrioName, r.Prio)
+	if !strings.Contains(r.Fallback, `path_checker "no-such-checker" is unknown: using tur`) || r.Checker != checker.NameTUR {
+		t.Errorf("unknown checker: checker %q, fallback %q; want tur, named", r.Checker, r.Fallback)
+	}
+	m.Unwatch("sdy")
+	for i, tc := range []struct {
+		name     string
+		spec     checker.Spec
+		state    checker.State
+		prio     string
+		fallback string
+	}{
+		{"unknown prioritizer", checker.Spec{Checker: checker.NameNone, Prio: "no-such-prio"}, checker.Up, checker.PrioNameConst,
+			`prio no-such-prio: checker: unknown prioritizer "no-such-prio": using const`},
+		{"bad prio_args", checker.Spec{Checker: checker.NameNone, Prio: checker.PrioNamePathLatency, PrioArgs: "io_num=1000"}, checker.Up, checker.PrioNameConst,
+			"prio path_latency: checker: path_latency: io_num=1000 is outside [2, 200]: using const"},
+		{"prioritizer fails", checker.Spec{Checker: checker.NameNone, Prio: checker.PrioNameRDAC}, checker.Up, checker.PrioNameRDAC,
+			"prio rdac failed"},
+		// sdx is a regular file: SG_IO is not supported, so rdac cannot work and tur takes over.
+		{"vendor checker cannot work", checker.Spec{Checker: checker.NameRDAC, Prio: checker.PrioNameConst}, checker.Wild, "",
+			"checker rdac cannot check this device"},
+	} {
+		// A path of its own per case (a running device whose node is a regular file, which has no
+		// SG_IO), so no result of an earlier case is taken for this one.
+		name := fmt.Sprintf("sd%c", 'a'+i)
+		if err := os.MkdirAll(filepath.Join(sys, "block", name, "device"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sys, "block", name, "device", "state"), []byte("running\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dev, name), make([]byte, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m.Watch(sysfs.Path{Name: name, WWID: "w"}, daemon.CheckSpec{Spec: tc.spec})
+		r := res.first(t, name)
+		if r.State != tc.state || r.PrioName != tc.prio || !strings.Contains(r.Fallback, tc.fallback) {
+			t.Errorf("%s: %+v; want %v, prio %q, fallback %q", tc.name, r, tc.state, tc.prio, tc.fallback)
+		}
+		m.Unwatch(name)
 	}
 }
 

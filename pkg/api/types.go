@@ -163,9 +163,13 @@ type Path struct {
 	CheckerState string `json:"checker_state"` // up | down | ghost | pending | timeout | disconnected | unchecked
 	DevState     string `json:"dev_state"`     // sysfs state: running, offline, blocked, transport-offline
 	Prio         int    `json:"prio"`
-	Checker      string `json:"checker,omitempty"` // "tur"
-	FailCount    uint64 `json:"fail_count"`        // from the dm status line
-	Marginal     bool   `json:"marginal,omitempty"`
+	Checker      string `json:"checker,omitempty"` // "tur": the one in use, detected or configured
+	// Prioritizer is the prioritizer in use ("alua"); Fallback says why the configured checker or
+	// prioritizer is not in use, or why the prioritizer failed ("" when all is as configured).
+	Prioritizer string `json:"prioritizer,omitempty"`
+	Fallback    string `json:"fallback,omitempty"`
+	FailCount   uint64 `json:"fail_count"` // from the dm status line
+	Marginal    bool   `json:"marginal,omitempty"`
 	// Weight is the selector's current share of I/O for this path (0–100).
 	Weight int `json:"weight"`
 	// Held says why mpathd keeps the path failed although its check may pass: HeldAdmin until

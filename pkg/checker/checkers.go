@@ -24,6 +24,9 @@ const (
 	NameNone        = "none"
 )
 
+// CheckerNames lists every checker New knows.
+var CheckerNames = []string{NameTUR, NameDirectIO, NameReadSector0, NameNone, NameRDAC, NameEMCClariion, NameHPSW}
+
 // New returns the checker with this name.
 func New(name string) (Checker, error) {
 	switch name {
@@ -35,6 +38,12 @@ func New(name string) (Checker, error) {
 		return ReadSector0{}, nil
 	case NameNone:
 		return None{}, nil
+	case NameRDAC:
+		return RDAC{}, nil
+	case NameEMCClariion:
+		return &EMCClariion{}, nil
+	case NameHPSW:
+		return HPSW{}, nil
 	}
 	return nil, fmt.Errorf("checker: unknown path checker %q", name)
 }

@@ -268,13 +268,13 @@ func TestNone(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	for _, n := range []string{NameTUR, NameDirectIO, NameReadSector0, NameNone} {
+	for _, n := range CheckerNames {
 		c, err := New(n)
 		if err != nil || c.Name() != n {
 			t.Errorf("New(%q) = %v, %v", n, c, err)
 		}
 	}
-	if _, err := New("emc_clariion"); err == nil {
+	if _, err := New("cciss_tur"); err == nil {
 		t.Error("no error for an unknown checker")
 	}
 }

@@ -176,11 +176,16 @@ func TestGuestChecker(t *testing.T) {
 			sys, err1 := checker.Sysfs{}.Prio(context.Background(), sp.p)
 			alua, err2 := checker.ALUA{}.Prio(context.Background(), sp.p)
 			info, _ := checker.ReadALUA(context.Background(), sp.p)
-			det := checker.DetectPrioritizer(context.Background(), sp.p).Name()
-			record(t, fmt.Sprintf("prio.%d", sp.host%3), "sysfs=%d alua=%d detect=%s tpg=0x%x state=%v", sys, alua, det, info.GroupID, info.State)
-			if err1 != nil || err2 != nil || sys != w.prio || alua != w.prio || det != checker.PrioNameSysfs {
-				t.Errorf("%s (host%d): sysfs %d (%v), alua %d (%v), detect %s; want %d, %d, sysfs",
-					sp.name, sp.host, sys, err1, alua, err2, det, w.prio, w.prio)
+			// scsi_debug answers VPD 0xc9 with ILLEGAL REQUEST: ALUA, not RDAC.
+			found, err3 := checker.Detect(context.Background(), sp.p, true)
+			det := "none"
+			if pr := found.Prioritizer(); pr != nil {
+				det = pr.Name()
+			}
+			record(t, fmt.Sprintf("prio.%d", sp.host%3), "sysfs=%d alua=%d detect=%s checker=%s tpg=0x%x state=%v", sys, alua, det, found.Checker(), info.GroupID, info.State)
+			if err1 != nil || err2 != nil || err3 != nil || sys != w.prio || alua != w.prio || det != checker.PrioNameSysfs || found.Checker() != checker.NameTUR {
+				t.Errorf("%s (host%d): sysfs %d (%v), alua %d (%v), detect %s/%s (%v); want %d, %d, sysfs/tur",
+					sp.name, sp.host, sys, err1, alua, err2, det, found.Checker(), err3, w.prio, w.prio)
 			}
 			if wantTPG := uint16((sp.host+1)&0x7f) << 8; info.GroupID != wantTPG {
 				t.Errorf("%s: TPG 0x%x, want 0x%x", sp.name, info.GroupID, wantTPG)

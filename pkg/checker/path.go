@@ -35,6 +35,10 @@ type Path struct {
 	// BLKSSZGET): directio and readsector0 read exactly one block, and a
 	// 4Kn device refuses a 512-byte O_DIRECT read with EINVAL. 0 means 512.
 	BlockSize int
+	// ByPathDir is udev's /dev/disk/by-path, whose ip-ADDR links name an
+	// iSCSI path's portal (iet); "" skips it. PortalAddress is the address
+	// of the path's iSCSI connection in sysfs, used when no link names it.
+	ByPathDir, PortalAddress string
 	// Timeout bounds each SCSI command (the device's SCSI timeout, i.e.
 	// checker_timeout). 0 means 30 s. The kernel raises SG_IO timeouts
 	// below 7 s to 7 s on block devices.

@@ -55,9 +55,40 @@ func NewPrioritizer(name, args string) (Prioritizer, error) {
 	case PrioNameALUA:
 		return ALUA{ExclusivePrefBit: exclusivePrefBit(args)}, nil
 	case PrioNameWeightedPath:
-		return NewWeightedPath(args)
+		return ok(NewWeightedPath(args))
+	case PrioNameRDAC:
+		return RDACPrio{}, nil
+	case PrioNameEMC:
+		return EMCPrio{}, nil
+	case PrioNameHPSW:
+		return HPSWPrio{}, nil
+	case PrioNameHDS:
+		return HDSPrio{}, nil
+	case PrioNameONTAP:
+		return ONTAPPrio{}, nil
+	case PrioNameDataCore:
+		return ok(NewDataCore(args))
+	case PrioNameIET:
+		return ok(NewIET(args))
+	case PrioNamePathLatency:
+		return ok(NewPathLatency(args))
 	}
 	return nil, fmt.Errorf("checker: unknown prioritizer %q", name)
+}
+
+// ok keeps a constructor's nil pointer from becoming a non-nil interface.
+func ok[P Prioritizer](p P, err error) (Prioritizer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// PrioritizerNames lists every prioritizer NewPrioritizer knows.
+var PrioritizerNames = []string{
+	PrioNameConst, PrioNameSysfs, PrioNameALUA, PrioNameWeightedPath, PrioNameRandom,
+	PrioNameRDAC, PrioNameEMC, PrioNameHPSW, PrioNameHDS, PrioNameONTAP,
+	PrioNameDataCore, PrioNameIET, PrioNamePathLatency,
 }
 
 func exclusivePrefBit(args string) bool {
@@ -300,24 +331,4 @@ func (w *WeightedPath) Prio(_ context.Context, p *Path) (int, error) {
 		}
 	}
 	return 0, nil
-}
-
-// DetectPrioritizer picks the prioritizer as detect_prio does: a device
-// reporting TPGS gets sysfs when access_state is readable, else alua;
-// anything else gets const.
-func DetectPrioritizer(ctx context.Context, p *Path) Prioritizer {
-	if p.SG == nil {
-		return Const{}
-	}
-	var inq sgio.StdInquiry
-	err := retrySense(ctx, func() (err error) { inq, err = sgio.Inquiry(p.SG, p.timeout(ctx)); return })
-	if err != nil || inq.TPGS == sgio.TPGSNone {
-		return Const{}
-	}
-	if p.Attr != nil {
-		if _, err := p.Attr("access_state"); err == nil {
-			return Sysfs{}
-		}
-	}
-	return ALUA{}
 }

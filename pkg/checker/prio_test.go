@@ -179,7 +179,7 @@ func TestNewPrioritizer(t *testing.T) {
 	if p, _ := NewPrioritizer(PrioNameALUA, "exclusive_pref_bit"); !p.(ALUA).ExclusivePrefBit {
 		t.Error("exclusive_pref_bit ignored")
 	}
-	if _, err := NewPrioritizer("ontap", ""); err == nil {
+	if _, err := NewPrioritizer("nosuch", ""); err == nil {
 		t.Error("no error for an unknown prioritizer")
 	}
 	for range 100 {
@@ -189,23 +189,5 @@ func TestNewPrioritizer(t *testing.T) {
 	}
 	if v, _ := (Const{}).Prio(context.Background(), nil); v != 1 {
 		t.Errorf("const prio %d", v)
-	}
-}
-
-func TestDetectPrioritizer(t *testing.T) {
-	withState := attrs(map[string]string{"access_state": "standby"})
-	for _, tc := range []struct {
-		name string
-		p    *Path
-		want string
-	}{
-		{"tpgs and access_state", &Path{SG: aluaDevice(sgio.TPGSImplicit, 1, 0, false), Attr: withState}, PrioNameSysfs},
-		{"tpgs, no handler attached", &Path{SG: aluaDevice(sgio.TPGSExplicit, 1, 0, false), Attr: attrs(nil)}, PrioNameALUA},
-		{"no tpgs", &Path{SG: aluaDevice(sgio.TPGSNone, 1, 0, false), Attr: withState}, PrioNameConst},
-		{"no SG", &Path{Attr: withState}, PrioNameConst},
-	} {
-		if got := DetectPrioritizer(context.Background(), tc.p).Name(); got != tc.want {
-			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
-		}
 	}
 }

@@ -32,19 +32,9 @@ var notModelled = map[[3]string]string{
 }
 
 // notRun are values the table sets that mpathd's configuration takes (so the
-// entries compare equal) but the daemon does not run yet: mpconf warns about
-// them in a multipath.conf, and paths fall back to tur and to the detected
-// prioritizer (else const).
-var notRun = map[string]string{
-	"path_checker rdac":         "the rdac checker (LSI/Engenio, NetApp E-Series, IBM DS3k-5k, Dell MD) is not implemented",
-	"path_checker hp_sw":        "the hp_sw checker (HP active/passive MSA and HSG80) is not implemented",
-	"path_checker emc_clariion": "the emc_clariion checker (DGC CLARiiON/VNX) is not implemented",
-	"prio rdac":                 "the rdac prioritizer is not implemented",
-	"prio hp_sw":                "the hp_sw prioritizer is not implemented",
-	"prio emc":                  "the emc prioritizer is not implemented",
-	"prio hds":                  "the hds prioritizer (Hitachi DF) is not implemented",
-	"prio ontap":                "the ontap prioritizer (NetApp LUN) is not implemented",
-}
+// entries compare equal) but the daemon does not run: mpconf warns about them
+// in a multipath.conf. Empty: every checker and prioritizer of the table runs.
+var notRun = map[string]string{}
 
 // TestHWTableEqualsMultipathTools compares mpathd's built-in hardware table
 // with multipath-tools', entry by entry in order: the same vendor, product,

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mpathd/mpathd/pkg/checker"
 )
 
 // Origins of a resolved value, as printed by `mpathctl config explain`.
@@ -99,6 +101,18 @@ func (c *Config) Resolve(wwid, vendor, product, revision string) *Resolved {
 		r.origins["max_polling_interval"] = OriginBuiltin + " (4 × polling_interval)"
 	}
 	return r
+}
+
+// CheckerSpec is what the settings say about a path's checker and
+// prioritizer, for checker.Choose. TableChecker is the checker when a
+// devices entry sets it: detection probes for an RDAC array only when that
+// entry names rdac or none.
+func (r *Resolved) CheckerSpec() checker.Spec {
+	s := checker.Spec{Checker: r.PathChecker, Prio: r.Prio, PrioArgs: r.PrioArgs, DetectChecker: r.DetectChecker, DetectPrio: r.DetectPrio}
+	if strings.HasPrefix(r.origins["path_checker"], "devices[") {
+		s.TableChecker = r.PathChecker
+	}
+	return s
 }
 
 // Timeouts are the transport timeouts for one path.

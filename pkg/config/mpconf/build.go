@@ -262,7 +262,7 @@ func (b *builder) warnValue(n *Node, key, name, text string) {
 			b.warn(n, key, "the %s checker is not implemented by mpathd: paths are checked with tur", text)
 		}
 	case "prio":
-		if _, err := checker.NewPrioritizer(text, ""); err != nil && text != checker.PrioNameWeightedPath {
+		if !slices.Contains(checker.PrioritizerNames, text) {
 			b.warn(n, key, "the %s prioritizer is not implemented by mpathd: paths get the detected one (sysfs or alua on ALUA arrays), else const", text)
 		}
 	case "find_multipaths":

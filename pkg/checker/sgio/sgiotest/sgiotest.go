@@ -151,3 +151,101 @@ func RTPG(pgs ...PortGroup) []byte {
 	binary.BigEndian.PutUint32(b[0:4], uint32(len(b)-4))
 	return b
 }
+
+// Router answers each kind of command from its own field: a fake device
+// whose standard INQUIRY, VPD pages, TEST UNIT READY, READ and vendor
+// commands answer independently. A VPD page or vendor command it has no
+// answer for is refused with ILLEGAL REQUEST, invalid field in CDB (24/00).
+type Router struct {
+	Std    Response
+	VPD    map[uint8]Response
+	TUR    Response
+	Read   Response
+	Vendor map[byte]Response // by operation code
+}
+
+// Handle is a Device.Handler.
+func (r Router) Handle(cdb []byte) Response {
+	refused := Check(FixedSense(sgio.IllegalRequest, 0x24, 0))
+	switch {
+	case cdb[0] == sgio.OpInquiry && cdb[1]&1 == 0:
+		return r.Std
+	case cdb[0] == sgio.OpInquiry:
+		if resp, ok := r.VPD[cdb[2]]; ok {
+			return resp
+		}
+		return refused
+	case cdb[0] == sgio.OpTestUnitReady:
+		return r.TUR
+	case cdb[0] == sgio.OpRead10:
+		return r.Read
+	}
+	if resp, ok := r.Vendor[cdb[0]]; ok {
+		return resp
+	}
+	return refused
+}
+
+// VolumeAccess describes an RDAC volume access control page (VPD 0xC9).
+type VolumeAccess struct {
+	ID                     string // "vac1" when empty
+	PQ, PDT                uint8
+	Owner, IOShipping, AVT bool
+	PathPriority           uint8
+	State, AltState        sgio.AccessState
+	Reason                 uint8
+}
+
+// Bytes renders the page as RDAC firmware sends it: 48 bytes, page length 0x2c.
+func (v VolumeAccess) Bytes() []byte {
+	b := make([]byte, 48)
+	b[0] = v.PQ<<5 | v.PDT
+	b[1], b[3] = sgio.VPDVolumeAccess, 0x2c
+	id := v.ID
+	if id == "" {
+		id = "vac1"
+	}
+	copy(b[4:8], id)
+	if v.Owner {
+		b[8] |= 0x01
+	}
+	if v.IOShipping {
+		b[8] |= 0x20
+	}
+	if v.AVT {
+		b[8] |= 0x80
+	}
+	b[9] = v.PathPriority
+	b[10], b[11], b[12] = byte(v.State), v.Reason, byte(v.AltState)
+	return b
+}
+
+// UnitPathReport describes a DGC unit path report page (VPD 0xC0).
+type UnitPathReport struct {
+	LUNState, DefaultSP, PathSP, Format uint8
+	WWN                                 [16]byte
+	InitiatorType, FailoverMode         uint8
+	ArrayCommPath                       bool
+	LUNOperations                       uint8
+}
+
+// Healthy is a unit path report of a bound LUN on a host registered for
+// failover (initiator type 3, failover mode 4, arraycommpath on).
+func Healthy(state, defaultSP, pathSP uint8) UnitPathReport {
+	return UnitPathReport{LUNState: state, DefaultSP: defaultSP, PathSP: pathSP, InitiatorType: 3, FailoverMode: 4, ArrayCommPath: true,
+		WWN: [16]byte{0x60, 0x06, 0x01, 0x60, 0x1c, 0x20, 0x2a, 0x00, 0x7a, 0x5b, 0x21, 0x4f, 0x01, 0x8c, 0xe3, 0x11}}
+}
+
+// Bytes renders the page: 64 bytes.
+func (u UnitPathReport) Bytes() []byte {
+	b := make([]byte, 64)
+	b[1], b[3] = sgio.VPDUnitPathReport, 60
+	b[4], b[5], b[8], b[9] = u.LUNState, u.DefaultSP, u.PathSP, u.Format
+	copy(b[10:26], u.WWN[:])
+	b[27], b[28] = u.InitiatorType, u.FailoverMode
+	if u.ArrayCommPath {
+		b[30] = 0x04
+	}
+	b[48] = u.LUNOperations
+	return b
+}
