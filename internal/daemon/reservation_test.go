@@ -14,6 +14,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/checker/sgio"
+	"github.com/mpathd/mpathd/pkg/mpathcompat"
 	"github.com/mpathd/mpathd/pkg/prkeys"
 	"github.com/mpathd/mpathd/pkg/scsipr"
 	"github.com/mpathd/mpathd/pkg/scsipr/scsiprtest"
@@ -407,5 +408,54 @@ func TestPRStatusCommands(t *testing.T) {
 	r2 := newRig(t, san(2, 1), "", nil)
 	if res := r2.reservation(lun0); res != api.NoReservation(lun0) {
 		t.Errorf("no key: %+v", res)
+	}
+}
+
+// mpathpersist's conversation with the daemon, through multipathd's socket commands, on the
+// daemon core: the key it sets is kept, and the status follows.
+func TestPRSocketCommands(t *testing.T) {
+	lu := &scsiprtest.Target{}
+	pr := newFakePR(lu, "sda", "sdb")
+	keys := prkeys.New(filepath.Join(t.TempDir(), "prkeys"))
+	r := newPRRig(t, san(2, 1), "[[multipaths]]\nwwid = \""+lun0+"\"\nalias = \"mpatha\"\nreservation_key = \"file\"\n", pr, keys)
+	r.settle()
+	srv := &mpathcompat.Server{Service: r.d, Version: "test"}
+	ctx := t.Context()
+	for _, step := range []struct{ cmd, want string }{
+		{"getprstatus map mpatha", "unset\n"},
+		{"getprkey map mpatha", "none\n"},
+		{"getprhold map mpatha", "unset\n"},
+		{"setprkey map mpatha key 0x1234abcd:aptpl", "ok\n"},
+		{"getprkey map mpatha", "0x1234abcd:aptpl\n"},
+		{"setprstatus map mpatha", "ok\n"},
+		{"getprstatus map mpatha", "set\n"},
+		{"setprhold map mpatha", "ok\n"},
+		{"getprhold map mpatha", "set\n"},
+		{"unsetprhold map mpatha", "ok\n"},
+		{"getprhold map mpatha", "unset\n"},
+		{"setprkey map mpatha key 0xnothex", "fail\n"},
+		{"getprstatus map nosuchmap", "fail\n"},
+	} {
+		r.settle()
+		if got := srv.Execute(ctx, step.cmd, true); got != step.want {
+			t.Errorf("%s: %q, want %q", step.cmd, got, step.want)
+		}
+	}
+	if k, ok, _, _ := keys.Get(lun0); !ok || k != (prkeys.Key{Key: 0x1234abcd, APTPL: true}) {
+		t.Errorf("prkeys file: %+v %v", k, ok)
+	}
+	for _, step := range []struct{ cmd, want string }{
+		{"unsetprstatus map mpatha", "ok\n"},
+		{"unsetprkey map mpatha", "ok\n"},
+		{"getprstatus map mpatha", "unset\n"},
+		{"getprkey map mpatha", "none\n"},
+	} {
+		r.settle()
+		if got := srv.Execute(ctx, step.cmd, true); got != step.want {
+			t.Errorf("%s: %q, want %q", step.cmd, got, step.want)
+		}
+	}
+	if _, ok, _, _ := keys.Get(lun0); ok {
+		t.Error("unsetprkey left the key in the prkeys file")
 	}
 }

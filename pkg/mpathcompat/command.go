@@ -30,6 +30,15 @@ const (
 	kwReconfigure
 	kwShutdown
 	kwQuit
+	kwGetPRStatus
+	kwSetPRStatus
+	kwUnsetPRStatus
+	kwGetPRKey
+	kwSetPRKey
+	kwUnsetPRKey
+	kwGetPRHold
+	kwSetPRHold
+	kwUnsetPRHold
 	// qualifiers
 	kwPaths
 	kwMaps
@@ -49,6 +58,8 @@ const (
 	kwJSON
 	kwLocal
 	kwAll
+	kwKey
+	kwPathlist
 )
 
 type keyword struct {
@@ -57,9 +68,8 @@ type keyword struct {
 	param bool // the next word is this keyword's parameter
 }
 
-// keywords is multipathd's vocabulary (the persistent-reservation and
-// marginal-path words are not offered). A word may be shortened to any prefix
-// that no other word shares.
+// keywords is multipathd's vocabulary (the marginal-path words are not
+// offered). A word may be shortened to any prefix that no other word shares.
 var keywords = []keyword{
 	{"list", kwList, false}, {"show", kwList, false},
 	{"add", kwAdd, false},
@@ -81,6 +91,10 @@ var keywords = []keyword{
 	{"topology", kwTopology, false}, {"config", kwConfig, false}, {"blacklist", kwBlacklist, false},
 	{"devices", kwDevices, false}, {"raw", kwRaw, false}, {"wildcards", kwWildcards, false},
 	{"format", kwFormat, true}, {"json", kwJSON, false}, {"local", kwLocal, false}, {"all", kwAll, false},
+	{"getprstatus", kwGetPRStatus, false}, {"setprstatus", kwSetPRStatus, false}, {"unsetprstatus", kwUnsetPRStatus, false},
+	{"getprkey", kwGetPRKey, false}, {"setprkey", kwSetPRKey, false}, {"unsetprkey", kwUnsetPRKey, false},
+	{"getprhold", kwGetPRHold, false}, {"setprhold", kwSetPRHold, false}, {"unsetprhold", kwUnsetPRHold, false},
+	{"key", kwKey, true}, {"pathlist", kwPathlist, true},
 }
 
 // findKeyword resolves a word: an exact match wins, else the one keyword the

@@ -70,6 +70,16 @@ var handlers = []handler{
 	{kwReconfigure, nil, "reconfigure", reconfigure},
 	{kwReconfigure, q(kwAll), "reconfigure all", reconfigure},
 	{kwShutdown, nil, "shutdown", shutdown},
+	{kwGetPRStatus, q(kwMap), "getprstatus map|multipath $map", getPR},
+	{kwSetPRStatus, q(kwMap), "setprstatus map|multipath $map", setPR},
+	{kwSetPRStatus, q(kwMap, kwPathlist), "setprstatus map|multipath $map pathlist $pathlist", setPR},
+	{kwUnsetPRStatus, q(kwMap), "unsetprstatus map|multipath $map", setPR},
+	{kwGetPRKey, q(kwMap), "getprkey map|multipath $map", getPR},
+	{kwSetPRKey, q(kwMap, kwKey), "setprkey map|multipath $map key $key", setPR},
+	{kwUnsetPRKey, q(kwMap), "unsetprkey map|multipath $map", setPR},
+	{kwGetPRHold, q(kwMap), "getprhold map|multipath $map", getPR},
+	{kwSetPRHold, q(kwMap), "setprhold map|multipath $map", setPR},
+	{kwUnsetPRHold, q(kwMap), "unsetprhold map|multipath $map", setPR},
 }
 
 func q(cs ...code) []code { slices.Sort(cs); return cs }
@@ -265,4 +275,45 @@ func shutdown(s *Server, _ context.Context, _ Command) (string, error) {
 	}
 	s.Shutdown()
 	return "", nil
+}
+
+// getPR answers getprstatus and getprhold with multipathd's words ("set",
+// "unset", "unknown") and getprkey with the key ("0x…", ":aptpl" when
+// registered with APTPL) or "none".
+func getPR(s *Server, _ context.Context, c Command) (string, error) {
+	r, err := s.Service.Reservation(mapTarget(c.Params[kwMap]))
+	if err != nil {
+		return "", err
+	}
+	switch c.Verb {
+	case kwGetPRStatus:
+		return r.Status + "\n", nil
+	case kwGetPRHold:
+		return r.Hold + "\n", nil
+	}
+	if r.Key == "" {
+		return "none\n", nil
+	}
+	return r.Key + "\n", nil
+}
+
+// setPR is what mpathpersist tells the daemon: the key it registers (kept in
+// the prkeys file), that the key is registered or no longer (so paths that
+// come up later are registered or not), and whether this host holds the
+// reservation. setprstatus's pathlist (the paths mpathpersist registered) is
+// accepted; the daemon registers every path that comes up anyway.
+func setPR(s *Server, ctx context.Context, c Command) (string, error) {
+	target := mapTarget(c.Params[kwMap])
+	svc := s.Service
+	return "", s.act(ctx, func(ctx context.Context) error {
+		switch c.Verb {
+		case kwSetPRStatus, kwUnsetPRStatus:
+			return svc.SetPRStatus(ctx, target, c.Verb == kwSetPRStatus)
+		case kwSetPRKey:
+			return svc.SetPRKey(ctx, target, c.Params[kwKey])
+		case kwUnsetPRKey:
+			return svc.SetPRKey(ctx, target, "")
+		}
+		return svc.SetPRHold(ctx, target, c.Verb == kwSetPRHold)
+	})
 }

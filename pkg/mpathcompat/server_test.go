@@ -594,3 +594,55 @@ func TestStatusAndDaemonWords(t *testing.T) {
 		}
 	}
 }
+
+// TestPRCommands: multipathd's persistent reservation commands, as
+// libmpathpersist sends them, with multipathd's replies.
+func TestPRCommands(t *testing.T) {
+	tests := []struct {
+		cmd, want string
+		calls     []string
+		root      bool
+	}{
+		{cmd: "getprstatus map mpatha", want: "set\n", root: true},
+		{cmd: "getprhold map mpatha", want: "unset\n", root: true},
+		{cmd: "getprkey map mpatha", want: "0xabc:aptpl\n", root: true},
+		{cmd: "getprkey map /dev/mapper/mpatha", want: "0xabc:aptpl\n", root: true},
+		{cmd: "getprkey multipath dm-1", want: "none\n", root: true},
+		{cmd: "getprstatus map mpathb", want: "unset\n", root: true},
+		{cmd: "getprhold map mpathb", want: "unset\n", root: true},
+		{cmd: "getprstatus map nosuchmap", want: "fail\n", root: true},
+		{cmd: "getprstatus map mpatha", want: "permission deny: need to be root\n"},
+		{cmd: "setprstatus map mpatha", want: "ok\n", calls: []string{"SetPRStatus mpatha true"}, root: true},
+		{cmd: `setprstatus map mpatha pathlist "sdb sdc"`, want: "ok\n", calls: []string{"SetPRStatus mpatha true"}, root: true},
+		{cmd: "unsetprstatus map /dev/dm-0", want: "ok\n", calls: []string{"SetPRStatus dm-0 false"}, root: true},
+		{cmd: "setprkey map mpatha key 0x123:aptpl", want: "ok\n", calls: []string{"SetPRKey mpatha 0x123:aptpl"}, root: true},
+		{cmd: "unsetprkey map mpatha", want: "ok\n", calls: []string{"SetPRKey mpatha "}, root: true},
+		{cmd: "setprhold map mpatha", want: "ok\n", calls: []string{"SetPRHold mpatha true"}, root: true},
+		{cmd: "unsetprhold map mpatha", want: "ok\n", calls: []string{"SetPRHold mpatha false"}, root: true},
+		{cmd: "setprkey map mpatha", root: true}, // no key: the command reference, as for any incomplete command
+		{cmd: "setprhold map mpatha", want: "permission deny: need to be root\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cmd, func(t *testing.T) {
+			s, f := rig(t)
+			top := f.Topology()
+			top.Maps[0].Reservation = &api.Reservation{Map: "mpatha", Status: "set", Hold: "unset", Key: "0xabc:aptpl", KeySource: "file"}
+			f.SetTopology(top)
+			got := s.Execute(t.Context(), tc.cmd, tc.root)
+			if tc.want == "" {
+				help("setprkey map mpatha: not found")(t, got)
+			} else if got != tc.want {
+				t.Errorf("reply %q, want %q", got, tc.want)
+			}
+			if calls := f.Calls(); !slices.Equal(calls, tc.calls) {
+				t.Errorf("calls = %q, want %q", calls, tc.calls)
+			}
+		})
+	}
+	// A refusal of the daemon (setprkey without reservation_key "file") is a bare fail.
+	s, f := rig(t)
+	f.FailNext("SetPRKey", api.Errorf(api.CodeInvalid, "reservation_key is not \"file\""))
+	if got := s.Execute(t.Context(), "setprkey map mpatha key 0x1", true); got != "fail\n" {
+		t.Errorf("refused setprkey: %q", got)
+	}
+}
