@@ -141,7 +141,8 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 	opts := daemon.Options{
 		Config: cfg, ConfigPath: cfgPath, Topology: fs, DM: client, Log: log, Version: version.String(),
 		WWIDs: linux.WWIDs{File: bindings.NewWWIDs(wwidsPath)}, Stats: stats, Transport: fs,
-		PR: linux.PRDevices{},
+		PR:    linux.PRDevices{},
+		Disks: &linux.Disks{},
 	}
 	if bf, warn, err := bindings.Open(bindingsPath, false); err != nil {
 		log.Warn().Err(err).Str("file", bindingsPath).Msg("bindings file unusable: new maps get WWID names")

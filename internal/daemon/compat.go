@@ -103,7 +103,7 @@ func (d *Daemon) SuspendMap(ctx context.Context, mapName string) error {
 // ResumeMap resumes a suspended map.
 func (d *Daemon) ResumeMap(ctx context.Context, mapName string) error {
 	return d.onMap(ctx, mapName, func(s *shard, m *mpath) error {
-		if _, err := d.dm.Resume(m.name, 0); err != nil {
+		if _, err := d.dm.Resume(m.name, d.mapUdevFlags(m)); err != nil {
 			return api.Errorf(api.CodeInternal, "resume %s: %v", m.name, err)
 		}
 		d.log.Info().Str("map", m.name).Msg("map resumed by the administrator")
@@ -122,13 +122,14 @@ func (d *Daemon) ReloadMap(ctx context.Context, mapName string) error {
 		if err != nil {
 			return api.Errorf(api.CodeInternal, "reload %s: build table: %v", m.name, err)
 		}
-		if err := dm.Reload(d.dm, m.name, m.size(), desired, 0); err != nil {
+		if err := dm.Reload(d.dm, m.name, m.size(), desired, d.mapUdevFlags(m)); err != nil {
 			return api.Errorf(api.CodeInternal, "reload %s: %v", m.name, err)
 		}
 		m.tableLoads++
 		d.log.Info().Str("map", m.name).Msg("table reloaded by the administrator")
 		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: "requested by the administrator"})
 		s.refresh(m)
+		m.parts.wanted = true // reload map is also how an administrator has the partition table read again
 		s.sync(m)
 		return nil
 	})

@@ -51,6 +51,9 @@ type Options struct {
 	PR PRDevices
 	// PRKeys is the prkeys file; nil: the one prkeys_file names.
 	PRKeys *prkeys.File
+	// Disks reads maps' partition tables (linux.Disks); nil: mpathd makes no partition maps (and
+	// leaves them to kpartx's udev rules).
+	Disks Disks
 }
 
 // Daemon is the multipath daemon core. Its input methods (PathChecked, PathsAdded, PathsRemoved,
@@ -95,6 +98,8 @@ type Daemon struct {
 	// flight, prSem bounds them.
 	prJobs atomic.Int64
 	prSem  chan struct{}
+	// partReads counts partition-table reads whose result has not reached its shard yet.
+	partReads atomic.Int64
 }
 
 // udevSlots bounds the udev waits in progress at once: each holds a thread in semtimedop.
@@ -515,6 +520,7 @@ func (s *shard) addPaths(wwid string, ps []sysfs.Path, gens []uint64, adopt bool
 			d.indexMap(m)
 			s.refresh(m)
 			d.log.Info().Str("map", m.name).Str("wwid", wwid).Msg("adopted live map")
+			m.parts.wanted = true
 		}
 		s.maps[wwid] = m
 	}
@@ -617,6 +623,7 @@ func (s *shard) adoptExisting(m *mpath, createErr error) bool {
 		return false
 	}
 	m.name, m.exists, m.err = dv.Name, true, ""
+	m.parts.wanted = true
 	d.indexMap(m)
 	s.refresh(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Msg("map appeared before mpathd created it: adopted")

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +121,8 @@ type mpath struct {
 
 	st mapStats // polling core: sampled devices, planned weights
 
-	pr prState // persistent reservation (reservation.go)
+	pr    prState   // persistent reservation (reservation.go)
+	parts partState // its partition maps
 }
 
 func (m *mpath) uuid() string { return "mpath-" + m.wwid }
@@ -310,6 +312,7 @@ func (m *mpath) snapshot() api.Map {
 		Failback:      m.res.Failback.String(),
 		PathFaults:    m.pathFaults,
 		GroupSwitches: m.groupSwitches,
+		Partitions:    slices.Clone(m.parts.names),
 		TableLoads:    m.tableLoads,
 		Queueing:      m.queueingSnapshot(),
 		ReadOnly:      m.info.ReadOnly,

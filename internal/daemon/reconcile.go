@@ -53,7 +53,7 @@ func (s *shard) sync(m *mpath) {
 		if sectors != m.sectors {
 			why = fmt.Sprintf("size %d → %d sectors", m.sectors, sectors)
 		}
-		if err := dm.Reload(d.dm, m.name, sectors, desired, 0); err != nil {
+		if err := dm.Reload(d.dm, m.name, sectors, desired, d.mapUdevFlags(m)); err != nil {
 			s.fail(m, "reload", err)
 			break
 		}
@@ -63,6 +63,7 @@ func (s *shard) sync(m *mpath) {
 		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
 		if sectors != m.sectors {
 			s.emit(api.Event{Type: api.EventMapResized, Map: m.name, Old: strconv.FormatUint(m.sectors, 10), New: strconv.FormatUint(sectors, 10)})
+			m.parts.wanted = true // a grown map may hold a grown table
 		}
 		s.refresh(m)
 	}
@@ -72,6 +73,7 @@ func (s *shard) sync(m *mpath) {
 	if changed {
 		s.refresh(m)
 	}
+	s.scanParts(m)
 }
 
 // cancelDeferredRemove takes back a pending deferred remove when paths come to the map, as
@@ -158,7 +160,7 @@ func (s *shard) create(m *mpath) bool {
 		s.fail(m, "build table", err)
 		return false
 	}
-	var flags dm.UdevFlags
+	flags := d.mapUdevFlags(m)
 	if !slices.ContainsFunc(m.paths, func(p *path) bool { return p.wanted(now) }) {
 		flags |= dm.MpathNoPaths
 	}
@@ -187,6 +189,7 @@ func (s *shard) create(m *mpath) bool {
 	s.emit(api.Event{Type: api.EventMapAdded, Map: m.name, Reason: fmt.Sprintf("%d paths", len(m.paths))})
 	s.remember(m)
 	s.refresh(m)
+	m.parts.wanted = true
 	return true
 }
 
@@ -553,10 +556,14 @@ func (s *shard) lastPathGone(m *mpath) bool {
 		delete(s.maps, m.wwid)
 		return false
 	}
-	open := m.info.OpenCount > 0
+	// A partition map in use is a user of the map; one that is not holds the map open once.
+	parts, perr := s.partsOf(m)
+	_, inUse := s.partsInUse(m)
+	opens := m.info.OpenCount
 	if info, err := d.dm.Info(m.name); err == nil {
-		open = info.OpenCount > 0
+		opens = info.OpenCount
 	}
+	open := perr != nil || inUse != nil || opens-int32(len(parts)) > 0
 	queueing := m.live.Features.QueueIfNoPath
 	mode := m.res.FlushOnLastDel
 	// An open map that queues is left alone, as multipath-tools leaves it: removing it, even
@@ -582,7 +589,12 @@ func (s *shard) lastPathGone(m *mpath) bool {
 			}
 		}
 	}
-	pending, err := d.dm.Remove(m.name, dm.RemoveOptions{Deferred: m.res.DeferredRemove || mode == config.FlushAlways && open})
+	deferred := m.res.DeferredRemove || mode == config.FlushAlways && open
+	if err := s.removeParts(m, parts, deferred); err != nil {
+		s.fail(m, "remove partitions", err)
+		return false
+	}
+	pending, err := d.dm.Remove(m.name, dm.RemoveOptions{Deferred: deferred})
 	if err != nil {
 		s.fail(m, "remove", err)
 		return false

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -185,6 +186,7 @@ func (d *Daemon) ResizeMap(ctx context.Context, mapName string) error {
 			}
 		}
 		want := m.size()
+		m.parts.wanted = true
 		s.sync(m)
 		if m.sectors != want {
 			return api.Errorf(api.CodeBusy, "map %s stays at %d sectors: its paths do not agree on a new size", m.name, m.sectors)
@@ -193,8 +195,9 @@ func (d *Daemon) ResizeMap(ctx context.Context, mapName string) error {
 	})
 }
 
-// FlushMap removes a map that nobody holds open, after switching its queueing off. Its paths are no
-// longer managed until they are added again (add path, reconfigure).
+// FlushMap removes a map that nobody holds open, after switching its queueing off. Its partition
+// maps (mpathd's or kpartx's) go first; an open partition keeps everything in place. Its paths are
+// no longer managed until they are added again (add path, reconfigure).
 func (d *Daemon) FlushMap(ctx context.Context, mapName string) error {
 	wwid, err := d.lookupMap(mapName)
 	if err != nil {
@@ -203,12 +206,24 @@ func (d *Daemon) FlushMap(ctx context.Context, mapName string) error {
 	return d.call(ctx, wwid, func(s *shard, m *mpath) error {
 		// Nothing is changed before the map is known to be unused: switching queueing off on an
 		// open map would fail the I/O it holds, and the remove would be refused anyway.
+		parts, err := s.partsInUse(m)
+		var open *errPartOpen
+		if errors.As(err, &open) {
+			return api.Errorf(api.CodeBusy, "map %s: %v", m.name, err)
+		}
+		if err != nil {
+			return api.Errorf(api.CodeInternal, "flush %s: %v", m.name, err)
+		}
 		info, err := d.dm.Info(m.name)
 		if err != nil {
 			return api.Errorf(api.CodeInternal, "flush %s: cannot tell whether it is open: %v", m.name, err)
 		}
-		if info.OpenCount > 0 {
-			return api.Errorf(api.CodeBusy, "map %s is open (%d openers)", m.name, info.OpenCount)
+		// Each partition map's table holds the map open once.
+		if n := info.OpenCount - int32(len(parts)); n > 0 {
+			return api.Errorf(api.CodeBusy, "map %s is open (%d openers)", m.name, n)
+		}
+		if err := s.removeParts(m, parts, false); err != nil {
+			return api.Errorf(api.CodeBusy, "flush %s: %v", m.name, err)
 		}
 		if m.live.Features.QueueIfNoPath {
 			if err := dm.FailIfNoPath(d.dm, m.name); err != nil {

@@ -114,7 +114,12 @@ func apply(ctx context.Context, d *daemon.Daemon, b uevent.Batch, log *slog.Logg
 				d.PathChanged(e.DevName)
 			}
 		case uevent.KindDM:
-			// The dm event watcher sees every table event of our maps; a change uevent adds nothing.
+			// The dm event watcher sees every table event of our maps. A change uevent that no dm
+			// operation raised (it has no DM_COOKIE) is udev's watch after a partitioning tool
+			// closed the map, or `udevadm trigger`: the partition table may have changed.
+			if e.Action == uevent.Change && e.Env["DM_COOKIE"] == "" {
+				d.PartitionsChanged(e.DevName)
+			}
 		}
 	}
 	if len(removed) > 0 {

@@ -91,6 +91,9 @@ type Map struct {
 	Queueing Queueing `json:"queueing"`
 	Failback string   `json:"failback,omitempty"` // "immediate", "manual", "followover", "15"
 	Groups   []Group  `json:"groups"`
+	// Partitions are the names of the map's partition maps (<name>-part1, ...), when mpathd
+	// makes them.
+	Partitions []string `json:"partitions,omitempty"`
 	// Counters since the map was adopted.
 	PathFaults    uint64 `json:"path_faults"`
 	GroupSwitches uint64 `json:"group_switches"`
