@@ -13,7 +13,9 @@ import (
 	"github.com/mpathd/mpathd/internal/version"
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/checker/sgio"
+	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/kerneltopo"
+	"github.com/mpathd/mpathd/pkg/prkeys"
 	"github.com/mpathd/mpathd/pkg/scsipr"
 )
 
@@ -267,11 +269,12 @@ func runMpathpersist(ctx context.Context, e *env, args []string) int {
 	}
 	var code int
 	rc := withKernel(e, func(r kerneltopo.Reader) int {
-		m, paths, c := persistMap(ctx, e, r, a)
+		m, paths, conf, c := persistMap(ctx, e, r, a)
 		if c != prSuccess {
-			return c
+			code = c
+			return prSuccess
 		}
-		pr := &mapPR{e: e, m: m, paths: paths, a: a}
+		pr := &mapPR{e: e, m: m, paths: paths, a: a, conf: conf}
 		if a.in {
 			code = pr.in(ctx)
 		} else {
@@ -294,30 +297,30 @@ type prPath struct {
 
 // persistMap resolves the device argument to a map and lists its paths,
 // checked as multipath -ll checks them.
-func persistMap(ctx context.Context, e *env, r kerneltopo.Reader, a persistArgs) (api.Map, []prPath, int) {
+func persistMap(ctx context.Context, e *env, r kerneltopo.Reader, a persistArgs) (api.Map, []prPath, *config.Resolved, int) {
 	if e.statDevice != nil {
 		if err := e.statDevice(a.device); err != nil {
 			fmt.Fprintf(e.stderr, "%s: error opening file (rw) fd=-1\n", a.device)
-			return api.Map{}, nil, prFileError
+			return api.Map{}, nil, nil, prFileError
 		}
 	}
 	t, err := r.Resolve(a.device)
 	if err != nil || t.Map == nil || t.Path != nil {
 		fmt.Fprintf(e.stderr, "%s: not a multipath device.\n", a.device)
-		return api.Map{}, nil, prDMMPError
+		return api.Map{}, nil, nil, prDMMPError
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mpathpersist: configuration: %v\n", err)
+		return api.Map{}, nil, nil, prSyntaxError
 	}
 	if e.prober != nil {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "mpathpersist: configuration: %v\n", err)
-			return api.Map{}, nil, prOther
-		}
 		r.Prober = e.prober(cfg)
 	}
 	top, err := r.Topology(ctx, func(d kerneltopo.MapDevice) bool { return d.Name == t.Map.Name })
 	if err != nil || len(top.Maps) != 1 {
 		fmt.Fprintf(e.stderr, "%s: devmap not registered.\n", t.Map.Name)
-		return api.Map{}, nil, prDMMPError
+		return api.Map{}, nil, nil, prDMMPError
 	}
 	m := top.Maps[0]
 	var paths []prPath
@@ -334,7 +337,7 @@ func persistMap(ctx context.Context, e *env, r kerneltopo.Reader, a persistArgs)
 			paths = append(paths, prPath{dev: p.Dev, host: host, usable: usable})
 		}
 	}
-	return m, paths, prSuccess
+	return m, paths, cfg.Resolve(m.WWID, m.Vendor, m.Product, ""), prSuccess
 }
 
 // mapPR sends persistent reservation commands down the paths of one map.
@@ -343,6 +346,7 @@ type mapPR struct {
 	m     api.Map
 	paths []prPath
 	a     persistArgs
+	conf  *config.Resolved // the map's settings: reservation_key, all_tg_pt, prkeys_file
 }
 
 func (pr *mapPR) logf(level int, format string, args ...any) {
@@ -604,17 +608,31 @@ func dumpHexTo(w io.Writer, b []byte, log bool) {
 	}
 }
 
-// out sends the PR OUT command down the paths the service action needs.
+// out sends the PR OUT command down the paths the service action needs,
+// after checking the keys against the map's reservation_key as
+// multipath-tools does: with reservation_key "file", a registration records
+// its new key in the daemon (which writes the prkeys file) before it is
+// sent; then the command must use the map's key, as the key it holds or
+// the key it registers.
 func (pr *mapPR) out(ctx context.Context) int {
 	a := pr.a
-	p := scsipr.OutParams{Key: a.rk, SAKey: a.sark, AllTgPt: a.allTgPt, APTPL: a.aptpl}
+	p := scsipr.OutParams{Key: a.rk, SAKey: a.sark, AllTgPt: a.allTgPt || pr.conf.AllTgPt, APTPL: a.aptpl}
 	registering := a.outSA == scsipr.Register || a.outSA == scsipr.RegisterIgnore
-	if registering && a.sark != 0 {
+	mapKey, fromFile := pr.mapKey()
+	if fromFile && a.sark != 0 && (a.outSA == scsipr.RegisterIgnore || a.outSA == scsipr.Register && (mapKey == 0 || a.rk == mapKey)) {
+		mapKey = a.sark
 		key := fmt.Sprintf("0x%x", a.sark)
 		if a.aptpl {
 			key += ":aptpl"
 		}
-		pr.tellDaemon(ctx, "setprkey map "+pr.m.Name+" key "+key)
+		if !pr.tellDaemon(ctx, "setprkey map "+pr.m.Name+" key "+key) {
+			fmt.Fprintf(pr.e.stderr, "%s: failed to set prkey for multipathd.\n", pr.m.Name)
+			return prDMMPError
+		}
+	}
+	if a.rk != mapKey && a.sark != mapKey && (a.sark != 0 || a.outSA != scsipr.RegisterIgnore) {
+		fmt.Fprintf(pr.e.stderr, "%s: configured reservation key doesn't match: 0x%x\n", pr.m.Name, mapKey)
+		return prSyntaxError
 	}
 	var err error
 	switch a.outSA {
@@ -647,24 +665,46 @@ func (pr *mapPR) out(ctx context.Context) int {
 	return prSuccess
 }
 
+// mapKey returns the map's configured reservation key (0: none) and
+// whether it comes from the prkeys file.
+func (pr *mapPR) mapKey() (uint64, bool) {
+	switch pr.conf.ReservationKey.Source {
+	case config.PRKeyConfig:
+		return pr.conf.ReservationKey.Key, false
+	case config.PRKeyFile:
+		k, ok, _, err := prkeys.New(pr.conf.PRKeysFile).Get(pr.m.WWID)
+		if err != nil {
+			pr.logf(1, "%s: %v", pr.m.Name, err)
+		}
+		if ok {
+			return k.Key, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
 // errNoPath is returned when the map has no usable path.
 var errNoPath = errors.New("no path available")
 
 // tellDaemon sends one of multipathd's persistent reservation commands
 // (setprkey, setprstatus, unsetprstatus, unsetprkey), so that the daemon
-// registers the key on paths that come up later. A daemon that is not
-// running or refuses leaves the registrations made here as they are.
-func (pr *mapPR) tellDaemon(ctx context.Context, cmd string) {
+// registers the key on paths that come up later, and reports whether the
+// daemon answered ok. Only setprkey's failure stops mpathpersist, as in
+// multipath-tools: without the daemon the registrations made here stand.
+func (pr *mapPR) tellDaemon(ctx context.Context, cmd string) bool {
 	c, err := pr.e.dial(ctx)
 	if err != nil {
 		pr.logf(2, "%s: %s: %v", pr.m.Name, cmd, err)
-		return
+		return false
 	}
 	defer c.Close()
 	reply, err := c.Do(ctx, cmd)
-	if err != nil || strings.HasPrefix(reply, "fail") {
+	if err != nil || reply != "ok\n" {
 		pr.logf(2, "%s: %s: %q %v", pr.m.Name, cmd, reply, err)
+		return false
 	}
+	return true
 }
 
 // onePath sends the command down the first usable path, as

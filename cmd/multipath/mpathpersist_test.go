@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/checker/sgio"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/kerneltopo"
+	"github.com/mpathd/mpathd/pkg/prkeys"
 	"github.com/mpathd/mpathd/pkg/scsipr"
 	"github.com/mpathd/mpathd/pkg/scsipr/scsiprtest"
 )
@@ -32,6 +36,19 @@ func newPRRig(t *testing.T) *prRig {
 	r.states = staticProber{"sda": {State: api.CheckerUp}, "sdc": {State: api.CheckerUp},
 		"sdb": {State: api.CheckerUp}, "sdd": {State: api.CheckerDown}}
 	r.e.prober = func(*config.Config) prober { return r.states }
+	// reservation_key "file": the daemon keeps the key in the prkeys file,
+	// as multipathd does when mpathpersist sends setprkey.
+	keys := filepath.Join(t.TempDir(), "prkeys")
+	r.e.loadConfig = func() (*config.Config, error) {
+		return config.Parse([]byte("[defaults]\nreservation_key = \"file\"\nprkeys_file = \""+keys+"\"\n"), "test.toml")
+	}
+	r.e.dial = func(ctx context.Context) (conn, error) {
+		c, err := r.daemon.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return prkeysDaemon{c, prkeys.New(keys)}, nil
+	}
 	r.e.openSG = func(dev string) (sgio.Device, func(), error) {
 		n, ok := r.nexus[dev]
 		if !ok {
@@ -40,6 +57,31 @@ func newPRRig(t *testing.T) *prRig {
 		return n, func() {}, nil
 	}
 	return r
+}
+
+// prkeysDaemon records setprkey/unsetprkey for mpatha in the prkeys file.
+type prkeysDaemon struct {
+	conn
+	f *prkeys.File
+}
+
+func (d prkeysDaemon) Do(ctx context.Context, cmd string) (string, error) {
+	reply, err := d.conn.Do(ctx, cmd)
+	if err != nil || reply != "ok\n" {
+		return reply, err
+	}
+	if k, ok := strings.CutPrefix(cmd, "setprkey map mpatha key "); ok {
+		key, err := prkeys.ParseKeyFlags(k)
+		if err != nil {
+			return "fail\n", nil
+		}
+		err = d.f.Set(wwidA, key)
+		return "ok\n", err
+	}
+	if cmd == "unsetprkey map mpatha" {
+		return "ok\n", d.f.Set(wwidA, prkeys.Key{})
+	}
+	return reply, nil
 }
 
 func (r *prRig) must(t *testing.T, args ...string) string {
@@ -167,6 +209,41 @@ func TestMpathpersistPathDown(t *testing.T) {
 	r.states["sdc"] = kerneltopo.Probe{State: api.CheckerDown}
 	if code := r.run("mpathpersist", "-i", "-k", "mpatha"); code != prDMMPError || !strings.Contains(r.errOut.String(), "Persistent Reserve IN command failed") {
 		t.Errorf("no usable path: exit %d, %q", code, r.errOut)
+	}
+}
+
+// The keys of a PR OUT must be the map's reservation_key, as in multipath-tools.
+func TestMpathpersistKeyChecks(t *testing.T) {
+	r := newPRRig(t)
+	// reservation_key "file" and the daemon down: the key cannot be recorded.
+	r.daemon.down = true
+	if code := r.run("mpathpersist", "-o", "-G", "-S", "abc", "mpatha"); code != prDMMPError ||
+		!strings.Contains(r.errOut.String(), "failed to set prkey for multipathd") || r.nexus["sda"].Key() != 0 {
+		t.Errorf("register with the daemon down: exit %d, %q", code, r.errOut)
+	}
+	r.daemon.down = false
+	r.must(t, "-o", "-G", "-S", "abc", "mpatha")
+	if code := r.run("mpathpersist", "-o", "-R", "-K", "def", "-T", "5", "mpatha"); code != prSyntaxError ||
+		!strings.Contains(r.errOut.String(), "configured reservation key doesn't match: 0xabc") {
+		t.Errorf("reserve with another key: exit %d, %q", code, r.errOut)
+	}
+	// A key written in the configuration.
+	r.e.loadConfig = func() (*config.Config, error) {
+		return config.Parse([]byte("[defaults]\nreservation_key = \"0x123\"\n"), "test.toml")
+	}
+	if code := r.run("mpathpersist", "-o", "-P", "-K", "abc", "-S", "b", "-T", "5", "mpatha"); code != prSyntaxError ||
+		!strings.Contains(r.errOut.String(), "doesn't match: 0x123") {
+		t.Errorf("preempt with a key not configured: exit %d, %q", code, r.errOut)
+	}
+	r.daemon.sent = nil
+	r.must(t, "-o", "-G", "-K", "abc", "-S", "123", "mpatha")
+	if r.nexus["sda"].Key() != 0x123 || r.nexus["sdc"].Key() != 0x123 || slices.Contains(r.daemon.sent, "setprkey map mpatha key 0x123") {
+		t.Errorf("key change to the configured key: sda %#x, daemon told %q", r.nexus["sda"].Key(), r.daemon.sent)
+	}
+	// No reservation_key at all: only commands with a zero key pass.
+	r.e.loadConfig = func() (*config.Config, error) { return config.Builtin(), nil }
+	if code := r.run("mpathpersist", "-o", "-A", "-K", "123", "-S", "b", "-T", "5", "mpatha"); code != prSyntaxError {
+		t.Errorf("preempt-abort without reservation_key: exit %d", code)
 	}
 }
 
