@@ -121,6 +121,18 @@ func init() {
 		cmd("config import", "print /etc/multipath.conf (with conf.d) as the equivalent mpathd.toml", "", runImport),
 		cmd("config import FILE", "print a multipath.conf file as the equivalent mpathd.toml",
 			"What mpathd does not implement is listed as comments at the top.", runImport),
+		withJSON(cmd("show reservation NAME", "a map's persistent reservation: its key, whether it is registered, held",
+			"status set: the map's key is registered on the device, and every path that comes up is\n"+
+				"registered with it before it is used; unset: it is not (never registered, unregistered,\n"+
+				"or preempted by another host), and mpathd registers nothing. hold: whether this host\n"+
+				"holds the reservation. key: 0x… (:aptpl when registered with APTPL), from the\n"+
+				"configuration (conf) or the prkeys file (file). mpathpersist keeps these up to date.", runReservation)),
+		cmd("set prstatus NAME", "record that the map's key is registered (as mpathpersist does; root)", "", prAction(api.OpSetPRStatus, true)),
+		cmd("unset prstatus NAME", "record that the map's key is not registered: stop registering paths (root)", "", prAction(api.OpSetPRStatus, false)),
+		cmd("set prkey NAME KEY", "record the map's key (0x…[:aptpl]) in the prkeys file (reservation_key \"file\"; root)", "", prAction(api.OpSetPRKey, true)),
+		cmd("unset prkey NAME", "remove the map's key from the prkeys file (root)", "", prAction(api.OpSetPRKey, false)),
+		cmd("set prhold NAME", "record that this host holds the map's reservation (root)", "", prAction(api.OpSetPRHold, true)),
+		cmd("unset prhold NAME", "record that this host does not hold the map's reservation (root)", "", prAction(api.OpSetPRHold, false)),
 		cmd("fail path DEV", "mark a path failed in its map (root)", "", action(api.OpFailPath, "DEV")),
 		cmd("reinstate path DEV", "put a failed path back in use (root)", "", action(api.OpReinstatePath, "DEV")),
 		cmd("switch map NAME group N", "make group N (from 1) the active group of a map (root)", "", runSwitch),
@@ -188,4 +200,22 @@ func runRescan(ctx context.Context, e *env, p map[string]string) error {
 	}
 	fmt.Fprintln(e.out, "ok")
 	return nil
+}
+
+// prAction sends one of the persistent reservation settings: on is the value
+// of set_prstatus and set_prhold; set_prkey sends KEY, or "" to remove it.
+func prAction(op string, on bool) func(context.Context, *env, map[string]string) error {
+	return func(ctx context.Context, e *env, p map[string]string) error {
+		a := api.Args{Map: p["NAME"]}
+		if op == api.OpSetPRKey {
+			a.Key = p["KEY"]
+		} else {
+			a.On = &on
+		}
+		if err := e.call(ctx, op, a, nil); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.out, "ok")
+		return nil
+	}
 }

@@ -106,6 +106,8 @@ func TestGolden(t *testing.T) {
 		{"top", []string{"top", "--count", "1"}},
 		{"help", []string{"--help"}},
 		{"help_switch", []string{"switch", "map", "--help"}},
+		{"show_reservation", []string{"show", "reservation", "data"}},
+		{"show_reservation_json", []string{"show", "reservation", "data", "--json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := mpathctl(t, sock, tc.args...)
@@ -136,6 +138,8 @@ func TestActions(t *testing.T) {
 		{"fail", "path", "sdb"}, {"reinstate", "path", "sdb"}, {"switch", "map", "mpatha", "group", "2"},
 		{"reconfigure"}, {"resize", "map", "data"}, {"flush", "map", "data"}, {"add", "path", "sdx"},
 		{"del", "path", "sdx"}, {"rescan"}, {"rescan", "host", "3"},
+		{"set", "prkey", "data", "0x1:aptpl"}, {"unset", "prkey", "data"}, {"set", "prstatus", "data"},
+		{"unset", "prstatus", "data"}, {"set", "prhold", "data"}, {"unset", "prhold", "data"},
 	} {
 		out, errOut, code := mpathctl(t, sock, args...)
 		if code != 0 || out != "ok\n" {
@@ -143,7 +147,9 @@ func TestActions(t *testing.T) {
 		}
 	}
 	want := []string{"FailPath sdb", "ReinstatePath sdb", "SwitchGroup mpatha 2", "Reconfigure", "ResizeMap data",
-		"FlushMap data", "AddPath sdx", "DelPath sdx", "Rescan -1", "Rescan 3"}
+		"FlushMap data", "AddPath sdx", "DelPath sdx", "Rescan -1", "Rescan 3",
+		"SetPRKey data 0x1:aptpl", "SetPRKey data ", "SetPRStatus data true", "SetPRStatus data false",
+		"SetPRHold data true", "SetPRHold data false"}
 	if got := fake.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls %q\nwant %q", got, want)
 	}
@@ -280,7 +286,7 @@ func TestCompletion(t *testing.T) {
 		words []string
 		want  []string
 	}{
-		{[]string{""}, []string{"show", "config", "fail", "reinstate", "switch", "reconfigure", "resize", "flush", "add", "del", "rescan", "events", "top", "completion"}},
+		{[]string{""}, []string{"show", "config", "set", "unset", "fail", "reinstate", "switch", "reconfigure", "resize", "flush", "add", "del", "rescan", "events", "top", "completion"}},
 		{[]string{"sh"}, []string{"show"}},
 		{[]string{"show", "m"}, []string{"maps", "map", "metrics"}},
 		{[]string{"show", "map", ""}, []string{"mpatha", "data"}},

@@ -35,11 +35,13 @@ var (
 	runMaps     = show(api.OpMaps, nil, func(e *env, t api.Topology) { renderMaps(e.out, t, paint(e.color)) })
 	runMap      = show(api.OpMap, func(p map[string]string) api.Args { return api.Args{Map: p["NAME"]} },
 		func(e *env, m api.Map) { renderMap(e.out, m, paint(e.color)) })
-	runPaths   = show(api.OpPaths, nil, func(e *env, p []api.PathInfo) { renderPaths(e.out, p, paint(e.color)) })
-	runStatus  = show(api.OpStatus, nil, func(e *env, s api.Status) { renderStatus(e.out, s, paint(e.color)) })
-	runStats   = show(api.OpStats, nil, func(e *env, s api.Stats) { renderStats(e.out, s, paint(e.color)) })
-	runConfig  = show(api.OpConfig, nil, func(e *env, c api.ConfigText) { fmt.Fprint(e.out, c.TOML) })
-	runMetrics = show(api.OpMetrics, nil, func(e *env, m api.MetricsText) { fmt.Fprint(e.out, m.Text) })
+	runPaths       = show(api.OpPaths, nil, func(e *env, p []api.PathInfo) { renderPaths(e.out, p, paint(e.color)) })
+	runStatus      = show(api.OpStatus, nil, func(e *env, s api.Status) { renderStatus(e.out, s, paint(e.color)) })
+	runStats       = show(api.OpStats, nil, func(e *env, s api.Stats) { renderStats(e.out, s, paint(e.color)) })
+	runConfig      = show(api.OpConfig, nil, func(e *env, c api.ConfigText) { fmt.Fprint(e.out, c.TOML) })
+	runMetrics     = show(api.OpMetrics, nil, func(e *env, m api.MetricsText) { fmt.Fprint(e.out, m.Text) })
+	runReservation = show(api.OpReservation, func(p map[string]string) api.Args { return api.Args{Map: p["NAME"]} },
+		func(e *env, r api.Reservation) { renderReservation(e.out, r) })
 	runExplain = show(api.OpExplain, func(p map[string]string) api.Args { return api.Args{Target: p["TARGET"]} },
 		func(e *env, x api.Explanation) { renderExplain(e.out, x) })
 )
@@ -113,3 +115,14 @@ func runTop(ctx context.Context, e *env, p map[string]string) error {
 }
 
 func jsonLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+func renderReservation(w io.Writer, r api.Reservation) {
+	key := r.Key
+	switch {
+	case key == "":
+		key = "none"
+	case r.KeySource != "":
+		key += " (" + r.KeySource + ")"
+	}
+	fmt.Fprintf(w, "map:    %s\nstatus: %s\nhold:   %s\nkey:    %s\n", r.Map, r.Status, r.Hold, key)
+}

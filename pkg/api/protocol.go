@@ -30,17 +30,22 @@ const (
 	OpRescan        = "rescan"     // Args.Host (nil or -1: all hosts)
 	OpEvents        = "events"     // -> a stream of Event lines until the client hangs up
 	OpMetrics       = "metrics"    // -> MetricsText
+	// Persistent reservations (multipathd's getpr*/setpr*/unsetpr*).
+	OpReservation = "reservation"  // Args.Map -> Reservation
+	OpSetPRStatus = "set_prstatus" // Args.Map, Args.On
+	OpSetPRKey    = "set_prkey"    // Args.Map, Args.Key ("" removes it)
+	OpSetPRHold   = "set_prhold"   // Args.Map, Args.On
 )
 
 var readOps = map[string]bool{
 	OpTopology: true, OpMaps: true, OpMap: true, OpPaths: true, OpStatus: true, OpStats: true,
-	OpConfig: true, OpExplain: true, OpEvents: true, OpMetrics: true,
+	OpConfig: true, OpExplain: true, OpEvents: true, OpMetrics: true, OpReservation: true,
 }
 
 var writeOps = map[string]bool{
 	OpCheckConfig: true, OpFailPath: true, OpReinstatePath: true, OpSwitchGroup: true,
 	OpReconfigure: true, OpResizeMap: true, OpFlushMap: true, OpAddPath: true, OpDelPath: true,
-	OpRescan: true,
+	OpRescan: true, OpSetPRStatus: true, OpSetPRKey: true, OpSetPRHold: true,
 }
 
 // KnownOp reports whether op is an operation of this protocol version.
@@ -77,6 +82,8 @@ type Args struct {
 	Host   *int   `json:"host,omitempty"`
 	Target string `json:"target,omitempty"`
 	File   string `json:"file,omitempty"`
+	Key    string `json:"key,omitempty"`
+	On     *bool  `json:"on,omitempty"`
 }
 
 // Response is one line the daemon sends: either Result or Error is set. In

@@ -110,7 +110,7 @@ func TestActionsAsRoot(t *testing.T) {
 	h := start(t, apitest.Generate(2, 2, 2), 0)
 	c := h.dial(t)
 	ctx := t.Context()
-	zero := 0
+	zero, yes, no := 0, true, false
 	for _, tc := range []struct {
 		op   string
 		args api.Args
@@ -126,6 +126,9 @@ func TestActionsAsRoot(t *testing.T) {
 		{api.OpRescan, api.Args{}},
 		{api.OpRescan, api.Args{Host: &zero}},
 		{api.OpCheckConfig, api.Args{File: "/etc/mpathd/mpathd.toml"}},
+		{api.OpSetPRKey, api.Args{Map: "mpatha", Key: "0x1:aptpl"}},
+		{api.OpSetPRStatus, api.Args{Map: "mpatha", On: &yes}},
+		{api.OpSetPRHold, api.Args{Map: "mpatha", On: &no}},
 	} {
 		if err := c.Call(ctx, tc.op, tc.args, nil); err != nil {
 			t.Errorf("%s: %v", tc.op, err)
@@ -133,9 +136,18 @@ func TestActionsAsRoot(t *testing.T) {
 	}
 	want := []string{"FailPath sdb", "ReinstatePath sdb", "SwitchGroup mpatha 2", "Reconfigure",
 		"ResizeMap mpatha", "FlushMap mpathb", "AddPath sdz", "DelPath sdz", "Rescan -1", "Rescan 0",
-		"CheckConfig /etc/mpathd/mpathd.toml"}
+		"CheckConfig /etc/mpathd/mpathd.toml", "SetPRKey mpatha 0x1:aptpl", "SetPRStatus mpatha true", "SetPRHold mpatha false"}
 	if got := h.fake.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls\n got %q\nwant %q", got, want)
+	}
+	var res api.Reservation
+	if err := c.Call(ctx, api.OpReservation, api.Args{Map: "mpathb"}, &res); err != nil || res != api.NoReservation("mpathb") {
+		t.Errorf("reservation: %+v %v", res, err)
+	}
+	for _, args := range []api.Args{{Map: "mpatha"}, {On: &yes}} {
+		if err := c.Call(ctx, api.OpSetPRStatus, args, nil); !api.IsCode(err, api.CodeInvalid) {
+			t.Errorf("set_prstatus %+v: %v", args, err)
+		}
 	}
 	h.fake.FailNext("FlushMap", fmt.Errorf("flush mpatha: %w", api.Errorf(api.CodeBusy, "map in use")))
 	err := c.Call(ctx, api.OpFlushMap, api.Args{Map: "mpatha"}, nil)

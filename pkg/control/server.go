@@ -246,6 +246,27 @@ func (s *Server) dispatch(ctx context.Context, req api.Request) (any, error) {
 			return nil, err
 		}
 		return nil, svc.CheckConfig(a.File)
+	case api.OpReservation:
+		if err := need("map", a.Map); err != nil {
+			return nil, err
+		}
+		return svc.Reservation(a.Map)
+	case api.OpSetPRStatus, api.OpSetPRHold:
+		if err := need("map", a.Map); err != nil {
+			return nil, err
+		}
+		if a.On == nil {
+			return nil, api.Errorf(api.CodeInvalid, "%s needs \"on\": true or false", req.Op)
+		}
+		if req.Op == api.OpSetPRStatus {
+			return nil, svc.SetPRStatus(ctx, a.Map, *a.On)
+		}
+		return nil, svc.SetPRHold(ctx, a.Map, *a.On)
+	case api.OpSetPRKey:
+		if err := need("map", a.Map); err != nil {
+			return nil, err
+		}
+		return nil, svc.SetPRKey(ctx, a.Map, a.Key)
 	case api.OpFailPath:
 		if err := need("path", a.Path); err != nil {
 			return nil, err

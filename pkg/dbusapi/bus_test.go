@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -227,7 +228,13 @@ func TestRealBus(t *testing.T) {
 		if err != nil || !strings.Contains(out, `"Version"`) {
 			t.Errorf("GetStatus as nobody: %v\n%s", err, out)
 		}
+		out, err = run(t, true, "dbus-send", sendAddr, "--print-reply", "--dest="+BusName,
+			string(ManagerPath), ManagerIface+".GetReservation", "string:mpatha")
+		if err != nil || !strings.Contains(out, `string "unset"`) {
+			t.Errorf("GetReservation as nobody: %v\n%s", err, out)
+		}
 		for _, call := range [][]string{{ManagerIface + ".Reconfigure"}, {ManagerIface + ".FailPath", "string:sdb"},
+			{ManagerIface + ".SetPRStatus", "string:mpatha", "boolean:true"},
 			{"org.freedesktop.DBus.Properties.Set", "string:" + PathIface, "string:DMState", "variant:string:failed"}} {
 			args := append([]string{sendAddr, "--print-reply", "--dest=" + BusName, string(ManagerPath)}, call...)
 			out, err := run(t, true, "dbus-send", args...)
@@ -249,13 +256,21 @@ func TestRealBus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("SwitchGroup as root: %v\n%s", err, out)
 		}
+		for _, call := range [][]string{{".SetPRKey", "string:data-1", "string:0x1:aptpl"}, {".SetPRStatus", "string:data-1", "boolean:true"},
+			{".SetPRHold", "string:data-1", "boolean:false"}} {
+			args := append([]string{sendAddr, "--print-reply", "--dest=" + BusName, string(ManagerPath), ManagerIface + call[0]}, call[1:]...)
+			if out, err := run(t, false, "dbus-send", args...); err != nil {
+				t.Errorf("%s as root: %v\n%s", call[0], err, out)
+			}
+		}
 		fake.FailNext("FlushMap", api.Errorf(api.CodeBusy, "map nope is in use"))
 		out, err = run(t, false, "dbus-send", sendAddr, "--print-reply", "--dest="+BusName,
 			string(ManagerPath), ManagerIface+".FlushMap", "string:nope")
 		if err == nil || !strings.Contains(out, "org.mpathd.Daemon1.Error.Busy: map nope is in use") {
 			t.Errorf("busy FlushMap: %v\n%s", err, out)
 		}
-		if calls := fake.Calls(); len(calls) < 2 || calls[0] != "SwitchGroup data-1 2" || calls[1] != "FlushMap nope" {
+		want := []string{"SwitchGroup data-1 2", "SetPRKey data-1 0x1:aptpl", "SetPRStatus data-1 true", "SetPRHold data-1 false", "FlushMap nope"}
+		if calls := fake.Calls(); len(calls) < len(want) || !slices.Equal(calls[:len(want)], want) {
 			t.Errorf("calls %v", calls)
 		}
 	})

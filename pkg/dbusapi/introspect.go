@@ -25,6 +25,10 @@ const managerXML = `
 		<method name="AddPath"><arg name="dev" type="s" direction="in"/></method>
 		<method name="DelPath"><arg name="dev" type="s" direction="in"/></method>
 		<method name="Rescan"><arg name="host" type="i" direction="in"/></method>
+		<method name="GetReservation"><arg name="map" type="s" direction="in"/><arg name="status" type="s" direction="out"/><arg name="hold" type="s" direction="out"/><arg name="key" type="s" direction="out"/></method>
+		<method name="SetPRStatus"><arg name="map" type="s" direction="in"/><arg name="set" type="b" direction="in"/></method>
+		<method name="SetPRKey"><arg name="map" type="s" direction="in"/><arg name="key" type="s" direction="in"/></method>
+		<method name="SetPRHold"><arg name="map" type="s" direction="in"/><arg name="set" type="b" direction="in"/></method>
 		<signal name="PathStateChanged"><arg name="path" type="o"/><arg name="dev" type="s"/><arg name="map" type="s"/><arg name="old" type="s"/><arg name="new" type="s"/><arg name="reason" type="s"/></signal>
 		<signal name="GroupSwitched"><arg name="map_path" type="o"/><arg name="map" type="s"/><arg name="old" type="i"/><arg name="new" type="i"/><arg name="reason" type="s"/></signal>
 		<signal name="QueueingChanged"><arg name="map_path" type="o"/><arg name="map" type="s"/><arg name="queueing" type="b"/><arg name="reason" type="s"/></signal>

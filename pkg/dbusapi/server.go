@@ -363,6 +363,7 @@ func (m *manager) methods() map[string]any {
 		"Reconfigure": m.Reconfigure, "FailPath": m.FailPath, "ReinstatePath": m.ReinstatePath,
 		"SwitchGroup": m.SwitchGroup, "ResizeMap": m.ResizeMap, "FlushMap": m.FlushMap,
 		"AddPath": m.AddPath, "DelPath": m.DelPath, "Rescan": m.Rescan,
+		"GetReservation": m.GetReservation, "SetPRStatus": m.SetPRStatus, "SetPRKey": m.SetPRKey, "SetPRHold": m.SetPRHold,
 	}
 }
 
@@ -500,4 +501,30 @@ func (m *manager) Rescan(sender dbus.Sender, host int32) *dbus.Error {
 		}
 		return m.s.Service.Rescan(ctx, int(host))
 	})
+}
+
+// GetReservation returns a map's persistent reservation state: status and
+// hold ("set", "unset", "unknown") and key ("0x…[:aptpl]", "" for none).
+func (m *manager) GetReservation(mapName string) (status, hold, key string, derr *dbus.Error) {
+	r, err := m.s.Service.Reservation(mapName)
+	if err != nil {
+		return "", "", "", dbusError(err)
+	}
+	return r.Status, r.Hold, r.Key, nil
+}
+
+// SetPRStatus records that the map's key is registered (multipathd's
+// setprstatus) or not (unsetprstatus).
+func (m *manager) SetPRStatus(sender dbus.Sender, mapName string, set bool) *dbus.Error {
+	return m.act(sender, api.OpSetPRStatus, func(ctx context.Context) error { return m.s.Service.SetPRStatus(ctx, mapName, set) })
+}
+
+// SetPRKey records the map's key in the prkeys file ("" removes it).
+func (m *manager) SetPRKey(sender dbus.Sender, mapName, key string) *dbus.Error {
+	return m.act(sender, api.OpSetPRKey, func(ctx context.Context) error { return m.s.Service.SetPRKey(ctx, mapName, key) })
+}
+
+// SetPRHold records whether this host holds the map's reservation.
+func (m *manager) SetPRHold(sender dbus.Sender, mapName string, set bool) *dbus.Error {
+	return m.act(sender, api.OpSetPRHold, func(ctx context.Context) error { return m.s.Service.SetPRHold(ctx, mapName, set) })
 }
