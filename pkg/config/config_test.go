@@ -666,3 +666,32 @@ reservation_key = "0x0"
 		}
 	}
 }
+
+func TestReservationKeyExplained(t *testing.T) {
+	c, err := Parse([]byte("[overrides]\nreservation_key = \"0x1a:aptpl\"\nall_tg_pt = true\n"), "x.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Setting{
+		"reservation_key": {Key: "reservation_key", Value: `"0x1a:aptpl"`, Origin: "overrides"},
+		"all_tg_pt":       {Key: "all_tg_pt", Value: "true", Origin: "overrides"},
+		"prkeys_file":     {Key: "prkeys_file", Value: `"/etc/multipath/prkeys"`, Origin: OriginBuiltin},
+	}
+	for _, s := range c.Resolve("w", "V", "P", "").Explain() {
+		if w, ok := want[s.Key]; ok {
+			if s != w {
+				t.Errorf("explain %s = %+v, want %+v", s.Key, s, w)
+			}
+			delete(want, s.Key)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("not explained: %v", want)
+	}
+	// Without a key, explain shows none.
+	for _, s := range Builtin().Resolve("w", "V", "P", "").Explain() {
+		if s.Key == "reservation_key" && (s.Value != "" || s.Origin != OriginBuiltin) {
+			t.Errorf("built-in reservation_key %+v", s)
+		}
+	}
+}
