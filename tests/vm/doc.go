@@ -40,7 +40,9 @@
 // transport class (nop-outs every 2 s, 2 s to answer; replacement_timeout open-iscsi's 120 s).
 // Failures are made as they happen: iscsi_link N down|up (the initiator's link), iscsi_portal N
 // down|up (the portal's own network); iscsi_session_of, iscsi_portal_of, iscsi_state and
-// iscsi_diag tell what the initiator sees. Busybox sh runs its own ip applet before PATH: the
+// iscsi_diag tell what the initiator sees. With ISCSI_ALUA=1 before iscsi_san each portal is a
+// target port (TPG) and an ALUA target port group of its own, implicit ALUA only, whose state
+// iscsi_alua N optimized|nonoptimized|standby|unavailable|offline|transitioning sets on the target. Busybox sh runs its own ip applet before PATH: the
 // library defines ip as a function for iproute2's. Debian's open-iscsi must be installed on the
 // host (make deps).
 //

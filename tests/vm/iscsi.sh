@@ -18,6 +18,16 @@
 #                             to the same LUNs, for persistent reservations between two nodes.
 #   iscsi_initiator_of sdX    the initiator name of the device's session
 #
+# ALUA (ISCSI_ALUA=1 before iscsi_san): each portal is a target port of its own, so a target port
+# group of its own. Portal 2 moves to TPG 2 (relative target port 2) with the same LUNs, and each
+# LUN's LIO device gets two groups, pg1 (tg_pt_gp_id 1, TPG 1's LUN) and pg2 (id 2, TPG 2's LUN),
+# implicit ALUA only (alua_access_type 1: no SET TARGET PORT GROUPS, so scsi_dh_alua cannot move a
+# state itself), both active/optimized at first.
+#   iscsi_alua N STATE        set portal N's group on every LUN: optimized, nonoptimized, standby,
+#                             unavailable, offline, transitioning (LIO 0 1 2 3 14 15); transitioning
+#                             stays until the next iscsi_alua (LIO's implicit transition delay is 0)
+#   iscsi_alua_state N        portal N's group state on LUN 0, LIO's number
+#
 # Initiator timeouts (iscsid.conf): nop-out every ISCSI_NOOP s, answer within ISCSI_NOOP s (default
 # 2 and 2), so a dead link is noticed within about 4 s; replacement_timeout stays open-iscsi's 120 s,
 # which the daemon under test is to replace with its fast_io_fail_tmo through recovery_tmo.
@@ -64,9 +74,11 @@ iscsi_san() {
 	echo 0 > "$tpg/attrib/demo_mode_write_protect"
 	# A portal's listening socket lives in the namespace of the process that makes it.
 	for pn in 1 2; do
+		[ "$ISCSI_ALUA" = 1 ] && [ $pn = 2 ] && continue # TPG 2's (iscsi_alua_target)
 		nsenter --net=/run/netns/tgt$pn mkdir "$tpg/np/10.0.$pn.1:3260" || { fail "LIO: portal $pn"; return 1; }
 	done
 	echo 1 > "$tpg/enable"
+	if [ "$ISCSI_ALUA" = 1 ]; then iscsi_alua_target "$luns" || return 1; fi
 
 	# The initiator.
 	mkdir -p /etc/iscsi /run/lock/iscsi /var/lib/iscsi
@@ -151,3 +163,43 @@ iscsi_node_b() {
 }
 
 iscsi_initiator_of() { cat "/sys/class/iscsi_session/$(iscsi_session_of "$1")/initiatorname"; }
+
+# iscsi_alua_target LUNS: TPG 2 on portal 2 with the same LUNs, and a target port group per portal
+# (see ALUA above). Called by iscsi_san when ISCSI_ALUA=1, before the initiator logs in.
+iscsi_alua_target() {
+	local luns=$1 tpg1=$LIO/iscsi/$ISCSI_IQN/tpgt_1 tpg2=$LIO/iscsi/$ISCSI_IQN/tpgt_2 l dev pn
+	mkdir -p "$tpg2" || { fail "LIO: tpgt_2"; return 1; }
+	l=0
+	while [ $l -lt "$luns" ]; do
+		dev=$LIO/core/rd_mcp_0/lun$l
+		mkdir "$tpg2/lun/lun_$l" && ln -s "$dev" "$tpg2/lun/lun_$l/rd$l" || { fail "LIO: tpgt_2 lun_$l"; return 1; }
+		for pn in 1 2; do
+			mkdir "$dev/alua/pg$pn" || { fail "LIO: $dev/alua/pg$pn"; return 1; }
+			echo $pn > "$dev/alua/pg$pn/tg_pt_gp_id"
+			echo 1 > "$dev/alua/pg$pn/alua_access_type"
+			echo "pg$pn" > "$LIO/iscsi/$ISCSI_IQN/tpgt_$pn/lun/lun_$l/alua_tg_pt_gp" ||
+				{ fail "LIO: lun_$l of tpgt_$pn into pg$pn"; return 1; }
+		done
+		l=$((l + 1))
+	done
+	echo 0 > "$tpg2/attrib/authentication"
+	echo 1 > "$tpg2/attrib/generate_node_acls"
+	echo 1 > "$tpg2/attrib/cache_dynamic_acls"
+	echo 0 > "$tpg2/attrib/demo_mode_write_protect"
+	nsenter --net=/run/netns/tgt2 mkdir "$tpg2/np/10.0.2.1:3260" || { fail "LIO: portal 2 in tpgt_2"; return 1; }
+	echo 1 > "$tpg2/enable"
+}
+
+iscsi_alua() {
+	local st d
+	case $2 in
+	optimized) st=0 ;; nonoptimized) st=1 ;; standby) st=2 ;; unavailable) st=3 ;;
+	offline) st=14 ;; transitioning) st=15 ;;
+	*) fail "iscsi_alua: unknown state $2"; return 1 ;;
+	esac
+	for d in $LIO/core/rd_mcp_0/lun*/alua/pg$1; do
+		echo $st > "$d/alua_access_state" || { fail "iscsi_alua: $d: $st refused"; return 1; }
+	done
+}
+
+iscsi_alua_state() { cat "$LIO/core/rd_mcp_0/lun0/alua/pg$1/alua_access_state"; }
