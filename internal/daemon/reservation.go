@@ -117,6 +117,9 @@ func (s *shard) prLoad(m *mpath) {
 // prResult is what one registration job found.
 type prResult struct {
 	readErr error // READ KEYS failed: the device's state is not known
+	// unsupported: READ KEYS was refused with ILLEGAL REQUEST: the device has no persistent
+	// reservations, and multipathd stops asking (prstatus unset).
+	unsupported bool
 	found   bool  // the map's key is registered on the logical unit
 	regErr  error // registering this path failed
 	ignored bool  // REGISTER met a conflict; REGISTER AND IGNORE EXISTING KEY registered the path
@@ -135,6 +138,9 @@ func prRegister(devs PRDevices, dev string, k prkeys.Key, allTgPt bool, timeout 
 	keys, err := scsipr.ReadKeys(dv, timeout)
 	if err != nil {
 		r.readErr = fmt.Errorf("READ KEYS: %w", err)
+		if sense, ok := scsipr.Sense(err); ok && sense.Key == sgio.IllegalRequest {
+			r.unsupported = true
+		}
 		return r
 	}
 	r.found = slices.Contains(keys.Keys, k.Key)
@@ -229,24 +235,21 @@ func (s *shard) prRegistered(wwid, dev string, gen, key uint64, gate bool, res p
 		// The key changed meanwhile (setprkey): the next check registers the new one.
 	case res.readErr != nil:
 		log.Warn().Err(res.readErr).Msg("persistent reservation: cannot read the registered keys; path not registered")
+		if res.unsupported {
+			s.prSetFlag(m, prUnset, "the device refuses PERSISTENT RESERVE IN")
+		}
 	case !res.found:
-		if m.pr.flag != prUnset {
-			log.Info().Str("key", m.pr.key.String()).Msg("persistent reservation: key not registered on the device: registering no path")
-			m.dirty = true
-		}
-		m.pr.flag = prUnset
+		s.prSetFlag(m, prUnset, "key "+m.pr.key.String()+" not registered on the device: registering no path")
 	default:
-		if m.pr.flag != prSet {
-			m.dirty = true
-		}
-		m.pr.flag, m.pr.regKey = prSet, key
+		s.prSetFlag(m, prSet, "key "+m.pr.key.String()+" registered on the device: registering every path that comes up")
+		m.pr.regKey = key
 		if res.hold != prUnknown {
 			m.pr.hold = res.hold
 		}
 		if res.regErr != nil {
 			log.Error().Err(res.regErr).Str("key", m.pr.key.String()).
 				Msg("persistent reservation: registering the key on the path failed; the path is used anyway, as multipath-tools does")
-			s.emit(api.Event{Type: api.EventPathState, Map: m.name, Path: dev, Reason: "persistent reservation registration failed: " + res.regErr.Error()})
+			s.emit(api.Event{Type: api.EventReservation, Map: m.name, Path: dev, Reason: "registration failed: " + res.regErr.Error()})
 		} else {
 			log.Info().Str("key", m.pr.key.String()).Bool("register_ignore", res.ignored).Msg("persistent reservation: key registered on the path")
 		}
@@ -258,6 +261,17 @@ func (s *shard) prRegistered(wwid, dev string, gen, key uint64, gate bool, res p
 	r := p.prStash
 	p.prStash = CheckResult{}
 	s.applyCheck(m, p, r)
+}
+
+// prSetFlag changes the map's prstatus, telling why.
+func (s *shard) prSetFlag(m *mpath, f prFlag, why string) {
+	if m.pr.flag == f {
+		return
+	}
+	old := m.pr.flag
+	m.pr.flag, m.dirty = f, true
+	s.d.log.Info().Str("map", m.name).Str("status", f.String()).Msg("persistent reservation: " + why)
+	s.emit(api.Event{Type: api.EventReservation, Map: m.name, Old: old.String(), New: f.String(), Reason: why})
 }
 
 // prLeft forgets p's registration for this period of use: it left use (down, or failed by the
@@ -294,20 +308,16 @@ func (d *Daemon) Reservation(mapName string) (api.Reservation, error) {
 func (d *Daemon) SetPRStatus(ctx context.Context, mapName string, set bool) error {
 	return d.onMap(ctx, mapName, func(s *shard, m *mpath) error {
 		if !set {
-			if m.pr.flag != prUnset {
-				d.log.Info().Str("map", m.name).Msg("persistent reservation: prstatus unset")
-			}
-			m.pr.flag, m.pr.hold, m.dirty = prUnset, prUnset, true
+			s.prSetFlag(m, prUnset, "unsetprstatus: the key is no longer registered")
+			m.pr.hold = prUnset
 			return nil
 		}
 		if m.pr.key.Key == 0 {
 			return api.Errorf(api.CodeInvalid, "map %s has no reservation key", m.name)
 		}
-		if m.pr.flag != prSet {
-			d.log.Info().Str("map", m.name).Str("key", m.pr.key.String()).Msg("persistent reservation: prstatus set")
-		}
+		s.prSetFlag(m, prSet, "setprstatus: key "+m.pr.key.String()+" registered")
 		old := m.pr.regKey
-		m.pr.flag, m.pr.regKey, m.dirty = prSet, m.pr.key.Key, true
+		m.pr.regKey = m.pr.key.Key
 		if old != 0 && old != m.pr.key.Key && m.pr.hold != prUnset {
 			s.prPreemptOld(m, old)
 		}

@@ -29,6 +29,8 @@ type fakePR struct {
 	onOut func(dev string, sa scsipr.ServiceAction)
 	// failOut makes PR OUT on these paths fail as an unreachable device would.
 	failOut map[string]bool
+	// noPR makes every PR command end with ILLEGAL REQUEST, as on a device without reservations.
+	noPR bool
 }
 
 type prNexus struct {
@@ -38,6 +40,14 @@ type prNexus struct {
 }
 
 func (n *prNexus) SGIO(cdb []byte, dir sgio.Direction, buf []byte, timeout time.Duration) (sgio.Result, error) {
+	n.f.mu.Lock()
+	noPR := n.f.noPR
+	n.f.mu.Unlock()
+	if noPR {
+		sense := make([]byte, 18)
+		sense[0], sense[2], sense[7], sense[12] = 0x70, byte(sgio.IllegalRequest), 10, 0x20 // INVALID COMMAND OPERATION CODE
+		return sgio.Result{Status: sgio.StatusCheckCondition, DriverStatus: 0x08, Sense: sense}, nil
+	}
 	if cdb[0] == scsipr.OpPersistentReserveOut {
 		n.f.mu.Lock()
 		onOut, fail := n.f.onOut, n.f.failOut[n.dev]
@@ -275,7 +285,7 @@ func TestPRRegistrationFailureKeepsPath(t *testing.T) {
 	if ps, _, _ := r.pathStatus(lun0, "8:16"); ps.Failed {
 		t.Error("sdb kept failed after a failed registration")
 	}
-	if ev := next(t, events); !strings.Contains(ev.Reason, "registration failed") || ev.Path != "sdb" {
+	if ev := next(t, events); ev.Type != api.EventReservation || !strings.Contains(ev.Reason, "registration failed") || ev.Path != "sdb" {
 		t.Errorf("event %+v", ev)
 	}
 }
@@ -458,4 +468,23 @@ func TestPRSocketCommands(t *testing.T) {
 	if _, ok, _, _ := keys.Get(lun0); ok {
 		t.Error("unsetprkey left the key in the prkeys file")
 	}
+}
+
+// A device without persistent reservations (READ KEYS refused with ILLEGAL REQUEST) turns the
+// status unset, as multipathd does, and is not asked again.
+func TestPRDeviceWithoutReservations(t *testing.T) {
+	lu := &scsiprtest.Target{}
+	pr := newFakePR(lu, "sda", "sdb")
+	pr.noPR = true
+	var asked sync.Map
+	pr.onOut = func(dev string, sa scsipr.ServiceAction) { asked.Store(dev, sa) }
+	r := newPRRig(t, san(2, 1), "[defaults]\nreservation_key = \"0xabc\"\n", pr, nil)
+	r.settle()
+	if res := r.reservation(lun0); res.Status != "unset" {
+		t.Errorf("reservation %+v", res)
+	}
+	if m := r.d.Topology().Maps; len(m) != 1 {
+		t.Fatalf("maps %+v", m)
+	}
+	asked.Range(func(k, v any) bool { t.Errorf("PR OUT sent to %v", k); return true })
 }

@@ -18,6 +18,7 @@ const (
 	EventMapReloaded  = "map_reloaded" // new table loaded
 	EventMapResized   = "map_resized"
 	EventReconfigured = "reconfigured" // configuration reloaded
+	EventReservation  = "reservation"  // persistent reservation: status changed, a registration failed; Reason says what
 	EventEventsLost   = "events_lost"  // this subscriber was too slow; Reason says how many
 )
 
