@@ -120,10 +120,10 @@ type prResult struct {
 	// unsupported: READ KEYS was refused with ILLEGAL REQUEST: the device has no persistent
 	// reservations, and multipathd stops asking (prstatus unset).
 	unsupported bool
-	found   bool  // the map's key is registered on the logical unit
-	regErr  error // registering this path failed
-	ignored bool  // REGISTER met a conflict; REGISTER AND IGNORE EXISTING KEY registered the path
-	hold    prFlag
+	found       bool  // the map's key is registered on the logical unit
+	regErr      error // registering this path failed
+	ignored     bool  // REGISTER met a conflict; REGISTER AND IGNORE EXISTING KEY registered the path
+	hold        prFlag
 }
 
 // prRegister reads the keys through dev and, when the key is registered on the logical unit,
