@@ -388,3 +388,13 @@ func FuzzCandidates(f *testing.F) {
 		}
 	})
 }
+
+func TestRenderMapReservation(t *testing.T) {
+	m := fixture().Maps[0]
+	m.Reservation = &api.Reservation{Map: m.Name, Status: "set", Hold: "unset", Key: "0xa1a1:aptpl", KeySource: "file"}
+	var b strings.Builder
+	renderMap(&b, m, paint(false))
+	if !strings.HasSuffix(b.String(), "reservation: key=0xa1a1:aptpl (file) status=set hold=unset\n") {
+		t.Errorf("show map:\n%s", b.String())
+	}
+}

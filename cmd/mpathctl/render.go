@@ -140,6 +140,9 @@ func renderMap(w io.Writer, m api.Map, p paint) {
 	total, usable := m.PathCount()
 	fmt.Fprintf(w, "health=%s paths=%d/%d failback=%s dm=%s path_faults=%d group_switches=%d table_loads=%d\n",
 		p.state(m.Health()), usable, total, orDash(m.Failback), orDash(m.DMState), m.PathFaults, m.GroupSwitches, m.TableLoads)
+	if r := m.Reservation; r != nil {
+		fmt.Fprintf(w, "reservation: key=%s (%s) status=%s hold=%s\n", orDash(r.Key), r.KeySource, r.Status, r.Hold)
+	}
 }
 
 func renderMaps(w io.Writer, t api.Topology, p paint) {
