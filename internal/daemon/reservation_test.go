@@ -488,3 +488,49 @@ func TestPRDeviceWithoutReservations(t *testing.T) {
 	}
 	asked.Range(func(k, v any) bool { t.Errorf("PR OUT sent to %v", k); return true })
 }
+
+// A key change never preempts a reservation another node holds (multipath-tools 0.12.0 could
+// release another node's reservation).
+func TestPRKeyChangeLeavesOtherNodesReservation(t *testing.T) {
+	lu := &scsiprtest.Target{}
+	pr := newFakePR(lu, "sda", "sdb")
+	nodeB := lu.Nexus("iqn.2026-12.nodeb", 1)
+	keys := prkeys.New(filepath.Join(t.TempDir(), "prkeys"))
+	if err := keys.Set(lun0, prkeys.Key{Key: 0x1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []string{"sda", "sdb"} {
+		mustOut(t, pr.nexus(dev), scsipr.Register, 0, scsipr.OutParams{SAKey: 0x1})
+	}
+	mustOut(t, nodeB, scsipr.Register, 0, scsipr.OutParams{SAKey: 0xb})
+	mustOut(t, nodeB, scsipr.Reserve, scsipr.WriteExclusiveRegistrantsOnly, scsipr.OutParams{Key: 0xb})
+	r := newPRRig(t, san(2, 1), "[defaults]\nreservation_key = \"file\"\n", pr, keys)
+	r.settle()
+	if res := r.reservation(lun0); res.Status != "set" || res.Hold != "unset" {
+		t.Fatalf("reservation %+v", res)
+	}
+	ctx := t.Context()
+	if err := r.d.SetPRKey(ctx, lun0, "0x2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []string{"sda", "sdb"} {
+		mustOut(t, pr.nexus(dev), scsipr.Register, 0, scsipr.OutParams{Key: 0x1, SAKey: 0x2})
+	}
+	// Even told it held the reservation, the daemon reads the device before preempting.
+	if err := r.d.SetPRHold(ctx, lun0, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.SetPRStatus(ctx, lun0, true); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	for _, l := range lu.Log() {
+		if strings.Contains(l, "PREEMPT") {
+			t.Errorf("preempted: %s", l)
+		}
+	}
+	res, err := scsipr.ReadReservation(nodeB, time.Second)
+	if err != nil || !res.Held || res.Key != 0xb || nodeB.Key() != 0xb {
+		t.Errorf("node B's reservation: %+v %v, key %#x", res, err, nodeB.Key())
+	}
+}
