@@ -169,12 +169,17 @@ func (s *shard) applyParts(m *mpath, t *parttable.Table) {
 	if t != nil {
 		for _, p := range t.Partitions {
 			name := d.partName(m, p.Number)
+			wanted[p.Number] = true
 			if p.End() > m.sectors {
+				// The kernel would refuse it; a partition map made earlier stays as it is until the
+				// map is resized (a table grown before its LUN).
 				d.log.Warn().Str("map", m.name).Int("partition", p.Number).Uint64("end", p.End()).Uint64("sectors", m.sectors).
-					Msg("partition ends past the end of the map: not mapped")
+					Msg("partition ends past the end of the map: left as it is")
+				if _, ok := byN[p.Number]; ok {
+					names = append(names, byN[p.Number].name)
+				}
 				continue
 			}
-			wanted[p.Number] = true
 			targets := dm.Linear(p.Sectors, m.info.Dev, p.Start)
 			if err := s.ensurePart(m, tc, byN, p.Number, name, targets, flags); err != nil {
 				s.fail(m, "partition "+name, err)

@@ -25,7 +25,7 @@ type fakeDisks struct {
 	block chan struct{} // non-nil: reads wait for it to close, or for their context
 }
 
-const imgSize = 32768 * 512 // the rig's LUN size
+const imgSize = 65536 * 512 // twice the rig's LUN size: tables may be written for a grown LUN
 
 func (f *fakeDisks) setTable(t *testing.T, tab *parttable.Table) {
 	t.Helper()
@@ -376,18 +376,22 @@ func TestPartitionsNotReadWithoutPaths(t *testing.T) {
 	r.settleParts()
 }
 
-// A resize reads the table again: a partition grown with the map is reloaded.
+// A partition grown past the end of its map is left as it is; the map's resize reads the table
+// again and grows the partition map.
 func TestPartitionsFollowResize(t *testing.T) {
 	r, disks := partRig(t, "", gpt([2]uint64{2048, 4096}), nil)
+	disks.setTable(t, gpt([2]uint64{2048, 40000}))
+	r.d.PartitionsChanged(lun0)
+	r.settleParts()
+	wantParts(t, r, map[string]string{lun0 + "-part1": "part1: 0 4096 linear {P} 2048"})
 	for _, n := range []string{"sda", "sdb"} {
 		p := r.topo.paths[n]
 		p.Size = 65536
 		r.topo.set(p)
 	}
-	disks.setTable(t, gpt([2]uint64{2048, 20000}))
 	if err := r.d.ResizeMap(context.Background(), lun0); err != nil {
 		t.Fatal(err)
 	}
 	r.settleParts()
-	wantParts(t, r, map[string]string{lun0 + "-part1": "part1: 0 20000 linear {P} 2048"})
+	wantParts(t, r, map[string]string{lun0 + "-part1": "part1: 0 40000 linear {P} 2048"})
 }
