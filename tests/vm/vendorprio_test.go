@@ -200,3 +200,91 @@ mpathctl show topology
 		t.Errorf("table %q: groups %v, want [[%s] [%s]] (the fast path first)", res.Get("table"), groups, fast[1], slow[1])
 	}
 }
+
+// TestVMDetectPrecedence: detect_prio and detect_checker on LIO's ALUA groups. The configuration
+// names prio iet preferring portal 1 and the directio checker; portal 1's group is active/non-
+// optimized, portal 2's active/optimized. With detection on, ALUA (TPGS) overrides both: tur checks
+// the paths, scsi_dh_alua's sysfs state rates them 10 and 50, and portal 2's path leads the
+// kernel's table. With detection off, the configured ones apply: iet rates portal 1's path 20
+// against 10 and it leads the table, checked by directio.
+func TestVMDetectPrecedence(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:      SAN{None: true},
+		ISCSI:    true,
+		Commands: []string{"./cmd/mpathd", "./cmd/mpathctl"},
+		Timeout:  6 * time.Minute,
+		Script: iscsiHelpers + `
+ISCSI_ALUA=1
+iscsi_san 1 || return 0
+iscsi_alua 1 nonoptimized
+iscsi_alua 2 optimized
+set -- $(ls /sys/block | grep '^sd')
+[ "$(iscsi_portal_of $1)" = 1 ] && { P1=$1; P2=$2; } || { P1=$2; P2=$1; }
+emit paths "$P1 $(devt_of $P1) $P2 $(devt_of $P2)"
+conf() {
+	cat > /tmp/c.toml <<EOF
+[defaults]
+polling_interval = 1
+[overrides]
+path_grouping_policy = "group_by_prio"
+detect_pgpolicy = false
+failback = "immediate"
+path_checker = "directio"
+prio = "iet"
+prio_args = "preferredip=10.0.1.1"
+detect_prio = $1
+detect_checker = $1
+EOF
+}
+conf true
+start_mpathd --config /tmp/c.toml --log-level debug
+M=$(dmsetup ls --target multipath | awk '{ print $1; exit }')
+[ -n "$M" ] || { fail "no map"; diag; iscsi_diag; return 0; }
+wait_for 30 sh -c "mpathctl --json show topology | grep -q '\"prioritizer\": *\"sysfs\"'" || fail "no path rated by sysfs"
+sleep 3
+emit on.table "$(dmsetup table $M)"
+emit on.topology "$(mpathctl --json show topology)"
+emit on.access "$(cat /sys/block/$P1/device/access_state) $(cat /sys/block/$P2/device/access_state)"
+mpathctl show topology
+kill $MPATHD_PID; wait $MPATHD_PID 2>/dev/null
+
+conf false
+start_mpathd --config /tmp/c.toml --log-level debug
+wait_for 30 sh -c "mpathctl --json show topology | grep -q '\"prioritizer\": *\"iet\"'" || fail "no path rated by iet"
+sleep 3
+emit off.table "$(dmsetup table $M)"
+emit off.topology "$(mpathctl --json show topology)"
+mpathctl show topology
+`,
+	})
+	defer logDiag(t, res)
+	p := strings.Fields(res.Get("paths"))
+	if len(p) != 4 {
+		t.Fatalf("paths: %q", res.Get("paths"))
+	}
+	t.Logf("access states with detection: %s", res.Get("on.access"))
+	for _, tc := range []struct {
+		phase        string
+		first        string // device of the first group
+		checker      string
+		prioritizer  string
+		prio1, prio2 int
+	}{
+		{"on", p[3], "tur", "sysfs", 10, 50},
+		{"off", p[1], "directio", "iet", 20, 10},
+	} {
+		groups := tableGroups(t, res.Get(tc.phase+".table"))
+		if len(groups) != 2 || len(groups[0]) != 1 || groups[0][0] != tc.first {
+			t.Errorf("detection %s: table %q: groups %v, want %s alone first", tc.phase, res.Get(tc.phase+".table"), groups, tc.first)
+		}
+		paths := topologyPrios(t, res.Get(tc.phase+".topology"))
+		for dev, want := range map[string]int{p[0]: tc.prio1, p[2]: tc.prio2} {
+			got := paths[dev]
+			if got.Prio != want || got.Prioritizer != tc.prioritizer || got.Checker != tc.checker || got.Fallback != "" {
+				t.Errorf("detection %s: %s: prio %d by %q, checker %q, fallback %q; want %d by %s, checker %s",
+					tc.phase, dev, got.Prio, got.Prioritizer, got.Checker, got.Fallback, want, tc.prioritizer, tc.checker)
+			}
+		}
+	}
+}
