@@ -19,6 +19,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/checker"
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/dm"
+	"github.com/mpathd/mpathd/pkg/parttable"
 	"github.com/mpathd/mpathd/pkg/sysfs"
 	"github.com/mpathd/mpathd/pkg/uevent"
 )
@@ -87,13 +88,33 @@ func (m *upMonitor) checkedNow(dev string) bool {
 }
 
 type bed struct {
-	t    *testing.T
-	d    *daemon.Daemon
-	dm   *dm.Fake
-	fs   *hidingFS
-	mon  *upMonitor
-	ctx  context.Context
-	stop context.CancelFunc
+	t     *testing.T
+	d     *daemon.Daemon
+	dm    *dm.Fake
+	fs    *hidingFS
+	mon   *upMonitor
+	disks *countingDisks
+	ctx   context.Context
+	stop  context.CancelFunc
+}
+
+// countingDisks counts partition-table reads per device; every device has no table.
+type countingDisks struct {
+	mu    sync.Mutex
+	reads map[dm.Dev]int
+}
+
+func (c *countingDisks) PartitionTable(ctx context.Context, dev dm.Dev) (*parttable.Table, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads[dev]++
+	return nil, parttable.ErrNoTable
+}
+
+func (c *countingDisks) count(dev dm.Dev) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads[dev]
 }
 
 // newBed runs a daemon over the fixture (with hidden paths left out) and the fake kernel. The
@@ -114,9 +135,9 @@ func newBed(t *testing.T, hidden ...string) *bed {
 		devs = append(devs, dm.PathDevice{Dev: fmt.Sprintf("8:%d", 16*i), Sectors: 32768})
 	}
 	f.SetPathDevices(devs)
-	b := &bed{t: t, dm: f, fs: h}
+	b := &bed{t: t, dm: f, fs: h, disks: &countingDisks{reads: map[dm.Dev]int{}}}
 	b.mon = &upMonitor{d: func() *daemon.Daemon { return b.d }}
-	b.d = daemon.New(daemon.Options{Config: cfg, Topology: h, DM: f, Monitor: b.mon, Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 2})
+	b.d = daemon.New(daemon.Options{Config: cfg, Topology: h, DM: f, Monitor: b.mon, Log: zerolog.New(zerolog.NewTestWriter(t)), Shards: 2, Disks: b.disks})
 	ctx, cancel := context.WithCancel(context.Background())
 	b.ctx = ctx
 	ready := make(chan struct{})
@@ -269,5 +290,36 @@ func TestDMEventPumpError(t *testing.T) {
 	boom := errors.New("poll: EBADF")
 	if err := pumpDMEvents(b.ctx, b.d, failingWatcher{boom}); !errors.Is(err, boom) || !strings.Contains(err.Error(), "dm event watcher") {
 		t.Errorf("pump = %v, want the watcher's error", err)
+	}
+}
+
+// A change uevent of a map that no dm operation raised (no DM_COOKIE: udev's watch after a
+// partitioning tool, a trigger) has the map's partition table read again; one with a cookie (a
+// resume) does not.
+func TestUeventPartitionRescan(t *testing.T) {
+	b := newBed(t)
+	info, err := b.dm.Info(lun0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the first read of "+lun0, func() bool { return b.disks.count(info.Dev) == 1 })
+	src := uevent.NewFake()
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	go pumpUevents(ctx, b.d, b.fs, src, quiet)
+	dmEvent := func(env map[string]string) uevent.Event {
+		name := fmt.Sprintf("dm-%d", info.Dev.Minor)
+		return uevent.Event{Source: uevent.Kernel, Action: uevent.Change, Subsystem: "block", DevType: "disk", DevName: name,
+			DevPath: "/devices/virtual/block/" + name, Env: env}
+	}
+	src.Send(dmEvent(map[string]string{"DM_COOKIE": "4194304"}))
+	src.Send(dmEvent(map[string]string{}))
+	b.eventually("a second read after the change uevent", func() bool { return b.disks.count(info.Dev) == 2 })
+	src.Send(dmEvent(map[string]string{"DM_COOKIE": "4194304"}))
+	src.Send(dmEvent(map[string]string{}))
+	b.eventually("a third read", func() bool { return b.disks.count(info.Dev) == 3 })
+	time.Sleep(50 * time.Millisecond) // a read for a cookie event would come within this
+	if n := b.disks.count(info.Dev); n != 3 {
+		t.Errorf("%d reads, want 3: a resume's uevent read the table", n)
 	}
 }
