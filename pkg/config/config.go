@@ -219,6 +219,13 @@ func Parse(data []byte, name string) (*Config, error) {
 		*d.MaxPollingInterval < *d.PollingInterval {
 		p.errorf("defaults.max_polling_interval", "%d is below polling_interval %d", *d.MaxPollingInterval, *d.PollingInterval)
 	}
+	for _, e := range c.PrioArgsErrors() {
+		key := e.Layer + ".prio_args"
+		if e.Attrs.PrioArgs == nil {
+			key = e.Layer + ".prio" // the line to fix is the prio's
+		}
+		p.errorf(key, "%v", e.Err)
+	}
 	seen := map[string]string{}
 	for i, m := range c.Multipaths {
 		if m.Alias == "" {

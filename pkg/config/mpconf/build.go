@@ -83,6 +83,7 @@ func Build(srcs ...Source) (*config.Config, error) {
 	if err := b.c.Compile(); err != nil {
 		return nil, err
 	}
+	b.warnPrioArgs()
 	b.c.Warnings = b.warns
 	return b.c, nil
 }
@@ -269,6 +270,25 @@ func (b *builder) warnValue(n *Node, key, name, text string) {
 		if text == "smart" {
 			b.warn(n, key, "smart is not implemented by mpathd: on is used (the same maps once find_multipaths_timeout has passed, without claiming single paths meanwhile)")
 		}
+	}
+}
+
+// warnPrioArgs names the sections whose prioritizer refuses their prio_args.
+// multipathd would run such a prioritizer and get no priority from it; mpathd
+// rates those paths const and says so, here, in the log and in the path's
+// fallback.
+func (b *builder) warnPrioArgs() {
+	for _, e := range b.c.PrioArgsErrors() {
+		w := &config.Error{Key: "prio_args", Msg: fmt.Sprintf("%s: %v: the paths get const", e.Layer, e.Err)}
+		src := e.Attrs.Src["prio_args"]
+		if src == "" {
+			w.Key, src = "prio", e.Attrs.Src["prio"]
+		}
+		if i := strings.LastIndex(src, ":"); i > 0 {
+			w.File = src[:i]
+			w.Line, _ = strconv.Atoi(src[i+1:])
+		}
+		b.warns = append(b.warns, w)
 	}
 }
 

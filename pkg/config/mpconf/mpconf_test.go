@@ -651,3 +651,21 @@ multipaths {
 		t.Errorf("bad key: %s %+v", w, bad.Global().ReservationKey)
 	}
 }
+
+// A prioritizer whose prio_args do not fit is named with the line to fix;
+// multipathd would load the file too and rate nothing with it.
+func TestWarnsPrioArgs(t *testing.T) {
+	c, err := Build(Source{Name: "p.conf", Data: []byte("defaults {\n\tprio iet\n}\ndevices {\n\tdevice {\n\t\tvendor X\n\t\tproduct Y\n\t\tprio path_latency\n\t\tprio_args \"io_num=9999\"\n\t}\n}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := warnings(c)
+	for _, want := range []string{
+		"p.conf:2: prio: defaults: checker: iet: prio_args \"\": preferredip=ADDR is required: the paths get const",
+		"p.conf:9: prio_args: devices[0]: checker: path_latency: io_num=9999 is outside [2, 200]: the paths get const",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("warnings:\n%swant %s", got, want)
+		}
+	}
+}
