@@ -34,6 +34,8 @@ func fixture() api.Topology {
 	b.Groups[0].Paths[0].DMState, b.Groups[0].Paths[0].CheckerState, b.Groups[0].Paths[0].DevState =
 		api.DMFailed, api.CheckerDown, "offline"
 	b.Groups[0].Paths[1].CheckerState = api.CheckerGhost
+	fb := &b.Groups[1].Paths[1] // a configured prioritizer that does not fit the device
+	fb.Checker, fb.Prioritizer, fb.Fallback = "tur", "hds", "prio hds failed: checker: sdi: hds prio: INQUIRY: NETAPP LUN is not a Hitachi DF array"
 	b.Queueing.RetriesLeft = 0
 	b.PathFaults, b.GroupSwitches, b.TableLoads = 3, 1, 2
 	b.Name = "data"
