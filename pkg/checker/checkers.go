@@ -39,7 +39,7 @@ func New(name string) (Checker, error) {
 	case NameNone:
 		return None{}, nil
 	case NameRDAC:
-		return RDAC{}, nil
+		return &RDAC{}, nil
 	case NameEMCClariion:
 		return &EMCClariion{}, nil
 	case NameHPSW:

@@ -45,11 +45,46 @@ func readVPD(ctx context.Context, p *Path, page uint8) ([]byte, Result, bool) {
 // RDAC reads the volume access control page (VPD 0xC9) of LSI/Engenio-class
 // arrays (NetApp E-Series, IBM DS3000-5000, Dell MD3): the owning controller's
 // paths are up, the other controller's are ghosts (passive), and a controller
-// that is unavailable or booting is down.
-type RDAC struct{}
+// that is unavailable or booting is down. Before its first check of a path it
+// sets the TAS bit of the control mode page, as multipath-tools does, so
+// commands the array aborts end with TASK ABORTED rather than silently.
+type RDAC struct {
+	mu  sync.Mutex
+	tas map[string]bool // path name → TAS done (set, already set, or refused)
+}
 
 // Name implements Checker.
-func (RDAC) Name() string { return NameRDAC }
+func (*RDAC) Name() string { return NameRDAC }
+
+// setTAS sets TAS once per path; the outcome goes into the first check's
+// reason. A device that refuses is still checked.
+func (c *RDAC) setTAS(ctx context.Context, p *Path) string {
+	c.mu.Lock()
+	done := c.tas[p.Name]
+	if c.tas == nil {
+		c.tas = map[string]bool{}
+	}
+	c.tas[p.Name] = true
+	c.mu.Unlock()
+	if done {
+		return ""
+	}
+	sense, err := sgio.ModeSense10(p.SG, sgio.PageControl, p.timeout(ctx))
+	if err != nil {
+		return fmt.Sprintf(" (TAS not set: %v)", err)
+	}
+	sel, changed, err := sgio.SetControlTAS(sense)
+	switch {
+	case err != nil:
+		return fmt.Sprintf(" (TAS not set: %v)", err)
+	case !changed:
+		return ""
+	}
+	if err := sgio.ModeSelect10(p.SG, sel, p.timeout(ctx)); err != nil {
+		return fmt.Sprintf(" (TAS not set: %v)", err)
+	}
+	return " (TAS set in the control mode page)"
+}
 
 // rdacReasons are the vendor reason codes of an unavailable controller.
 var rdacReasons = map[uint8]string{
@@ -62,11 +97,17 @@ var rdacReasons = map[uint8]string{
 }
 
 // Check implements Checker.
-func (RDAC) Check(ctx context.Context, p *Path) Result {
+func (c *RDAC) Check(ctx context.Context, p *Path) Result {
 	b, r, ok := readVPD(ctx, p, sgio.VPDVolumeAccess)
 	if !ok {
 		return r
 	}
+	r = c.check(b, p)
+	r.Reason += c.setTAS(ctx, p)
+	return r
+}
+
+func (*RDAC) check(b []byte, p *Path) Result {
 	va, err := sgio.ParseVolumeAccess(b)
 	switch {
 	case err != nil:

@@ -58,24 +58,24 @@ func TestVendorCheckers(t *testing.T) {
 		reason  string
 	}{
 		// rdac
-		{"rdac owner", RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, PathPriority: 1}).Handle, Up, "owning controller"},
-		{"rdac I/O shipping", RDAC{}, c9(sgiotest.VolumeAccess{IOShipping: true}).Handle, Up, "I/O shipping"},
-		{"rdac passive", RDAC{}, c9(sgiotest.VolumeAccess{PathPriority: 2, State: sgio.AASStandby}).Handle, Ghost, "passive controller"},
-		{"rdac unit attention, then owner", RDAC{}, first(unitAttention, c9(sgiotest.VolumeAccess{Owner: true})), Up, "owning controller"},
-		{"rdac becoming ready, then passive", RDAC{}, first(becomingReady, c9(sgiotest.VolumeAccess{})), Ghost, "passive"},
-		{"rdac quiesced", RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, State: sgio.AASUnavailable, Reason: 0x06}).Handle, Down, "quiesced"},
-		{"rdac service mode", RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x07}).Handle, Down, "service mode"},
-		{"rdac firmware download", RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x04}).Handle, Down, "firmware download"},
-		{"rdac in reset", RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x03}).Handle, Down, "in reset"},
-		{"rdac not responding", RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x02}).Handle, Down, "not responding"},
-		{"rdac booting", RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, State: sgio.AASTransitioning}).Handle, Down, "booting"},
-		{"rdac both transitioning", RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, State: sgio.AASTransitioning, AltState: sgio.AASTransitioning}).Handle, Up, "owning"},
-		{"rdac LUN not connected", RDAC{}, c9(sgiotest.VolumeAccess{PQ: 1, Owner: true}).Handle, Down, "not connected"},
-		{"rdac no such page", RDAC{}, sgiotest.Router{}.Handle, Wild, "does not serve"},
-		{"rdac not ready persists", RDAC{}, vpdRouter(sgio.VPDVolumeAccess, notReady).Handle, Down, "NOT READY"},
-		{"rdac transport", RDAC{}, vpdRouter(sgio.VPDVolumeAccess, noConnect).Handle, Down, "DID_NO_CONNECT"},
-		{"rdac ioctl", RDAC{}, vpdRouter(sgio.VPDVolumeAccess, ioctlFailed).Handle, Down, "ENXIO"},
-		{"rdac wrong page id", RDAC{}, c9(sgiotest.VolumeAccess{ID: "edid"}).Handle, Down, "identifier"},
+		{"rdac owner", &RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, PathPriority: 1}).Handle, Up, "owning controller"},
+		{"rdac I/O shipping", &RDAC{}, c9(sgiotest.VolumeAccess{IOShipping: true}).Handle, Up, "I/O shipping"},
+		{"rdac passive", &RDAC{}, c9(sgiotest.VolumeAccess{PathPriority: 2, State: sgio.AASStandby}).Handle, Ghost, "passive controller"},
+		{"rdac unit attention, then owner", &RDAC{}, first(unitAttention, c9(sgiotest.VolumeAccess{Owner: true})), Up, "owning controller"},
+		{"rdac becoming ready, then passive", &RDAC{}, first(becomingReady, c9(sgiotest.VolumeAccess{})), Ghost, "passive"},
+		{"rdac quiesced", &RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, State: sgio.AASUnavailable, Reason: 0x06}).Handle, Down, "quiesced"},
+		{"rdac service mode", &RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x07}).Handle, Down, "service mode"},
+		{"rdac firmware download", &RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x04}).Handle, Down, "firmware download"},
+		{"rdac in reset", &RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x03}).Handle, Down, "in reset"},
+		{"rdac not responding", &RDAC{}, c9(sgiotest.VolumeAccess{State: sgio.AASUnavailable, Reason: 0x02}).Handle, Down, "not responding"},
+		{"rdac booting", &RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, State: sgio.AASTransitioning}).Handle, Down, "booting"},
+		{"rdac both transitioning", &RDAC{}, c9(sgiotest.VolumeAccess{Owner: true, State: sgio.AASTransitioning, AltState: sgio.AASTransitioning}).Handle, Up, "owning"},
+		{"rdac LUN not connected", &RDAC{}, c9(sgiotest.VolumeAccess{PQ: 1, Owner: true}).Handle, Down, "not connected"},
+		{"rdac no such page", &RDAC{}, sgiotest.Router{}.Handle, Wild, "does not serve"},
+		{"rdac not ready persists", &RDAC{}, vpdRouter(sgio.VPDVolumeAccess, notReady).Handle, Down, "NOT READY"},
+		{"rdac transport", &RDAC{}, vpdRouter(sgio.VPDVolumeAccess, noConnect).Handle, Down, "DID_NO_CONNECT"},
+		{"rdac ioctl", &RDAC{}, vpdRouter(sgio.VPDVolumeAccess, ioctlFailed).Handle, Down, "ENXIO"},
+		{"rdac wrong page id", &RDAC{}, c9(sgiotest.VolumeAccess{ID: "edid"}).Handle, Down, "identifier"},
 		// emc_clariion
 		{"emc owned, read good", &EMCClariion{}, c0(owned).Handle, Up, "active path healthy"},
 		{"emc passive", &EMCClariion{}, c0(bound).Handle, Up, "passive path healthy"},
@@ -126,7 +126,7 @@ func TestVendorCheckers(t *testing.T) {
 }
 
 func TestVendorCheckersSysfsPrecheck(t *testing.T) {
-	for _, c := range []Checker{RDAC{}, &EMCClariion{}, HPSW{}} {
+	for _, c := range []Checker{&RDAC{}, &EMCClariion{}, HPSW{}} {
 		d := &sgiotest.Device{Handler: sgiotest.Router{}.Handle}
 		offline := func(string) (string, error) { return "offline", nil }
 		if r := c.Check(context.Background(), &Path{Name: "sdx", Attr: offline, SG: d}); r.State != Down || len(d.Calls()) != 0 {
@@ -172,5 +172,44 @@ func TestEMCClariionMemory(t *testing.T) {
 	}
 	if r := c.Check(ctx, &Path{Name: "sdp", SG: &sgiotest.Device{Handler: c0(passive).Handle}}); r.State != Up {
 		t.Errorf("passive path after: %v", r)
+	}
+}
+
+// The rdac checker sets TAS in the control mode page once per path, before
+// its first verdict; a device where it is set already gets no MODE SELECT,
+// and one that refuses is checked all the same.
+func TestRDACSetsTAS(t *testing.T) {
+	sense := []byte{0, 0x12, 0, 0, 0, 0, 0, 0, 0x8a, 0x0a, 0x02, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0x1e}
+	withTAS := append([]byte(nil), sense...)
+	withTAS[13] = 0x40
+	for _, tc := range []struct {
+		name    string
+		mode    map[byte]sgiotest.Response
+		reason  string
+		selects int
+	}{
+		{"TAS clear", map[byte]sgiotest.Response{sgio.OpModeSense10: sgiotest.Good(sense), sgio.OpModeSelect10: {}}, "TAS set", 1},
+		{"TAS already set", map[byte]sgiotest.Response{sgio.OpModeSense10: sgiotest.Good(withTAS)}, "owning controller", 0},
+		{"MODE SELECT refused", map[byte]sgiotest.Response{sgio.OpModeSense10: sgiotest.Good(sense)}, "TAS not set: MODE SELECT(10)", 1},
+		{"MODE SENSE refused", nil, "TAS not set: MODE SENSE(10)", 0},
+	} {
+		rt := c9(sgiotest.VolumeAccess{Owner: true})
+		rt.Vendor = tc.mode
+		d := &sgiotest.Device{Handler: rt.Handle}
+		c := &RDAC{}
+		p := &Path{Name: "sdx", SG: d}
+		first, second := c.Check(context.Background(), p), c.Check(context.Background(), p)
+		if first.State != Up || second.State != Up || !strings.Contains(first.Reason, tc.reason) || strings.Contains(second.Reason, "TAS") {
+			t.Errorf("%s: %v, then %v; want up, %q once", tc.name, first, second, tc.reason)
+		}
+		var selects [][]byte
+		for _, cdb := range d.Calls() {
+			if cdb[0] == sgio.OpModeSelect10 {
+				selects = append(selects, cdb)
+			}
+		}
+		if len(selects) != tc.selects {
+			t.Errorf("%s: %d MODE SELECTs, want %d", tc.name, len(selects), tc.selects)
+		}
 	}
 }
