@@ -193,6 +193,56 @@ func TestGuestChecker(t *testing.T) {
 		}
 	})
 
+	// The vendor checkers and prioritizers against a real SCSI target that is none of their arrays:
+	// scsi_debug refuses the vendor pages (0xc9, 0xc0) and NetApp's GVA with ILLEGAL REQUEST, which
+	// rdac and emc_clariion report as wild (the daemon then falls back to tur) and the vendor
+	// prioritizers as errors; hp_sw needs only VPD 0x80 and TUR, which scsi_debug serves; path_latency
+	// times real O_DIRECT reads.
+	t.Run("vendor", func(t *testing.T) {
+		ctx := context.Background()
+		for _, sp := range ps {
+			mod := sp.host % 3
+			hpsw, _ := check(t, checker.HPSW{}, sp.p)
+			rdac, _ := check(t, &checker.RDAC{}, sp.p)
+			emc, _ := check(t, &checker.EMCClariion{}, sp.p)
+			hpswPrio, hpswErr := checker.HPSWPrio{}.Prio(ctx, sp.p)
+			var refused []string
+			for _, pr := range []checker.Prioritizer{checker.RDACPrio{}, checker.EMCPrio{}, checker.HDSPrio{}, checker.ONTAPPrio{}} {
+				if v, err := pr.Prio(ctx, sp.p); err != nil && v == checker.PrioUndefined {
+					refused = append(refused, pr.Name())
+				}
+			}
+			record(t, fmt.Sprintf("vendor.%d", mod), "hp_sw=%v rdac=%v emc_clariion=%v prio.hp_sw=%d refused=%s",
+				hpsw.State, rdac.State, emc.State, hpswPrio, strings.Join(refused, ","))
+			if rdac.State != checker.Wild || emc.State != checker.Wild || len(refused) != 4 || hpswErr != nil {
+				t.Errorf("%s: rdac %v, emc_clariion %v, prioritizers refused %v, hp_sw prio error %v; want wild, wild, all four, none",
+					sp.name, rdac, emc, refused, hpswErr)
+			}
+			if mod != 2 && (hpsw.State != checker.Up || hpswPrio != checker.HPSWActive) {
+				t.Errorf("%s: hp_sw %v, prio %d; want up, %d", sp.name, hpsw, hpswPrio, checker.HPSWActive)
+			}
+			if mod == 2 && !hpsw.State.Usable() {
+				t.Errorf("standby %s: hp_sw %v, want up or ghost", sp.name, hpsw)
+			}
+			if mod == 2 {
+				continue // scsi_dh_alua fails direct reads of a standby path
+			}
+			df, err := checker.OpenDirect("/dev/" + sp.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dp := *sp.p
+			dp.Direct = df
+			pl, _ := checker.NewPathLatency("io_num=20 base_num=10")
+			lat, err := pl.Prio(ctx, &dp)
+			df.Close()
+			record(t, fmt.Sprintf("vendor.%d.path_latency", mod), "%d", lat)
+			if err != nil || lat < 1 || lat > 8 {
+				t.Errorf("%s: path_latency %d, %v; want 1-8 (1 µs to 10 s a read)", sp.name, lat, err)
+			}
+		}
+	})
+
 	t.Run("healthy", func(t *testing.T) {
 		for _, sp := range ps {
 			mod := sp.host % 3

@@ -64,6 +64,8 @@ emit summary "$(cat /tmp/checker.summary 2>/dev/null)"
 		"online.tur":        "up",
 		"real.ua.fixed.tur": "up",
 		"real.no_connect":   "DID_NO_CONNECT",
+		"vendor.0":          "hp_sw=up rdac=wild emc_clariion=wild prio.hp_sw=4 refused=rdac,emc,hds,ontap",
+		"vendor.1":          "hp_sw=up rdac=wild emc_clariion=wild prio.hp_sw=4 refused=rdac,emc,hds,ontap",
 	} {
 		if !strings.Contains(summary[key], want) {
 			t.Errorf("%s = %q, want it to contain %q", key, summary[key], want)
