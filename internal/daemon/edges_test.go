@@ -688,3 +688,18 @@ func TestMarginalPathCarriesIOWhenNormalPathsDie(t *testing.T) {
 		}
 	})
 }
+
+// A map made by another daemon (multipathd, whose paths within a group follow its discovery order)
+// is adopted as it is when it differs from mpathd's layout only in the order of the paths inside a
+// group: the order within a group decides only where I/O starts, which is no reason for a reload
+// on the day mpathd takes over.
+func TestAdoptionKeepsPathOrderWithinGroup(t *testing.T) {
+	cfg := "[overrides]\ndetect_pgpolicy = false\npath_grouping_policy = \"multibus\"\n"
+	live := "0 1 alua 1 1 service-time 0 2 2 8:16 1 1 8:0 1 1"
+	r := newRig(t, san(2, 1), cfg, liveMap(t, "mpatha", live))
+	r.settle()
+	if n := r.ops("DM_TABLE_LOAD", ""); n != 0 {
+		tab, _, _ := r.dm.Table("mpatha")
+		t.Errorf("adoption reloaded %d times; table now %s", n, tab)
+	}
+}

@@ -107,7 +107,7 @@ type mpath struct {
 	createFails int
 	createRetry time.Time
 	// relaid is set once mpathd loads a table into the map or the configuration is reloaded: from
-	// then on the live order no longer stands for paths whose priority is unknown (keepsLiveOrder).
+	// then on the live order no longer stands for paths whose priority is unknown (keepsLiveLayout).
 	relaid bool
 
 	// dirty is set whenever the map may have changed; publish re-renders only dirty maps. seen is

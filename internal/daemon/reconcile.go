@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mpathd/mpathd/pkg/api"
@@ -46,7 +47,7 @@ func (s *shard) sync(m *mpath) {
 			s.fail(m, "build table", err)
 			break
 		}
-		if sectors == m.sectors && (sameLayout(desired, m.live) || m.keepsLiveOrder() && sameRegrouped(desired, m.live)) {
+		if sectors == m.sectors && (sameLayout(desired, m.live) || m.keepsLiveLayout(desired)) {
 			break
 		}
 		why := "layout changed"
@@ -95,20 +96,37 @@ func (s *shard) cancelDeferredRemove(m *mpath) {
 	d.log.Info().Str("map", m.name).Int("paths", len(m.paths)).Msg("paths returned: deferred remove cancelled")
 }
 
-// keepsLiveOrder reports whether the live table's grouping and order stand although the layout
-// computed now differs: the table was made before mpathd saw the map (an adoption at start-up,
-// under the same configuration) and a path's priority was never read (down since mpathd started),
-// which is no reason to reorder it: the order waits for that path's first good check.
-func (m *mpath) keepsLiveOrder() bool {
+// keepsLiveLayout reports whether the live table stands although the layout computed now differs
+// from it. That holds only for a table made before mpathd saw the map (an adoption at start-up,
+// under the same configuration), in two cases: the paths differ only in their order inside their
+// groups (multipathd orders them as it discovered them; the order only says where I/O starts, no
+// reason for a reload on the day mpathd takes over), or a path's priority was never read (down since
+// mpathd started), which is no reason to regroup it: the grouping waits for that path's first good
+// check.
+func (m *mpath) keepsLiveLayout(desired dm.Table) bool {
 	if m.relaid || m.tableLoads > 0 {
 		return false
 	}
+	if sameLayout(sortedPaths(desired), sortedPaths(m.live)) {
+		return true
+	}
 	for _, p := range m.paths {
 		if p.checked && p.prio == prioUndef {
-			return true
+			return sameRegrouped(desired, m.live)
 		}
 	}
 	return false
+}
+
+// sortedPaths returns t with the paths of each group in device order.
+func sortedPaths(t dm.Table) dm.Table {
+	t.Groups = slices.Clone(t.Groups)
+	for i := range t.Groups {
+		t.Groups[i].Paths = slices.SortedFunc(slices.Values(t.Groups[i].Paths), func(a, b dm.Path) int {
+			return strings.Compare(a.Dev, b.Dev)
+		})
+	}
+	return t
 }
 
 // sameRegrouped reports whether desired and live hold the same paths with the same arguments,
