@@ -52,16 +52,18 @@ func ParseAlias(alias, prefix string) (id int, ok bool) {
 	if len(suffix) == 0 || len(suffix) > maxSuffix {
 		return 0, false
 	}
-	n := 0
+	// Seven letters reach 26^7+... > 2^32: sum in 64 bits so a 32-bit int
+	// cannot wrap round to a small or negative id.
+	var n int64
 	for i := 0; i < len(suffix); i++ {
 		c := suffix[i]
 		if c < 'a' || c > 'z' {
 			return 0, false
 		}
-		n = n*26 + int(c-'a') + 1
+		n = n*26 + int64(c-'a') + 1
 	}
 	if n > MaxID {
 		return 0, false
 	}
-	return n, true
+	return int(n), true
 }

@@ -178,9 +178,14 @@ func (t *Table) Select(r Request) (alias string, isNew bool, err error) {
 			used[id] = true
 		}
 	}
-	for id := 1; id <= MaxID; id++ {
+	// id < MaxID, then MaxID itself: id <= MaxID would never end where int
+	// is 32 bits wide (MaxID+1 wraps round).
+	for id := 1; ; id++ {
 		if a := r.Prefix + EncodeID(id); !used[id] && !inUse(a) {
 			return a, true, nil
+		}
+		if id == MaxID {
+			break
 		}
 	}
 	return "", false, fmt.Errorf("bindings: no free alias with prefix %q", r.Prefix)

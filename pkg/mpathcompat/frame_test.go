@@ -10,18 +10,37 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
+// multipathd's length prefix is the native size_t: 8 bytes on 64-bit ports,
+// 4 on 32-bit ones, in the host's byte order. want is spelled out byte by
+// byte for each, so the test does not share the code's notion of the width.
 func TestAppendFrame(t *testing.T) {
 	got := AppendFrame(nil, "show status")
-	want := binary.NativeEndian.AppendUint64(nil, 12)
+	var want []byte
+	switch {
+	case unsafe.Sizeof(uintptr(0)) == 4 && binary.NativeEndian.Uint16([]byte{1, 0}) == 1:
+		want = []byte{12, 0, 0, 0}
+	case unsafe.Sizeof(uintptr(0)) == 4:
+		want = []byte{0, 0, 0, 12}
+	case binary.NativeEndian.Uint16([]byte{1, 0}) == 1:
+		want = []byte{12, 0, 0, 0, 0, 0, 0, 0}
+	default:
+		want = []byte{0, 0, 0, 0, 0, 0, 0, 12}
+	}
 	want = append(want, "show status\x00"...)
 	if !bytes.Equal(got, want) {
 		t.Errorf("AppendFrame = %q, want %q", got, want)
 	}
 }
 
+// frame prefixes body with n as a native size_t; n is cut to 32 bits on a
+// 32-bit port, as a C client's size_t would hold it.
 func frame(n uint64, body string) []byte {
+	if unsafe.Sizeof(uintptr(0)) == 4 {
+		return append(binary.NativeEndian.AppendUint32(nil, uint32(n)), body...)
+	}
 	return append(binary.NativeEndian.AppendUint64(nil, n), body...)
 }
 

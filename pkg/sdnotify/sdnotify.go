@@ -73,8 +73,13 @@ func (n *Notifier) Reloading(status string) error {
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return n.notify(daemon.SdNotifyReloading, "STATUS="+status)
 	}
-	usec := ts.Sec*1_000_000 + ts.Nsec/1_000
-	return n.notify(daemon.SdNotifyReloading, fmt.Sprintf("MONOTONIC_USEC=%d", usec), "STATUS="+status)
+	return n.notify(daemon.SdNotifyReloading, fmt.Sprintf("MONOTONIC_USEC=%d", monotonicUsec(ts)), "STATUS="+status)
+}
+
+// monotonicUsec converts ts to microseconds in 64 bits: Timespec's fields are
+// 32-bit on 32-bit ports, where seconds × 10^6 wraps after 36 minutes of uptime.
+func monotonicUsec(ts unix.Timespec) int64 {
+	return int64(ts.Sec)*1_000_000 + int64(ts.Nsec)/1_000
 }
 
 // Stopping says shutdown started.

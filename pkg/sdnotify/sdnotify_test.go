@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeSystemd listens where NOTIFY_SOCKET points and returns what arrived.
@@ -191,5 +193,22 @@ func TestUnitFileVerifies(t *testing.T) {
 	}
 	if err != nil && len(strings.TrimSpace(string(out))) == 0 {
 		t.Errorf("systemd-analyze verify failed silently: %v", err)
+	}
+}
+
+// MONOTONIC_USEC past 2^31 µs (36 minutes of uptime) must not wrap where
+// Timespec's fields are 32-bit.
+func TestMonotonicUsec(t *testing.T) {
+	for _, tc := range []struct {
+		ts   unix.Timespec
+		want int64
+	}{
+		{unix.Timespec{Sec: 0, Nsec: 1_999}, 1},
+		{unix.Timespec{Sec: 2147, Nsec: 483_648_000}, 2_147_483_648},
+		{unix.Timespec{Sec: 1_000_000, Nsec: 999_999_999}, 1_000_000_999_999},
+	} {
+		if got := monotonicUsec(tc.ts); got != tc.want {
+			t.Errorf("monotonicUsec(%+v) = %d, want %d", tc.ts, got, tc.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-//go:build !(linux && (amd64 || arm64 || riscv64 || ppc64le || s390x || loong64))
+//go:build !(linux && (amd64 || arm64 || riscv64 || ppc64le || s390x || loong64 || 386 || arm || mips || mipsle))
 
 package sgio
 
@@ -11,7 +11,7 @@ import (
 // layout is not verified, so Open always fails.
 type File struct{ name string }
 
-// Open fails: SG_IO is implemented for 64-bit Linux only.
+// Open fails: SG_IO is implemented for Linux only, on the ports whose layout is pinned.
 func Open(name string) (*File, error) {
 	return nil, fmt.Errorf("sgio: open %s: %w", name, ErrNotSupported)
 }
