@@ -130,7 +130,8 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 		return fmt.Errorf("device-mapper: %w", err)
 	}
 	defer client.Close()
-	fs := sysfs.New("/")
+	// A path whose VPD pages the kernel did not cache is asked through SG_IO, as scsi_id does.
+	fs := sysfs.New("/").WithInquirer(linux.Inquirer{})
 	// The polling core's interval, half-life and shards are fixed at start; the weight and
 	// marginal settings follow a reconfigure.
 	stats, err := linux.NewStats(daemon.SelectorConfig(cfg), fs)

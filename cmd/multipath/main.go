@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpathd/mpathd/internal/linux"
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/bindings"
 	"github.com/mpathd/mpathd/pkg/checker/sgio"
@@ -129,7 +130,7 @@ func realEnv() *env {
 			}
 			return c, func() { c.Close() }, nil
 		},
-		sys:           sysfs.New("/"),
+		sys:           sysfs.New("/").WithInquirer(linux.Inquirer{}),
 		wwids:         bindings.DefaultWWIDsPath,
 		loadConfig:    func() (*config.Config, error) { return config.LoadOptional(config.DefaultPath) },
 		prober:        newKernelProber,

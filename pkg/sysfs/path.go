@@ -67,7 +67,9 @@ type Path struct {
 	DHState       string // handler name or "detached"; "" if not exposed
 
 	// WWID: ID_SERIAL from the udev database when udev has it, else computed
-	// as udev would from VPD; "" with WWIDErr set when it cannot be computed.
+	// as udev would from VPD (the pages in sysfs, or those the FS's Inquirer
+	// reads from the device when the kernel cached none); "" with WWIDErr set
+	// when it cannot be computed.
 	WWID    string
 	WWIDErr error
 	// Target port group from VPD 0x83 (type 5, association 1).
@@ -183,7 +185,18 @@ func (fs FS) Path(name string) (Path, error) {
 	if err != nil {
 		return Path{}, wrap("read identity", err)
 	}
+	var inqErr error
+	if id.VPD83 == nil && id.VPD80 == nil && fs.inq != nil {
+		// The kernel cached no page of this device: ask it, as scsi_id does.
+		var q Identity
+		if q, inqErr = fs.inq.InquireIdentity(name); q.VPD83 != nil || q.VPD80 != nil {
+			id = q
+		}
+	}
 	p.WWID, p.WWIDErr = UdevSerial(id)
+	if p.WWIDErr != nil && inqErr != nil {
+		p.WWIDErr = fmt.Errorf("%w; no VPD page in sysfs and SG_IO INQUIRY: %w", p.WWIDErr, inqErr)
+	}
 	// What udev holds wins, as for multipathd: another rule may have set
 	// ID_SERIAL differently from udev's own derivation, and the maps bear it.
 	if v, ok, err := fs.UdevProperty(p.Dev, UdevAttribute); err != nil {

@@ -22,6 +22,23 @@ import (
 // system. FS is a value type and safe for concurrent use.
 type FS struct {
 	root string
+	inq  Inquirer
+}
+
+// Inquirer reads a path's identity from the device itself, through SG_IO as
+// udev's scsi_id does. The kernel caches no VPD pages for a device below
+// SPC-2 that is not on its VPD list (HPE XP before Linux 5.14, for one), yet
+// udev and multipathd identify it by the pages the device returns.
+type Inquirer interface {
+	InquireIdentity(name string) (Identity, error)
+}
+
+// WithInquirer returns a copy of fs that asks q for the identity of a path
+// whose sysfs device has neither vpd_pg83 nor vpd_pg80. Without one such a
+// path has no WWID unless the udev database holds its ID_SERIAL.
+func (fs FS) WithInquirer(q Inquirer) FS {
+	fs.inq = q
+	return fs
 }
 
 // New returns an FS rooted at root; "" means "/".

@@ -113,6 +113,8 @@ alua_settled() {
 	for b in /sys/block/sd*; do
 		d=$b/device
 		[ -e "$d/access_state" ] || continue
+		# No handler attached (a SCSI-2 LUN without cached VPD has no port group for alua).
+		[ "$(cat "$d/dh_state" 2>/dev/null)" = alua ] || continue
 		h=$(readlink "$d")
 		h=${h##*/}
 		h=${h%%:*}
@@ -126,7 +128,7 @@ alua_settled() {
 	done
 }
 if [ -n "$SCSI_DEBUG" ]; then
-	wait_for $SAN_WAIT alua_settled || fail "ALUA states did not settle"
+	wait_for $SAN_WAIT alua_settled || fail "ALUA states did not settle:$(for b in /sys/block/sd*; do echo " ${b##*/} $(cat $b/device/dh_state 2>/dev/null) $(cat $b/device/access_state 2>/dev/null)"; done)"
 fi
 
 echo "@@mpathd-vm: simulated SAN"

@@ -249,3 +249,29 @@ func (u UnitPathReport) Bytes() []byte {
 	b[48] = u.LUNOperations
 	return b
 }
+
+// Pages answers INQUIRY as a device with standard data std and the VPD
+// pages given by page code would; a page it lacks, and any other command,
+// is refused with ILLEGAL REQUEST (INVALID FIELD IN CDB). Page 0 is built
+// from the keys of pages unless pages has one.
+func Pages(std []byte, pages map[uint8][]byte) func(cdb []byte) Response {
+	if _, ok := pages[0]; !ok {
+		list := []byte{0}
+		for code := range 256 {
+			if _, ok := pages[uint8(code)]; ok {
+				list = append(list, uint8(code))
+			}
+		}
+		pages[0] = append([]byte{0, 0, 0, byte(len(list))}, list...)
+	}
+	return func(cdb []byte) Response {
+		switch {
+		case cdb[0] != sgio.OpInquiry:
+		case cdb[1]&1 == 0:
+			return Good(std)
+		case pages[cdb[2]] != nil:
+			return Good(pages[cdb[2]])
+		}
+		return Check(FixedSense(sgio.IllegalRequest, 0x24, 0))
+	}
+}
