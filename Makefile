@@ -20,9 +20,7 @@ VM_TIMEOUT ?= 40m
 # -exec, so binfmt_misc need not be registered. 386 binaries run natively on the amd64 host (Debian
 # 12's qemu-i386 cannot start a Go 386 binary: "bad g in signal handler").
 CROSS_ARCHES ?= arm64 ppc64le s390x 386 arm
-# The unit tests of 386 and arm (32-bit) still fail in bindings, mpathcompat, sdnotify and
-# internal/linux; until they pass, make cross runs the tests of the 64-bit ports only.
-CROSS_TEST_ARCHES ?= arm64 ppc64le s390x
+CROSS_TEST_ARCHES ?= $(CROSS_ARCHES)
 # Debian packages the host-side tests need: prometheus, for promtool (check metrics) and a real
 # Prometheus server that scrapes the daemon on the fake kernel (loopback only, temporary storage).
 # Installed without recommends (no node exporter). On a host booted with systemd the package starts
@@ -79,7 +77,9 @@ cross:
 	done; \
 	for a in $(CROSS_TEST_ARCHES); do \
 		case $$a in arm64) q=qemu-aarch64;; 386) q=;; *) q=qemu-$$a;; esac; \
-		echo "go test GOARCH=$$a $${q:+under $$q}"; GOARCH=$$a $(GO) test -count=1 $${q:+-exec $$q} ./...; \
+		echo "go test GOARCH=$$a $${q:+under $$q}"; t0=$$(date +%s); \
+		GOARCH=$$a $(GO) test -count=1 $${q:+-exec $$q} ./...; \
+		echo "cross: GOARCH=$$a unit tests $$(( $$(date +%s) - t0 )) s"; \
 	done; echo "cross: $$(( $$(date +%s) - start )) s"
 
 test: deps check vet unit cross fuzz-short vm
