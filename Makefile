@@ -13,7 +13,7 @@ BIN       := bin
 # (dbus-daemon) for the D-Bus tests' private bus, and multipath-tools and kpartx, which scenarios copy
 # into the guest to compare mpathd with multipathd. On a host booted with systemd, installing
 # multipath-tools enables and starts multipathd.service; stop and disable it on a SAN host.
-VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus multipath-tools kpartx open-iscsi iproute2 sg3-utils
+VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus multipath-tools kpartx open-iscsi iproute2 sg3-utils sg3-utils-udev
 VM_TIMEOUT ?= 40m
 # make cross: go vet and the unit tests for each architecture below (amd64 is make vet and make
 # unit, the only one with the race detector), the test binaries run under qemu-user by go test
