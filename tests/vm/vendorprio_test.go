@@ -288,3 +288,57 @@ mpathctl show topology
 		}
 	}
 }
+
+// TestVMVendorFallback: a vendor checker and prioritizer configured for paths of another array.
+// scsi_debug refuses VPD 0xc9 and is no Hitachi, so rdac cannot check the paths and hds cannot rate
+// them: the daemon checks them with tur instead, leaves their priority undefined, builds the map all
+// the same, and says so in its log and in mpathctl show, path by path.
+func TestVMVendorFallback(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:      SAN{Hosts: 2, LUNs: 1},
+		Commands: []string{"./cmd/mpathd", "./cmd/mpathctl"},
+		Script: daemonHelpers + `
+M=333333330000007d0
+cat > /tmp/c.toml <<EOF
+[defaults]
+polling_interval = 2
+[overrides]
+path_checker = "rdac"
+detect_checker = false
+prio = "hds"
+detect_prio = false
+EOF
+start_mpathd --config /tmp/c.toml
+wait_for 60 sh -c "dmsetup table $M | grep -q multipath" || fail "no map"
+wait_for 30 sh -c "mpathctl show topology | grep -q fallback=" || fail "no fallback shown"
+emit show "$(mpathctl show topology)"
+emit topology "$(mpathctl --json show topology)"
+emit logged "$(grep -c 'fell back' /tmp/mpathd.log)"
+emit dmstatus "$(dmsetup status $M)"
+`,
+	})
+	defer logDiag(t, res)
+	t.Logf("mpathctl show topology:\n%s", res.Get("show"))
+	paths := topologyPrios(t, res.Get("topology"))
+	if len(paths) != 2 {
+		t.Fatalf("%d paths in the topology, want 2", len(paths))
+	}
+	for dev, p := range paths {
+		if p.CheckerState != "up" || p.Checker != "tur" || p.Prioritizer != "hds" ||
+			!strings.Contains(p.Fallback, "checker rdac cannot check this device") || !strings.Contains(p.Fallback, "prio hds failed") {
+			t.Errorf("%s: state %s, checker %q, prioritizer %q, fallback %q; want up by tur, hds failing, both named", dev, p.CheckerState, p.Checker, p.Prioritizer, p.Fallback)
+		}
+		if !strings.Contains(res.Get("show"), dev) || strings.Count(res.Get("show"), "fallback=") != 2 {
+			t.Errorf("mpathctl show does not name %s's fallback:\n%s", dev, res.Get("show"))
+		}
+	}
+	if n, _ := strconv.Atoi(res.Get("logged")); n < 2 {
+		t.Errorf("%d fallback lines in the log, want one per path", n)
+	}
+	for dev, p := range paths {
+		if !strings.Contains(res.Get("dmstatus"), p.DevT+" A ") {
+			t.Errorf("%s: dm status %q, want the path active in the kernel", dev, res.Get("dmstatus"))
+		}
+	}
+}
