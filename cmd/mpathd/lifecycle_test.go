@@ -20,6 +20,10 @@ func TestCheckConfig(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("[defaults]\nno_such_key = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	warn := filepath.Join(dir, "warn.toml")
+	if err := os.WriteFile(warn, []byte("[defaults]\nrr_min_io_rq = 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		file     string
 		ok       bool
@@ -28,6 +32,7 @@ func TestCheckConfig(t *testing.T) {
 		{good, true, "valid"},
 		{bad, false, "no_such_key"},
 		{filepath.Join(dir, "missing.toml"), false, "missing.toml"},
+		{warn, true, "warning: " + warn + ":2: defaults.rr_min_io_rq: not implemented by mpathd"},
 	} {
 		var out, errb bytes.Buffer
 		rc := run([]string{"--check", "--config", tt.file}, &out, &errb)

@@ -154,10 +154,9 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 		opts.Names = linux.Names{File: bf}
 	}
 	d := daemon.New(opts)
-	g := cfg.Global()
-	poll := time.Duration(g.PollingInterval) * time.Second
+	g := daemon.ProgramSettingsOf(cfg)
 	mon := linux.NewMonitor(linux.MonitorConfig{
-		PollingInterval: poll, MaxPollingInterval: time.Duration(g.MaxPollingInterval) * time.Second, Logger: slogger,
+		PollingInterval: g.PollingInterval, MaxPollingInterval: g.MaxPollingInterval, Logger: slogger,
 	}, d.PathChecked)
 	d.SetMonitor(mon)
 

@@ -479,3 +479,22 @@ func (d *Daemon) statsSnapshot() api.Stats {
 	}
 	return st
 }
+
+// ProgramSettings are the [defaults] settings the program around the daemon applies when it
+// starts: the path checker's polling bounds and the metrics listener.
+type ProgramSettings struct {
+	PollingInterval, MaxPollingInterval time.Duration
+	MetricsListen                       string // "": no listener
+	MetricsLoad                         bool
+}
+
+// ProgramSettingsOf takes them from a configuration.
+func ProgramSettingsOf(cfg *config.Config) ProgramSettings {
+	g := cfg.Global()
+	return ProgramSettings{
+		PollingInterval:    time.Duration(g.PollingInterval) * time.Second,
+		MaxPollingInterval: time.Duration(g.MaxPollingInterval) * time.Second,
+		MetricsListen:      g.MetricsListen,
+		MetricsLoad:        g.MetricsLoad,
+	}
+}

@@ -68,15 +68,7 @@ func fcSAN(hosts, luns int) *fakeTopo {
 }
 
 func transportRig(t *testing.T, topo *fakeTopo, cfg string, refuse map[string]error) (*rig, *fakeAttrs) {
-	attrs := &fakeAttrs{vals: map[string]string{}, refuse: refuse}
-	for h := range 2 {
-		rp := fmt.Sprintf("rport-%d:0-0", h)
-		attrs.vals[rp+" fast_io_fail_tmo"], attrs.vals[rp+" dev_loss_tmo"] = "off", "30"
-		attrs.vals[fmt.Sprintf("host%d eh_deadline", h)] = "off"
-	}
-	for n := range topo.paths {
-		attrs.vals[n+" queue/max_sectors_kb"] = "1280"
-	}
+	attrs := newFakeAttrs(topo, refuse)
 	r := newRigWith(t, topo, cfg, func(f *dm.Fake) { attrs.dm = f }, func(o *Options) { o.Transport = attrs })
 	r.settle()
 	return r, attrs

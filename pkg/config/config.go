@@ -249,6 +249,10 @@ func Parse(data []byte, name string) (*Config, error) {
 	if err := c.finish(); err != nil {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
+	slices.SortStableFunc(p.warns, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Key, b.Key))
+	})
+	c.Warnings = p.warns
 	return c, nil
 }
 
@@ -341,10 +345,15 @@ type parser struct {
 	file  string
 	lines lineIndex
 	errs  []*Error
+	warns []*Error
 }
 
 func (p *parser) errorf(path, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: p.lines.line(path), Key: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) warnf(path, format string, args ...any) {
+	p.warns = append(p.warns, &Error{File: p.file, Line: p.lines.line(path), Key: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) table(v any, path string) (map[string]any, bool) {
@@ -409,6 +418,15 @@ func (p *parser) attrs(v any, path string, sec section, a *Attrs, extra map[stri
 		}
 		if err := kwd.set(a, m[k]); err != nil {
 			p.errorf(kp, "%v", err)
+			continue
+		}
+		if msg := NotApplied(a, k); msg != "" {
+			p.warnf(kp, "%s", msg)
+		}
+		if str, ok := m[k].(string); ok && valueCheck != nil {
+			if msg := valueCheck(k, str); msg != "" {
+				p.warnf(kp, "%s", msg)
+			}
 		}
 	}
 }
@@ -441,12 +459,12 @@ func (p *parser) devices(v any) []Device {
 	for i, m := range p.tables(v, "devices") {
 		path := fmt.Sprintf("devices[%d]", i)
 		var d Device
-		p.attrs(m, path, secDevices, &d.Attrs, map[string]func(any) error{
+		p.attrs(m, path, secDevices, &d.Attrs, listed("devices", map[string]func(any) error{
 			"vendor":            regexString(&d.Vendor),
 			"product":           regexString(&d.Product),
 			"revision":          regexString(&d.Revision),
 			"product_blacklist": regexString(&d.ProductBlacklist),
-		})
+		}))
 		if _, ok := m["vendor"]; !ok {
 			p.errorf(path, "vendor is required")
 		}
@@ -484,7 +502,7 @@ func (p *parser) protocols(v any, path string) []ProtocolOverride {
 		var po ProtocolOverride
 		for _, k := range sortedKeys(m) {
 			var err error
-			switch k {
+			switch known("overrides.protocol", k) {
 			case "type":
 				po.Type, err = nameIn("protocol", Protocols)(m[k])
 			case "fast_io_fail_tmo":
@@ -496,7 +514,7 @@ func (p *parser) protocols(v any, path string) []ProtocolOverride {
 				t, err = parseTmo(TmoInfinity)(m[k])
 				po.DevLossTmo = &t
 			default:
-				err = errf("unknown key (known: type, fast_io_fail_tmo, dev_loss_tmo)")
+				err = errf("unknown key (known: %s)", strings.Join(sectionKeys["overrides.protocol"], ", "))
 			}
 			if err != nil {
 				p.errorf(ep+"."+k, "%v", err)
@@ -526,7 +544,7 @@ func (p *parser) multipaths(v any) []Multipath {
 	for i, m := range p.tables(v, "multipaths") {
 		path := fmt.Sprintf("multipaths[%d]", i)
 		var mp Multipath
-		p.attrs(m, path, secMultipaths, &mp.Attrs, map[string]func(any) error{
+		p.attrs(m, path, secMultipaths, &mp.Attrs, listed("multipaths", map[string]func(any) error{
 			"wwid": func(v any) error {
 				s, err := wantString(v)
 				if err != nil {
@@ -549,7 +567,7 @@ func (p *parser) multipaths(v any) []Multipath {
 				mp.Alias = s
 				return nil
 			},
-		})
+		}))
 		if _, ok := m["wwid"]; !ok {
 			p.errorf(path, "wwid is required")
 		}
@@ -583,7 +601,7 @@ func (p *parser) filterList(v any, path string) FilterList {
 	for _, k := range sortedKeys(m) {
 		kp := path + "." + k
 		var dst *[]string
-		switch k {
+		switch known(path, k) {
 		case "devnode":
 			dst = &fl.Devnode
 		case "wwid":
@@ -596,10 +614,13 @@ func (p *parser) filterList(v any, path string) FilterList {
 			fl.Device = p.deviceFilters(m[k], kp)
 			continue
 		default:
-			p.errorf(kp, "unknown key (known: devnode, wwid, property, protocol, device)")
+			p.errorf(kp, "unknown key (known: %s)", strings.Join(filterKeys, ", "))
 			continue
 		}
 		*dst = p.patterns(m[k], kp)
+		if dst == &fl.Property && len(*dst) > 0 {
+			p.warnf(kp, "%s", PropertyNotApplied)
+		}
 	}
 	return fl
 }
@@ -641,13 +662,13 @@ func (p *parser) deviceFilters(v any, path string) []DeviceFilter {
 		var d DeviceFilter
 		for _, k := range sortedKeys(m) {
 			var dst *string
-			switch k {
+			switch known("blacklist.device", k) {
 			case "vendor":
 				dst = &d.Vendor
 			case "product":
 				dst = &d.Product
 			default:
-				p.errorf(ep+"."+k, "unknown key (known: vendor, product)")
+				p.errorf(ep+"."+k, "unknown key (known: %s)", strings.Join(sectionKeys["blacklist.device"], ", "))
 				continue
 			}
 			s, err := wantString(m[k])
@@ -708,4 +729,23 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// known returns k when sectionKeys lists it for section, "" otherwise: the
+// parser takes no key the list (and so the keyword-effect test) lacks.
+func known(section, k string) string {
+	if slices.Contains(sectionKeys[section], k) {
+		return k
+	}
+	return ""
+}
+
+// listed keeps the section-specific keys that sectionKeys lists.
+func listed(section string, extra map[string]func(any) error) map[string]func(any) error {
+	for k := range extra {
+		if known(section, k) == "" {
+			delete(extra, k)
+		}
+	}
+	return extra
 }

@@ -367,6 +367,9 @@ func TestReferenceFileEqualsBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reference file: %v", err)
 	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("reference file warnings: %v", c.Warnings)
+	}
 	for _, dev := range [][2]string{{"Linux", "scsi_debug"}, {"NETAPP", "LUN"}, {"PURE", "FlashArray"}, {"", ""}} {
 		got := c.Resolve("w", dev[0], dev[1], "").Settings
 		want := Builtin().Resolve("w", dev[0], dev[1], "").Settings

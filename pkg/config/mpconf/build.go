@@ -14,7 +14,10 @@ import (
 	"github.com/mpathd/mpathd/pkg/config"
 )
 
-func init() { config.RegisterMultipathConf(Load) }
+func init() {
+	config.RegisterMultipathConf(Load)
+	config.RegisterValueCheck(valueWarning)
+}
 
 // Load reads the multipath.conf at path and, when dir is not "", every
 // *.conf file in dir in lexical order after it, as multipathd does. A
@@ -252,20 +255,18 @@ func (b *builder) keyword(n *Node, w where, a *config.Attrs, seen map[string]boo
 	}
 	a.Src[name] = n.pos()
 	b.warnValue(n, key, name, text)
+	if msg := config.NotApplied(a, name); msg != "" {
+		b.warn(n, key, "%s", msg)
+	}
 }
 
 // warnValue names values mpathd accepts but does not implement, and what
 // it does instead.
 func (b *builder) warnValue(n *Node, key, name, text string) {
+	if msg := valueWarning(name, text); msg != "" {
+		b.warn(n, key, "%s", msg)
+	}
 	switch name {
-	case "path_checker":
-		if _, err := checker.New(text); err != nil {
-			b.warn(n, key, "the %s checker is not implemented by mpathd: paths are checked with tur", text)
-		}
-	case "prio":
-		if !slices.Contains(checker.PrioritizerNames, text) {
-			b.warn(n, key, "the %s prioritizer is not implemented by mpathd: paths get the detected one (sysfs or alua on ALUA arrays), else const", text)
-		}
 	case "find_multipaths":
 		if text == "smart" {
 			b.warn(n, key, "smart is not implemented by mpathd: on is used (the same maps once find_multipaths_timeout has passed, without claiming single paths meanwhile)")
@@ -396,6 +397,9 @@ func (b *builder) device(sec *Node) {
 	var d config.Device
 	var vendor, product, bad bool
 	b.attrs(sec, inDevice, &d.Attrs, func(n *Node) bool {
+		if !listed("device", n.Key) {
+			return false
+		}
 		var dst *string
 		switch n.Key {
 		case "vendor":
@@ -439,7 +443,7 @@ func (b *builder) multipath(sec *Node) {
 	var wwidNode *Node
 	var bad bool
 	b.attrs(sec, inMultipath, &m.Attrs, func(n *Node) bool {
-		if n.Section || (n.Key != "wwid" && n.Key != "alias") {
+		if n.Section || !listed("multipath", n.Key) {
 			return false
 		}
 		s, ok := b.value(n, n.Key)
@@ -483,9 +487,12 @@ func (b *builder) protocol(sec *Node) {
 			b.unknown(n, "protocol")
 			continue
 		}
-		switch n.Key {
-		case "type", "fast_io_fail_tmo", "dev_loss_tmo":
-		case "eh_deadline":
+		switch {
+		case !listed("protocol", n.Key):
+			b.unknown(n, "protocol")
+			continue
+		case n.Key == "type", n.Key == "fast_io_fail_tmo", n.Key == "dev_loss_tmo":
+		case n.Key == "eh_deadline":
 			b.warn(n, n.Key, "not implemented by mpathd: ignored")
 			continue
 		default:
@@ -547,6 +554,10 @@ func (b *builder) filter(sec *Node, fl *config.FilterList) {
 			continue
 		}
 		var dst *[]string
+		if !listed("blacklist", n.Key) {
+			b.unknown(n, sec.Key)
+			continue
+		}
 		switch n.Key {
 		case "devnode":
 			dst = &fl.Devnode
@@ -571,6 +582,9 @@ func (b *builder) filter(sec *Node, fl *config.FilterList) {
 		if !slices.Contains(*dst, s) { // duplicates are merged, as in multipath-tools
 			*dst = append(*dst, s)
 		}
+		if dst == &fl.Property {
+			b.warn(n, n.Key, "%s", config.PropertyNotApplied)
+		}
 	}
 }
 
@@ -579,7 +593,7 @@ func (b *builder) filterDevice(sec *Node, fl *config.FilterList) {
 	for _, n := range sec.Children {
 		var dst *string
 		switch {
-		case n.Section:
+		case n.Section, !listed("blacklist device", n.Key):
 		case n.Key == "vendor":
 			dst = &d.Vendor
 		case n.Key == "product":
@@ -666,4 +680,20 @@ func (b *builder) finish() {
 		b.c.Defaults.MaxPollingInterval = nil
 		delete(b.c.Defaults.Src, "max_polling_interval")
 	}
+}
+
+// valueWarning names a checker or prioritizer mpathd accepts without
+// implementing it, and what it uses instead; "" for any other value.
+func valueWarning(name, text string) string {
+	switch name {
+	case "path_checker":
+		if _, err := checker.New(text); err != nil {
+			return fmt.Sprintf("the %s checker is not implemented by mpathd: paths are checked with tur", text)
+		}
+	case "prio":
+		if !slices.Contains(checker.PrioritizerNames, text) {
+			return fmt.Sprintf("the %s prioritizer is not implemented by mpathd: paths get the detected one (sysfs or alua on ALUA arrays), else const", text)
+		}
+	}
+	return ""
 }

@@ -1,5 +1,7 @@
 package mpconf
 
+import "sort"
+
 // Sections a keyword may appear in, as in multipath-tools.
 type where uint8
 
@@ -142,4 +144,75 @@ func (w where) String() string {
 		return "multipath"
 	}
 	return "?"
+}
+
+// statements are the statements of the entry and filter sections, by
+// section, as the builder accepts them: a statement the builder handles must
+// be listed here.
+var statements = map[string][]string{
+	"device":           {"vendor", "product", "revision", "product_blacklist"},
+	"multipath":        {"wwid", "alias"},
+	"protocol":         {"type", "fast_io_fail_tmo", "dev_loss_tmo", "eh_deadline"},
+	"blacklist":        {"devnode", "wwid", "property", "protocol", "device"},
+	"blacklist device": {"vendor", "product"},
+}
+
+func listed(section, key string) bool {
+	for _, k := range statements[section] {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Statements returns the statements of the device, multipath, protocol
+// (in overrides), blacklist (also blacklist_exceptions) and blacklist device
+// sections ("blacklist device" is the device section of both filters).
+func Statements() map[string][]string {
+	out := make(map[string][]string, len(statements))
+	for k, v := range statements {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// Keyword describes how mpathd takes one multipath.conf keyword of the
+// defaults, overrides, device and multipath sections.
+type Keyword struct {
+	Name string
+	// Sections are the sections multipath-tools accepts it in
+	// (config.Section* names).
+	Sections []string
+	// Sets is the mpathd keyword it sets; "" when it is ignored.
+	Sets string
+	// Ignored says why it is ignored, with a warning: "not implemented"
+	// (by mpathd) or "deprecated" (multipath-tools ignores it too).
+	Ignored string
+}
+
+// Keywords lists the keywords of multipath-tools that mpathd reads, sorted
+// by name. mpathd's own keywords (config.Keywords) are accepted too.
+func Keywords() []Keyword {
+	var out []Keyword
+	for name, sp := range keywords {
+		k := Keyword{Name: name, Sets: name}
+		if sp.name != "" {
+			k.Sets = sp.name
+		}
+		switch sp.kind {
+		case kindIgnored:
+			k.Sets, k.Ignored = "", "not implemented"
+		case kindDeprecated:
+			k.Sets, k.Ignored = "", "deprecated"
+		}
+		for _, w := range []where{inDefaults, inOverrides, inDevice, inMultipath} {
+			if sp.where&w != 0 {
+				k.Sections = append(k.Sections, sectionName[w])
+			}
+		}
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

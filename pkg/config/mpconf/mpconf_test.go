@@ -540,10 +540,11 @@ func checkRoundTrip(t *testing.T, name string, c *config.Config) {
 	if a.String() != b.String() {
 		t.Fatalf("%s: round trip differs:\n--- before\n%s\n--- after\n%s\n--- rendered\n%s", name, a.String(), b.String(), text)
 	}
-	// The rendered text holds only keywords mpathd applies; a warning can only be about a value
-	// mpathd accepts without implementing it (a checker, a prioritizer).
+	// The rendered text holds only keywords mpathd accepts; a warning can only be about a value
+	// mpathd accepts without implementing it (a checker, a prioritizer, rr_min_io, a property
+	// filter...).
 	for _, w := range c2.Warnings {
-		if !strings.Contains(w.Msg, "is not implemented by mpathd: ") {
+		if !strings.Contains(w.Msg, "not implemented by mpathd") {
 			t.Errorf("%s: rendered text has warning %v\n%s", name, w, text)
 		}
 	}
