@@ -14,7 +14,13 @@ BIN       := bin
 # into the guest to compare mpathd with multipathd. On a host booted with systemd, installing
 # multipath-tools enables and starts multipathd.service; stop and disable it on a SAN host.
 VM_PKGS   := qemu-system-x86 linux-image-amd64 busybox-static udev kmod dmsetup fio dbus multipath-tools kpartx open-iscsi iproute2 sg3-utils sg3-utils-udev
+# The Debian tier (tests/vm/debian) builds its guest from Debian's mirror with mmdebstrap (as root),
+# makes the root file system with mkfs.ext4 -d (e2fsprogs) and boots it on a qcow2 overlay
+# (qemu-img, from qemu-utils).
+VM_PKGS   += mmdebstrap e2fsprogs qemu-utils
 VM_TIMEOUT ?= 40m
+# The Debian tier: the image build (once per recipe and machine, 5-8 min) and its scenarios.
+VM_DEBIAN_TIMEOUT ?= 30m
 # make cross: go vet and the unit tests for each architecture below (amd64 is make vet and make
 # unit, the only one with the race detector), the test binaries run under qemu-user by go test
 # -exec, so binfmt_misc need not be registered. 386 binaries run natively on the amd64 host (Debian
@@ -68,8 +74,11 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# The busybox tier, then the Debian tier (one guest at a time there: each is a whole system). -v
+# prints the Debian tier's figures: image build, boot to multi-user and to the scenario.
 vm: deps
 	MPATHD_VM=1 $(GO) test -count=1 -timeout $(VM_TIMEOUT) -run 'TestVM' ./tests/vm/
+	MPATHD_VM=1 $(GO) test -count=1 -v -timeout $(VM_DEBIAN_TIMEOUT) -run 'TestVM' ./tests/vm/debian/
 
 cross:
 	@set -e; start=$$(date +%s); for a in $(CROSS_ARCHES); do \

@@ -200,10 +200,10 @@ func TestCheckGuestTests(t *testing.T) {
 
 func TestParseRecords(t *testing.T) {
 	in := "= a one\r\n+ a two\n= b \n= a three\njunk\n+ c orphan\n"
-	got := parseRecords([]byte(in))
+	got := ParseRecords([]byte(in))
 	want := []Record{{"a", "one\ntwo"}, {"b", ""}, {"a", "three"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("parseRecords = %q, want %q", got, want)
+		t.Fatalf("ParseRecords = %q, want %q", got, want)
 	}
 	r := &Result{Records: got}
 	if r.Get("a") != "three" || len(r.All("a")) != 2 || r.Get("zz") != "" {

@@ -19,6 +19,12 @@ import (
 //go:embed init.sh
 var initScript []byte
 
+// GuestLib is the guest shell library both tiers source (emit, fail, check_eq, run_gotest, wait_for,
+// san_paths, sd_of, alua_settled); the busybox guest has it at /lib/mpathd-vm/lib.sh.
+//
+//go:embed lib.sh
+var GuestLib []byte
+
 // guestModules are loaded at boot, in dependency order, before scsi_debug. The dm path selectors are
 // loaded up front because the guest has no modprobe for the kernel's request_module; so is a second
 // device handler (emc, which claims no scsi_debug device), so that a table naming it meets the
@@ -214,6 +220,7 @@ func buildBase(dir string, k kernel, udev bool) (*baseImage, error) {
 	}
 	a.addLink("/bin/sh", "busybox")
 	a.addBytes("/init", 0o755, initScript)
+	a.addBytes("/lib/mpathd-vm/lib.sh", 0o644, GuestLib)
 	a.addCharDev("/dev/console", 5, 1)
 	a.addCharDev("/dev/null", 1, 3)
 	a.addBytes("/etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"))

@@ -52,14 +52,21 @@ func accelFor() (accel string, probing bool) {
 	return "kvm", true
 }
 
-func accelCacheFile() string {
+// CacheDir is where the bed keeps what outlives a test process: the accelerator chosen for this
+// host and kernel, and the Debian tier's images (tests/vm/debian). It is the user cache directory's
+// mpathd folder ($XDG_CACHE_HOME/mpathd, else ~/.cache/mpathd).
+func CacheDir() string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
 	}
+	return filepath.Join(dir, "mpathd")
+}
+
+func accelCacheFile() string {
 	k, _ := findKernel()
 	h, _ := os.Hostname()
-	return filepath.Join(dir, "mpathd", fmt.Sprintf("vm-accel-%s-%s", h, k.release))
+	return filepath.Join(CacheDir(), fmt.Sprintf("vm-accel-%s-%s", h, k.release))
 }
 
 func rememberAccel(a string) {
@@ -72,52 +79,84 @@ func rememberAccel(a string) {
 
 var errBootHang = errors.New("guest did not reach init")
 
-// launch boots the guest, choosing the accelerator; it holds accelMu while KVM is still being probed
-// so that parallel scenarios do not all pay for a hung KVM boot.
+// Machine is one qemu run of a tier of the bed: the machine's own arguments (kernel, initramfs,
+// disks, memory), and where its result port goes. Launch adds the accelerator, the console on
+// ttyS0 (stdio) and the result port on ttyS1 (a file in Dir, parsed into Result.Records).
+type Machine struct {
+	Args    []string
+	Dir     string
+	Console io.Writer
+	Timeout time.Duration
+	// While, if set, runs beside each qemu attempt with the result file's path; its context ends
+	// when that qemu exits. A tier uses it to act on the guest's requests as they are written (QMP).
+	While func(ctx context.Context, results string)
+}
+
+// launch boots the busybox guest of a scenario.
 func launch(ctx context.Context, k kernel, initrd, dir string, s Scenario, timeout time.Duration) (*Result, error) {
+	mem := s.Memory
+	if mem == 0 {
+		mem = 1024
+	}
+	return Launch(ctx, Machine{
+		Args: []string{
+			"-m", fmt.Sprint(mem),
+			"-kernel", k.image,
+			"-initrd", initrd,
+			// no_timer_check: on a loaded host a TCG guest can miss the IO-APIC timer test and
+			// panic at boot ("IO-APIC + timer doesn't work!"); the check proves nothing about an
+			// emulated PC.
+			"-append", strings.TrimSpace("console=ttyS0 loglevel=4 panic=-1 rdinit=/init mitigations=off no_timer_check " + s.KernelArgs),
+		},
+		Dir:     dir,
+		Console: s.Console,
+		Timeout: timeout,
+	})
+}
+
+// Launch boots a machine once a guest slot is free (MPATHD_VM_JOBS), choosing the accelerator; it
+// holds accelMu while KVM is still being probed so that parallel scenarios do not all pay for a
+// hung KVM boot. The guest must print initMarker on its console once its init runs.
+func Launch(ctx context.Context, m Machine) (*Result, error) {
+	if _, err := work(); err != nil {
+		return nil, err
+	}
+	jobs <- struct{}{}
+	defer func() { <-jobs }()
 	accelMu.Lock()
 	accel, probing := accelFor()
 	if !probing {
 		accelMu.Unlock()
-		return qemu(ctx, k, initrd, dir, s, accel, timeout, 0)
+		return m.qemu(ctx, accel, 0)
 	}
-	res, err := qemu(ctx, k, initrd, dir, s, "kvm", timeout, kvmBootTimeout)
+	res, err := m.qemu(ctx, "kvm", kvmBootTimeout)
 	if err != nil && (res == nil || !strings.Contains(res.Console, initMarker)) {
 		// A KVM that opens but cannot run this guest either hangs (caught by kvmBootTimeout) or
 		// makes qemu abort; both mean TCG.
 		rememberAccel("tcg")
 		accelMu.Unlock()
-		if s.Console != nil {
-			fmt.Fprintf(s.Console, "vm: KVM guest did not reach init (%v); retrying under TCG\n", err)
+		if m.Console != nil {
+			fmt.Fprintf(m.Console, "vm: KVM guest did not reach init (%v); retrying under TCG\n", err)
 		}
-		return qemu(ctx, k, initrd, dir, s, "tcg", timeout, 0)
+		return m.qemu(ctx, "tcg", 0)
 	}
 	rememberAccel("kvm")
 	accelMu.Unlock()
 	return res, err
 }
 
-func qemu(ctx context.Context, k kernel, initrd, dir string, s Scenario, accel string, timeout, bootTimeout time.Duration) (*Result, error) {
-	mem := s.Memory
-	if mem == 0 {
-		mem = 1024
-	}
-	results := filepath.Join(dir, "results."+accel)
+func (m Machine) qemu(ctx context.Context, accel string, bootTimeout time.Duration) (*Result, error) {
+	results := filepath.Join(m.Dir, "results."+accel)
 	os.Remove(results)
-	args := []string{
+	args := append([]string{
 		"-accel", accel,
 		"-cpu", "max",
-		"-m", fmt.Sprint(mem),
 		"-smp", "2",
 		"-display", "none", "-monitor", "none", "-nodefaults", "-no-reboot",
 		"-serial", "stdio",
 		"-serial", "file:" + results,
-		"-kernel", k.image,
-		"-initrd", initrd,
-		// no_timer_check: on a loaded host a TCG guest can miss the IO-APIC timer test and panic at
-		// boot ("IO-APIC + timer doesn't work!"); the check proves nothing about an emulated PC.
-		"-append", strings.TrimSpace("console=ttyS0 loglevel=4 panic=-1 rdinit=/init mitigations=off no_timer_check " + s.KernelArgs),
-	}
+	}, m.Args...)
+	timeout := m.Timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
@@ -148,8 +187,8 @@ func qemu(ctx context.Context, k kernel, initrd, dir string, s Scenario, accel s
 				mu.Lock()
 				console.WriteString(line)
 				mu.Unlock()
-				if s.Console != nil {
-					io.WriteString(s.Console, line)
+				if m.Console != nil {
+					io.WriteString(m.Console, line)
 				}
 				if !seen && strings.Contains(line, initMarker) {
 					seen = true
@@ -161,6 +200,12 @@ func qemu(ctx context.Context, k kernel, initrd, dir string, s Scenario, accel s
 			}
 		}
 	}()
+	if m.While != nil {
+		wctx, wcancel := context.WithCancel(ctx)
+		wdone := make(chan struct{})
+		go func() { defer close(wdone); m.While(wctx, results) }()
+		defer func() { wcancel(); <-wdone }()
+	}
 	var hung bool
 	if bootTimeout > 0 {
 		select {
@@ -178,7 +223,7 @@ func qemu(ctx context.Context, k kernel, initrd, dir string, s Scenario, accel s
 	res.Console = console.String()
 	mu.Unlock()
 	if b, err := os.ReadFile(results); err == nil {
-		res.Records = parseRecords(b)
+		res.Records = ParseRecords(b)
 	}
 	switch {
 	case hung:

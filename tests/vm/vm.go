@@ -34,8 +34,8 @@ type SAN struct {
 	None  bool   // load no scsi_debug at all
 }
 
-// paths is how many sd devices the SAN should show.
-func (s SAN) paths() int {
+// Paths is how many sd devices the SAN should show.
+func (s SAN) Paths() int {
 	if s.None {
 		return 0
 	}
@@ -49,7 +49,8 @@ func (s SAN) paths() int {
 	return h * l
 }
 
-func (s SAN) params() string {
+// Params are scsi_debug's module parameters for the SAN ("" for None).
+func (s SAN) Params() string {
 	if s.None {
 		return ""
 	}
@@ -150,8 +151,8 @@ func (r *Result) All(key string) []string {
 // Failures are the messages of the script's fail calls.
 func (r *Result) Failures() []string { return r.All("fail") }
 
-// parseRecords decodes the guest's result channel ("= KEY line", "+ KEY line").
-func parseRecords(b []byte) []Record {
+// ParseRecords decodes the guest's result channel ("= KEY line", "+ KEY line").
+func ParseRecords(b []byte) []Record {
 	var recs []Record
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -196,6 +197,20 @@ func work() (string, error) {
 	return workDir, workErr
 }
 
+// WorkDir is this test process's scratch directory (removed by no one: it is under the system's
+// temporary directory).
+func WorkDir() (string, error) { return work() }
+
+// BuildGo builds a main package ("./cmd/mpathd") or, with test=true, a package's test binary
+// ("./pkg/dm" → dm.test), statically, once per process, and returns its path.
+func BuildGo(ctx context.Context, pkg string, test bool) (string, error) {
+	dir, err := work()
+	if err != nil {
+		return "", err
+	}
+	return buildGo(ctx, dir, pkg, test)
+}
+
 // Boot runs a scenario and returns what the guest reported. The error wraps ErrGuest when the guest
 // ran and a check failed, and is otherwise about the harness (build, qemu, timeout).
 func Boot(ctx context.Context, s Scenario) (*Result, error) {
@@ -214,8 +229,8 @@ func Boot(ctx context.Context, s Scenario) (*Result, error) {
 	a := newArchive()
 	var env strings.Builder
 	fmt.Fprintf(&env, "MODULES=%q\n", strings.Join(base.modules, " "))
-	if p := s.SAN.params(); p != "" {
-		fmt.Fprintf(&env, "SCSI_DEBUG=%q\nSCSI_DEBUG_KO=%q\nEXPECT_PATHS=%d\n", p, base.scsiDebug[len(base.scsiDebug)-1], s.SAN.paths())
+	if p := s.SAN.Params(); p != "" {
+		fmt.Fprintf(&env, "SCSI_DEBUG=%q\nSCSI_DEBUG_KO=%q\nEXPECT_PATHS=%d\n", p, base.scsiDebug[len(base.scsiDebug)-1], s.SAN.Paths())
 		fmt.Fprintf(&env, "MODULES=\"$MODULES %s\"\n", strings.Join(base.scsiDebug[:len(base.scsiDebug)-1], " "))
 	}
 	if s.Udev {
@@ -286,8 +301,6 @@ func Boot(ctx context.Context, s Scenario) (*Result, error) {
 		return nil, err
 	}
 
-	jobs <- struct{}{}
-	defer func() { <-jobs }()
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = 3 * time.Minute
