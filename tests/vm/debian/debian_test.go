@@ -73,9 +73,14 @@ journalctl -b -u mpathd --no-pager | tail -n 20
 	if w := res.Get("ll_which"); w != "/usr/local/sbin/multipath" {
 		t.Errorf("multipath resolves to %q, want mpathd's /usr/local/sbin/multipath", w)
 	}
+	// multipath -ll names the WWID in parentheses only when the map has another name.
+	head := m + " (" + res.Get("wwid") + ") dm-"
+	if m == res.Get("wwid") {
+		head = m + " dm-"
+	}
 	ll := strings.Split(res.Get("ll"), "\n")
-	if !strings.HasPrefix(ll[0], m+" ("+res.Get("wwid")+") dm-") {
-		t.Errorf("multipath -ll header %q, want %q", ll[0], m+" ("+res.Get("wwid")+") dm-N ...")
+	if !strings.HasPrefix(ll[0], head) || !strings.HasSuffix(ll[0], " Linux,scsi_debug") {
+		t.Errorf("multipath -ll header %q, want %q", ll[0], head+"N Linux,scsi_debug")
 	}
 	paths := 0
 	for _, l := range ll {
