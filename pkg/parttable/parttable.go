@@ -296,9 +296,11 @@ func (d *disk) gpt() (*Table, error) {
 			continue
 		}
 		first, last := binary.LittleEndian.Uint64(e[32:]), binary.LittleEndian.Uint64(e[40:])
-		if last < first || last >= d.blocks {
-			continue // the kernel skips such entries too
+		if last < first {
+			continue
 		}
+		// An entry past the end of the device is kept, as kpartx keeps it: the device may be a map
+		// not yet grown to its LUN's new size (the caller decides what to map).
 		p, ok := d.part(i+1, first, last-first+1)
 		if !ok {
 			continue

@@ -194,6 +194,21 @@ func TestReadDamaged(t *testing.T) {
 	}
 }
 
+// A table written for a grown LUN, read through a map still at the old size: the partition past
+// the end is returned (the daemon keeps its partition map until the map grows).
+func TestPartitionPastTheEnd(t *testing.T) {
+	const size = 16 << 20
+	tab := &Table{Scheme: GPT, Partitions: []Partition{{Number: 2, Start: 10240, Sectors: 40000, TypeGUID: linuxFS}}}
+	m := written(t, 64<<20, 512, tab)
+	got, err := Read(m[:size], size, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Partitions) != 1 || got.Partitions[0].End() != 50240 {
+		t.Errorf("partitions %+v, want partition 2 ending at sector 50240", got.Partitions)
+	}
+}
+
 func TestWriteRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name string
