@@ -1,0 +1,126 @@
+package vm
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestVMPartitions: partition maps on a 2-path map, made by mpathd itself with no kpartx rule and
+// no udev. Both scsi_debug LUNs share one store, so LUN 1's map shows the table written on LUN 0's;
+// LUN 1 has skip_kpartx, and Debian's kpartx makes its partitions: the tables must equal mpathd's
+// (but for the map under them). Then: a partition added (change uevent) appears, one grown past
+// the LUN's end waits for the map's resize, ext4 + fio verify on a partition, flush refused while it
+// is mounted, an MBR with logical partitions matches kpartx again, and a flush of the unused map
+// removes its partitions and the map.
+func TestVMPartitions(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:       SAN{Hosts: 2, LUNs: 2},
+		Commands:  []string{"./cmd/mpathd", "./cmd/mpathctl", "./tests/vm/cmd/mkparts"},
+		HostTools: []string{"/sbin/kpartx", "/sbin/mkfs.ext4"},
+		HostFiles: []string{"/etc/mke2fs.conf"},
+		Modules:   []string{"ext4"},
+		Timeout:   8 * time.Minute,
+		Script: daemonHelpers + `
+M=333333330000007d0; K=333333330000007d1
+printf '[defaults]\npolling_interval = 1\n\n[[multipaths]]\nwwid = "%s"\nskip_kpartx = true\n' $K > /tmp/c.toml
+# A GPT with one partition, written on a path before the daemon starts.
+mkparts /dev/$(path_of 0 0) gpt 1:2048:8192 || fail "mkparts gpt"
+start_mpathd --config /tmp/c.toml --wwids /tmp/wwids --bindings /tmp/bindings
+wait_for 30 dmsetup info $M-part1 || fail "no $M-part1"
+dm() { dmsetup info -c --noheadings -o minor $1; }
+devt() { dmsetup info -c --noheadings -o major,minor --separator : $1; }
+# table NAME PARENT: the partition's table with its parent map's MAJ:MIN replaced by P.
+table() { dmsetup table $1 | sed "s/ $(devt $2) / P /"; }
+emit uuid1 "$(dmsetup info -c --noheadings -o uuid $M-part1)"
+emit k_before "$(dmsetup ls | grep -c $K-)"
+kpartx -a -n -p -part /dev/mapper/$K || fail "kpartx -a"
+emit gpt_m "$(table $M-part1 $M)"
+emit gpt_k "$(table $K-part1 $K)"
+emit uuid1_k "$(dmsetup info -c --noheadings -o uuid $K-part1)"
+kpartx -d -n -p -part /dev/mapper/$K || fail "kpartx -d"
+
+# A second partition: the change uevent udev's watch would send after a partitioning tool.
+mkparts /dev/mapper/$M gpt 1:2048:8192 2:10240:8192 || fail "mkparts 2"
+echo change > /sys/block/dm-$(dm $M)/uevent
+wait_for 30 dmsetup info $M-part2 || fail "no $M-part2 after the change uevent"
+emit added "$(table $M-part2 $M)"
+
+# ext4 on part1, fio write+verify on a file in it.
+/sbin/mkfs.ext4 -q -F /dev/mapper/$M-part1 || fail "mkfs.ext4"
+mkdir -p /mnt/p1 && mount -t ext4 /dev/mapper/$M-part1 /mnt/p1 || fail "mount"
+fio --name=v --filename=/mnt/p1/f --size=2m --rw=randwrite --bs=4k --direct=1 --ioengine=psync \
+	--verify=crc32c --do_verify=1 --output=/tmp/fio.out > /dev/null 2>&1
+emit fio_rc $?
+emit fio_err "$(grep -o 'err= *[0-9]*' /tmp/fio.out | head -1)"
+mpathctl flush map $M > /tmp/flush1 2>&1; emit flush_mounted_rc $?
+emit flush_mounted "$(cat /tmp/flush1)"
+emit after_refused "$(dmsetup ls | awk '{print $1}' | grep -c "^$M")"
+umount /mnt/p1
+
+# The LUN grows; one path sees it first, and the table is rewritten through that path with
+# partition 2 reaching past the map's end: it is left as it is until the map grows, which it does
+# once the other path agrees on the size.
+echo 1 > /sys/bus/pseudo/drivers/scsi_debug/virtual_gb
+P0=$(path_of 0 0); P1=$(path_of 0 1)
+echo 1 > /sys/block/$P0/device/rescan
+mkparts /dev/$P0 gpt 1:2048:8192 2:10240:40000 || fail "mkparts grow"
+echo change > /sys/block/dm-$(dm $M)/uevent
+wait_for 30 grep -q 'past the end of the map' /tmp/mpathd.log || fail "grown partition not seen"
+emit before_resize "$(table $M-part2 $M)"
+echo 1 > /sys/block/$P1/device/rescan
+mpathctl resize map $M || fail "resize"
+wait_for 30 sh -c "dmsetup table $M-part2 | grep -q '^0 40000 '" || fail "part2 not grown with its map"
+emit after_resize "$(table $M-part2 $M)"
+
+# An MBR with an extended partition and two logical ones, compared with kpartx again.
+mkparts /dev/mapper/$M dos 1:2048:4096 2:8192:0:ext 5:10240:2048 6:14336:2048:82 || fail "mkparts dos"
+echo change > /sys/block/dm-$(dm $M)/uevent
+wait_for 30 dmsetup info $M-part6 || fail "no logical partitions"
+wait_for 30 sh -c "dmsetup table $M-part2 | grep -q '^0 2 '" || fail "extended partition not reloaded"
+kpartx -a -n -p -part /dev/mapper/$K || fail "kpartx -a dos"
+for n in 1 2 5 6; do
+	emit dos_m$n "$(table $M-part$n $M)"
+	emit dos_k$n "$(table $K-part$n $K)"
+done
+emit dos_names "$(dmsetup ls | awk '{print $1}' | grep "^$M-" | sort | tr '\n' ' ')"
+kpartx -d -n -p -part /dev/mapper/$K || fail "kpartx -d dos"
+
+# Unused: flush removes the partitions, then the map.
+mpathctl flush map $M > /tmp/flush2 2>&1; emit flush_rc $?
+emit left "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
+tail -5 /tmp/mpathd.log
+`,
+	})
+	wantEq := func(key, want string) {
+		t.Helper()
+		if got := res.Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	wantEq("uuid1", "part1-mpath-333333330000007d0")
+	wantEq("uuid1_k", "part1-mpath-333333330000007d1")
+	wantEq("k_before", "0") // skip_kpartx: mpathd left LUN 1 alone
+	wantEq("gpt_m", "0 8192 linear P 2048")
+	wantEq("gpt_k", res.Get("gpt_m"))
+	wantEq("added", "0 8192 linear P 10240")
+	wantEq("fio_rc", "0")
+	wantEq("fio_err", "err= 0")
+	if res.Get("flush_mounted_rc") == "0" || !strings.Contains(res.Get("flush_mounted"), "333333330000007d0-part1 is open") {
+		t.Errorf("flush with a mounted partition: rc %s, %q", res.Get("flush_mounted_rc"), res.Get("flush_mounted"))
+	}
+	wantEq("after_refused", "3") // the map and its two partitions
+	wantEq("before_resize", "0 8192 linear P 10240")
+	wantEq("after_resize", "0 40000 linear P 10240")
+	for _, n := range []string{"1", "2", "5", "6"} {
+		if m, k := res.Get("dos_m"+n), res.Get("dos_k"+n); m == "" || m != k {
+			t.Errorf("partition %s: mpathd %q, kpartx %q", n, m, k)
+		}
+	}
+	wantEq("dos_m2", "0 2 linear P 8192")
+	wantEq("dos_m5", "0 2048 linear P 10240")
+	wantEq("dos_names", "333333330000007d0-part1 333333330000007d0-part2 333333330000007d0-part5 333333330000007d0-part6 ")
+	wantEq("flush_rc", "0")
+	wantEq("left", "333333330000007d1 ")
+}
