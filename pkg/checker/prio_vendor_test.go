@@ -97,6 +97,8 @@ func TestVendorPrioritizers(t *testing.T) {
 		{"hds other controller", HDSPrio{}, stdRouter(hds("DF600F", "0010", '1')).Handle, 0},
 		{"hds not DF", HDSPrio{}, stdRouter(hds("OPEN-V", "0010", '1')).Handle, PrioUndefined},
 		{"hds inquiry fails", HDSPrio{}, sgiotest.Router{Std: notReady}.Handle, PrioUndefined},
+		{"hds unit attention first", HDSPrio{}, first(unitAttention, stdRouter(hds("DF600F", "0011", '1'))), 1},
+		{"hds becoming ready first", HDSPrio{}, first(becomingReady, stdRouter(hds("DF600F", "0011", '0'))), 0},
 
 		{"ontap iSCSI software", ONTAPPrio{}, ontap(gva("ism_sw"), nil).Handle, ONTAPISCSISoftware},
 		{"ontap iSCSI HBA", ONTAPPrio{}, ontap(gva("ism_sn"), nil).Handle, ONTAPISCSIHBA},
@@ -104,10 +106,17 @@ func TestVendorPrioritizers(t *testing.T) {
 		{"ontap FCP proxy", ONTAPPrio{}, ontap(gva(""), &proxy).Handle, ONTAPFCPProxy},
 		{"ontap no proxy page", ONTAPPrio{}, ontap(gva(""), nil).Handle, ONTAPFCPDirect},
 		{"ontap GVA refused", ONTAPPrio{}, sgiotest.Router{}.Handle, PrioUndefined},
+		{"ontap unit attention first", ONTAPPrio{}, first(unitAttention, ontap(gva("ism_sn"), nil)), ONTAPISCSIHBA},
+		{"ontap not ready", ONTAPPrio{}, ontap(notReady, nil).Handle, PrioUndefined},
+		{"ontap transport", ONTAPPrio{}, ontap(noConnect, nil).Handle, PrioUndefined},
 
 		{"datacore preferred", dc, stdRouter(datacore("SDS-A")).Handle, 1},
 		{"datacore other", dc, stdRouter(datacore("SDS-B")).Handle, 0},
 		{"datacore not DataCore", dc, stdRouter(sgiotest.StdInquiry("LIO-ORG", "disk", 0)).Handle, PrioUndefined},
+		{"datacore unit attention first", dc, first(unitAttention, stdRouter(datacore("SDS-A"))), 1},
+		{"datacore not ready", dc, sgiotest.Router{Std: notReady}.Handle, PrioUndefined},
+		{"emc unit attention first", EMCPrio{}, first(unitAttention, c0(sgiotest.Healthy(sgio.LUNOwned, 1, 1))), 4},
+		{"rdac not ready", RDACPrio{}, vpdRouter(sgio.VPDVolumeAccess, notReady).Handle, PrioUndefined},
 	} {
 		d := &sgiotest.Device{Handler: tc.handler}
 		got, err := tc.prio.Prio(context.Background(), &Path{Name: "sdx", SG: d})
