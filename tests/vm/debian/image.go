@@ -35,17 +35,26 @@ type Image struct {
 	Build    time.Duration // how long mmdebstrap and mkfs took when the entry was made
 }
 
-// recipeKey hashes what decides the image's content: the build script (package list and
-// customisation) and the mmdebstrap version that runs it.
-func recipeKey() (string, error) {
+// mmdebstrapVersion is a seam for tests: the version of the tool that runs the recipe.
+var mmdebstrapVersion = func() ([]byte, error) {
 	out, err := exec.Command("mmdebstrap", "--version").Output()
 	if err != nil {
-		return "", fmt.Errorf("debian image: mmdebstrap --version: %w (make deps installs mmdebstrap)", err)
+		return nil, fmt.Errorf("debian image: mmdebstrap --version: %w (make deps installs mmdebstrap)", err)
+	}
+	return out, nil
+}
+
+// recipeKey hashes what decides the image's content: the build script (package list and
+// customisation) and the mmdebstrap version that runs it.
+func recipeKey(script []byte) (string, error) {
+	v, err := mmdebstrapVersion()
+	if err != nil {
+		return "", err
 	}
 	h := sha256.New()
-	h.Write(buildScript)
+	h.Write(script)
 	h.Write([]byte{0})
-	h.Write(bytes.TrimSpace(out))
+	h.Write(bytes.TrimSpace(v))
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
@@ -64,18 +73,25 @@ func EnsureImage(ctx context.Context, log io.Writer) (*Image, error) {
 	if imageHit != nil {
 		return imageHit, nil
 	}
-	key, err := recipeKey()
+	img, err := ensure(ctx, vm.CacheDir(), buildScript, true, log)
 	if err != nil {
 		return nil, err
 	}
-	cache := vm.CacheDir()
+	imageHit = img
+	return img, nil
+}
+
+// ensure finds or builds the image of script in cache; the real recipe needs root to build.
+func ensure(ctx context.Context, cache string, script []byte, needRoot bool, log io.Writer) (*Image, error) {
+	key, err := recipeKey(script)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, fmt.Errorf("debian image: %w", err)
 	}
 	dir := filepath.Join(cache, "debian12-"+key)
-	img, err := loadImage(dir)
-	if err == nil {
-		imageHit = img
+	if img, err := loadImage(dir); err == nil {
 		return img, nil
 	}
 	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
@@ -88,10 +104,9 @@ func EnsureImage(ctx context.Context, log io.Writer) (*Image, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if img, err := loadImage(dir); err == nil { // built by another process while we waited
-		imageHit = img
 		return img, nil
 	}
-	if os.Geteuid() != 0 {
+	if needRoot && os.Geteuid() != 0 {
 		return nil, fmt.Errorf("debian image: building %s needs root (mmdebstrap --mode=root, chroot); run the Debian tier as root once", dir)
 	}
 	tmp, err := os.MkdirTemp(cache, "debian12-"+key+".tmp-")
@@ -109,7 +124,7 @@ func EnsureImage(ctx context.Context, log io.Writer) (*Image, error) {
 		w = io.MultiWriter(logf, log)
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "sh", "-c", string(buildScript), "build.sh", tmp)
+	cmd := exec.CommandContext(ctx, "sh", "-c", string(script), "build.sh", tmp)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
 	if err := cmd.Run(); err != nil {
@@ -123,16 +138,14 @@ func EnsureImage(ctx context.Context, log io.Writer) (*Image, error) {
 	if err := os.WriteFile(filepath.Join(tmp, "build-seconds"), []byte(fmt.Sprintf("%.0f\n", took.Seconds())), 0o644); err != nil {
 		return nil, err
 	}
+	if _, err := loadImage(tmp); err != nil {
+		return nil, fmt.Errorf("debian image: build.sh left no complete image: %w", err)
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, fmt.Errorf("debian image: %w", err)
 	}
 	pruneOld(cache, dir)
-	img, err = loadImage(dir)
-	if err != nil {
-		return nil, err
-	}
-	imageHit = img
-	return img, nil
+	return loadImage(dir)
 }
 
 // loadImage reads a complete cache entry; a missing file means there is none.
