@@ -532,3 +532,58 @@ func TestAssembleSurvivesTornTopology(t *testing.T) {
 		t.Errorf("maps = %d, want 2 despite one unreadable path", n)
 	}
 }
+
+// A reload for a new group order (here: the path in use falls to non-optimized, then the standby
+// one rises to optimized) must not move I/O by itself unless failback allows it now: the table's
+// initial group is then the one the kernel uses, its path still working, and syncGroups decides as
+// it would without the reload. With failback immediate the better group takes the I/O at once.
+func TestReorderKeepsGroupInUseUnlessFailbackImmediate(t *testing.T) {
+	for _, tt := range []struct {
+		failback string
+		want     string // the path the I/O is on after the reorder
+	}{{`"manual"`, "8:0"}, {`"followover"`, "8:0"}, {"3", "8:0"}, {`"immediate"`, "8:16"}} {
+		t.Run(tt.failback, func(t *testing.T) {
+			topo := san(2, 1)
+			p, _ := topo.Path("sdb")
+			p.AccessState = "standby"
+			topo.set(p)
+			r := newRig(t, topo, "[defaults]\nfailback = "+tt.failback+"\n", nil)
+			r.submit(lun0, 1)
+			if got := activePaths(r); got != "8:0" {
+				t.Fatalf("I/O at the start on %q, want the optimized 8:0; table %s", got, r.table(lun0))
+			}
+			for _, c := range []struct{ dev, st string }{{"sda", "active/non-optimized"}, {"sdb", "active/optimized"}} {
+				p, _ := r.topo.Path(c.dev)
+				p.AccessState = c.st
+				r.topo.set(p)
+				r.check(c.dev, checker.Up)
+				r.settle()
+			}
+			if tb := r.table(lun0); !strings.Contains(tb, "service-time 0 1 2 8:16 1 1 service-time 0 1 2 8:0 ") {
+				t.Fatalf("table %s, want 8:16's group first", tb)
+			}
+			r.submit(lun0, 1)
+			if got := activePaths(r); got != tt.want {
+				t.Errorf("failback %s: I/O on %q after the reorder, want %s; messages %q", tt.failback, got, tt.want, r.messages(lun0))
+			}
+		})
+	}
+}
+
+// activePaths lists the paths of lun0's group in use, from the kernel's status.
+func activePaths(r *rig) string {
+	r.t.Helper()
+	st, err := r.dm.Status(lun0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []string
+	for _, g := range st.Groups {
+		if g.State == dm.GroupActive {
+			for _, p := range g.Paths {
+				out = append(out, p.Dev)
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}

@@ -50,6 +50,9 @@ func (s *shard) sync(m *mpath) {
 		if sectors == m.sectors && (sameLayout(desired, m.live) || m.keepsLiveLayout(desired)) {
 			break
 		}
+		if k := m.keptGroup(gs); k > 0 {
+			desired.InitialPG = k
+		}
 		why := "layout changed"
 		if sectors != m.sectors {
 			why = fmt.Sprintf("size %d → %d sectors", m.sectors, sectors)
@@ -127,6 +130,34 @@ func sortedPaths(t dm.Table) dm.Table {
 		})
 	}
 	return t
+}
+
+// keptGroup is the group of gs to load as the table's initial one so that a reload does not move
+// I/O by itself: the group holding a working (not ghost) path of the group the kernel uses now. A
+// new table otherwise starts on its best group, which under failback manual, followover or deferred
+// is a failback those modes forbid or have not yet allowed; syncGroups applies them after the
+// reload as without it. 0 under failback immediate, or when the group in use has no such path
+// left (leaving it is no failback).
+func (m *mpath) keptGroup(gs [][]member) int {
+	if !m.exists || m.res.Failback.Mode == config.FailbackImmediate {
+		return 0
+	}
+	cur := m.currentGroup()
+	if cur == 0 || cur > len(m.live.Groups) {
+		return 0
+	}
+	inUse := map[string]bool{}
+	for _, p := range m.live.Groups[cur-1].Paths {
+		inUse[p.Dev] = true
+	}
+	for i, g := range gs {
+		for _, mem := range g {
+			if mem.usable && !mem.ghost && inUse[mem.devt.String()] {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // sameRegrouped reports whether desired and live hold the same paths with the same arguments,
