@@ -692,6 +692,9 @@ func (s *shard) applyCheck(m *mpath, p *path, r CheckResult) {
 		p.prLeft()
 	}
 	old, first, confirm := p.state, !p.checked, p.recheck
+	if r.State.Usable() {
+		d.retune(m, p, !first && !old.Usable())
+	}
 	if !first && !confirm && r.State == old && r.State.Usable() && (r.Prio == checker.PrioUndefined || r.Prio == p.prio) &&
 		(r.PrioName == "" || r.PrioName == p.prioName) && r.Checker == p.checkerName && r.Fallback == p.fallback && m.exists && m.inUse(p, d.now()) {
 		// The same verdict on a path that carries I/O as it should: nothing to reconcile. Most

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"errors"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/sysfs"
@@ -50,6 +52,26 @@ func (d *Daemon) tune(m *mpath, p sysfs.Path, gen uint64, added bool) {
 		}
 	}
 	d.tuned.Store(p.Name, &t)
+}
+
+// retune gives a path whose transport settings the kernel refused another try when its check
+// passes: an FC remote port refuses its timeouts with EBUSY while it is Blocked or Not Present, so a
+// path added (or a reconfigure applied) then would otherwise keep the kernel's defaults, fast_io_fail
+// off among them, after the port is back. EBUSY is tried again at every passing check until it is
+// gone; another refusal only when the path comes back up (cameUp), so a value the kernel never takes
+// is not written at every check.
+func (d *Daemon) retune(m *mpath, p *path, cameUp bool) {
+	v, ok := d.tuned.Load(p.info.Name)
+	if !ok || v.(*tuning).gen != p.gen {
+		return
+	}
+	for _, o := range v.(*tuning).outcomes {
+		if o.Err != nil && (cameUp || errors.Is(o.Err, syscall.EBUSY)) {
+			d.log.Info().Str("map", m.name).Str("path", p.info.Name).Msg("applying the transport settings the kernel refused again")
+			d.tune(m, p.info, p.gen, false)
+			return
+		}
+	}
 }
 
 // untune forgets the settings of claim gen of a device name; a later claim's stay.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/sysfs"
+	"github.com/mpathd/mpathd/pkg/sysfs/sysfstest"
 )
 
 var (
@@ -238,7 +239,7 @@ func (c *clamping) SetTunable(class, name, attr, val string) error {
 // TestApplyFixture carries plans out on copies of the FC and iSCSI fixture
 // trees through sysfs.FS and checks the files the kernel would have.
 func TestApplyFixture(t *testing.T) {
-	root := copyTree(t, "../sysfs/testdata/fc")
+	root := sysfstest.Copy(t, "fc")
 	fsys := sysfs.New(root)
 	paths, err := fsys.Paths()
 	if err != nil {
@@ -268,7 +269,7 @@ func TestApplyFixture(t *testing.T) {
 		}
 	}
 
-	root = copyTree(t, "../sysfs/testdata/iscsi")
+	root = sysfstest.Copy(t, "iscsi")
 	fsys = sysfs.New(root)
 	p, err := fsys.Path("sde")
 	if err != nil {
@@ -291,33 +292,71 @@ func TestApplyFixture(t *testing.T) {
 	}
 }
 
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+// TestApplyRPortStates carries plans out on the FC fixture while rport-3:0-0 changes state, through
+// a sysfs.FS that refuses an rport's timeouts as the FC transport does (sysfstest.Kernel).
+func TestApplyRPortStates(t *testing.T) {
+	root := sysfstest.Copy(t, "fc")
+	k := sysfstest.Kernel{FS: sysfs.New(root)}
+	rport := func(attr string) string { return sysfstest.RPort(root, "rport-3:0-0", attr) }
+	apply := func(s Settings) []Outcome {
+		t.Helper()
+		p, err := k.Path("sdc")
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
+		return Apply(k, Decide(s, p), true)
 	}
-	return dst
+	queue := base()
+	queue.DevLoss, queue.NoPathRetry = config.TmoInfinity, config.NoPathRetry{Mode: config.RetryQueue}
+
+	// Blocked: the transport refuses both timeouts with EBUSY; the outcome says so.
+	sysfstest.SetRPort(t, root, "rport-3:0-0", sysfstest.Blocked)
+	out := apply(queue)
+	if len(out) != 2 || !errors.Is(out[0].Err, syscall.EBUSY) || !errors.Is(out[1].Err, syscall.EBUSY) {
+		t.Errorf("blocked rport outcomes %+v", out)
+	}
+	if rport("fast_io_fail_tmo") != "off" || rport("dev_loss_tmo") != "30" {
+		t.Errorf("blocked rport written: %s/%s", rport("fast_io_fail_tmo"), rport("dev_loss_tmo"))
+	}
+
+	// Online again: the same plan goes through, infinity written once fast_io_fail is on.
+	sysfstest.SetRPort(t, root, "rport-3:0-0", sysfstest.Online)
+	for _, o := range apply(queue) {
+		if o.Err != nil {
+			t.Errorf("online rport: %v", o)
+		}
+	}
+	if rport("fast_io_fail_tmo") != "5" || rport("dev_loss_tmo") != "2147483647" {
+		t.Errorf("online rport %s/%s, want 5/2147483647", rport("fast_io_fail_tmo"), rport("dev_loss_tmo"))
+	}
+
+	// dev_loss expired and the port returned: a new rport with the kernel's defaults gets the
+	// settings again when its path is added.
+	sysfstest.SetRPort(t, root, "rport-3:0-0", sysfstest.NotPresent)
+	sysfstest.SetRPort(t, root, "rport-3:0-0", sysfstest.Returned)
+	if rport("fast_io_fail_tmo") != "off" || rport("dev_loss_tmo") != "30" {
+		t.Fatalf("returned rport %s/%s", rport("fast_io_fail_tmo"), rport("dev_loss_tmo"))
+	}
+	// no_path_retry 12 with dev_loss_tmo unset: the queueing floor, 12 × 5 s with padding.
+	floor := base()
+	floor.NoPathRetry = config.NoPathRetry{Mode: config.RetryCount, Count: 12}
+	for _, o := range apply(floor) {
+		if o.Err != nil {
+			t.Errorf("returned rport: %v", o)
+		}
+	}
+	if rport("fast_io_fail_tmo") != "5" || rport("dev_loss_tmo") != "66" {
+		t.Errorf("returned rport %s/%s, want 5 and the floor 66", rport("fast_io_fail_tmo"), rport("dev_loss_tmo"))
+	}
+	// infinity with fast_io_fail off: the kernel takes no more than 600.
+	off := base()
+	off.FastIOFail, off.DevLoss = config.TmoOff, config.TmoInfinity
+	for _, o := range apply(off) {
+		if o.Err != nil {
+			t.Errorf("fast_io_fail off: %v", o)
+		}
+	}
+	if rport("fast_io_fail_tmo") != "off" || rport("dev_loss_tmo") != "600" {
+		t.Errorf("fast_io_fail off: %s/%s, want off/600", rport("fast_io_fail_tmo"), rport("dev_loss_tmo"))
+	}
 }
