@@ -11,8 +11,8 @@ import (
 // LUN 1 has skip_kpartx, and Debian's kpartx makes its partitions: the tables must equal mpathd's
 // (but for the map under them). Then: a partition added (change uevent) appears, one grown past
 // the LUN's end waits for the map's resize, ext4 + fio verify on a partition, flush refused while it
-// is mounted, an MBR with logical partitions matches kpartx again, and a flush of the unused map
-// removes its partitions and the map.
+// is mounted, an MBR with logical partitions matches kpartx again, a read of a suspended map holds
+// no request to the daemon, and a flush of the unused map removes its partitions and the map.
 func TestVMPartitions(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
@@ -87,6 +87,16 @@ done
 emit dos_names "$(dmsetup ls | awk '{print $1}' | grep "^$M-" | sort | tr '\n' ' ')"
 kpartx -d -n -p -part /dev/mapper/$K || fail "kpartx -d dos"
 
+# Suspended by someone else: the read the change uevent asks for waits for the resume, the daemon
+# does not.
+dmsetup suspend $M
+echo change > /sys/block/dm-$(dm $M)/uevent
+sleep 1
+timeout 10 mpathctl show topology > /dev/null; emit show_suspended_rc $?
+dmsetup resume $M
+# The read ends with the resume: then only the four partition maps hold the map open.
+wait_for 30 sh -c "[ \$(dmsetup info -c --noheadings -o open $M) = 4 ]" || fail "map still open after the resume"
+
 # Unused: flush removes the partitions, then the map.
 mpathctl flush map $M > /tmp/flush2 2>&1; emit flush_rc $?
 emit left "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
@@ -121,6 +131,7 @@ tail -5 /tmp/mpathd.log
 	wantEq("dos_m2", "0 2 linear P 8192")
 	wantEq("dos_m5", "0 2048 linear P 10240")
 	wantEq("dos_names", "333333330000007d0-part1 333333330000007d0-part2 333333330000007d0-part5 333333330000007d0-part6 ")
+	wantEq("show_suspended_rc", "0")
 	wantEq("flush_rc", "0")
 	wantEq("left", "333333330000007d1 ")
 }
