@@ -696,7 +696,8 @@ func (s *shard) applyCheck(m *mpath, p *path, r CheckResult) {
 		d.retune(m, p, !first && !old.Usable())
 	}
 	if !first && !confirm && r.State == old && r.State.Usable() && (r.Prio == checker.PrioUndefined || r.Prio == p.prio) &&
-		(r.PrioName == "" || r.PrioName == p.prioName) && r.Checker == p.checkerName && r.Fallback == p.fallback && m.exists && m.inUse(p, d.now()) {
+		(r.PrioName == "" || r.PrioName == p.prioName) && r.Checker == p.checkerName && r.Fallback == p.fallback &&
+		r.CheckerSource == p.checkerSource && r.PrioSource == p.prioSource && m.exists && m.inUse(p, d.now()) {
 		// The same verdict on a path that carries I/O as it should: nothing to reconcile. Most
 		// results of a healthy SAN are this; what runs on time (holds, failback, no_path_retry)
 		// follows at the tick.
@@ -722,7 +723,7 @@ func (s *shard) applyCheck(m *mpath, p *path, r CheckResult) {
 		}
 		m.dirty = true
 	}
-	p.checkerName, p.fallback = r.Checker, r.Fallback
+	p.checkerName, p.fallback, p.checkerSource, p.prioSource = r.Checker, r.Fallback, r.CheckerSource, r.PrioSource
 	if old != r.State || first {
 		p.since = d.now()
 		ev := api.Event{Type: api.EventPathState, Map: m.name, Path: dev, Old: old.String(), New: r.State.String(), Reason: r.Reason}

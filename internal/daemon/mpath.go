@@ -29,6 +29,8 @@ type path struct {
 	// checkerName is the checker the monitor used (detection may replace the configured one);
 	// fallback says why a configured checker or prioritizer is not in use.
 	checkerName, fallback string
+	// checkerSource and prioSource: configured, default, fallback or detected (and how).
+	checkerSource, prioSource string
 	// dmFailed mirrors the path's A/F in the kernel's status line.
 	dmFailed  bool
 	failCount int
@@ -394,6 +396,8 @@ func pathSnapshot(p *path, now time.Time) api.Path {
 		Checker:      cmp.Or(p.checkerName, p.spec.Checker),
 		Prioritizer:  p.prioName,
 		Fallback:     p.fallback,
+		CheckerFrom:  p.checkerSource,
+		PrioFrom:     p.prioSource,
 		FailCount:    uint64(p.failCount),
 	}
 }

@@ -42,6 +42,9 @@ type CheckResult struct {
 	// configured checker or prioritizer is not ("" when they are).
 	Checker  string
 	Fallback string
+	// CheckerSource and PrioSource say where the checker and prioritizer in use came from:
+	// "configured", "default", "fallback", or "detected: ALUA (TPGS 1)" and the like.
+	CheckerSource, PrioSource string
 	// Took is how long the check and the prioritizer took; 0 when not measured.
 	Took time.Duration
 }

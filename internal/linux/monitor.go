@@ -78,7 +78,8 @@ func NewMonitor(cfg MonitorConfig, deliver func(dev string, r daemon.CheckResult
 			}
 			// The check function filled last; a check abandoned at its deadline did not.
 			if res.State != r.State || res.Reason != r.Reason {
-				res = daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined, Checker: res.Checker, Fallback: res.Fallback}
+				res = daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined, Checker: res.Checker, Fallback: res.Fallback,
+					CheckerSource: res.CheckerSource, PrioSource: res.PrioSource}
 			}
 			deliver(id, res)
 		},
@@ -152,7 +153,11 @@ func (m *Monitor) run(ctx context.Context, name string, w *watched) checker.Resu
 		ck = checker.TUR{}
 		r = ck.Check(ctx, &w.path)
 	}
-	res := daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined, Checker: ck.Name()}
+	res := daemon.CheckResult{State: r.State, Reason: r.Reason, Prio: checker.PrioUndefined, Checker: ck.Name(),
+		CheckerSource: w.choice.CheckerSource, PrioSource: w.choice.PrioSource}
+	if ck != w.choice.Checker {
+		res.CheckerSource = "fallback"
+	}
 	if r.State.Usable() {
 		pr := w.choice.Prioritizer
 		if v, err := m.prio(ctx, w, pr); err == nil {

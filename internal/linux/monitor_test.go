@@ -136,16 +136,17 @@ func TestMonitorFallbacks(t *testing.T) {
 		state    checker.State
 		prio     string
 		fallback string
+		from     string // CheckerSource/PrioSource
 	}{
 		{"unknown prioritizer", checker.Spec{Checker: checker.NameNone, Prio: "no-such-prio"}, checker.Up, checker.PrioNameConst,
-			`prio no-such-prio: checker: unknown prioritizer "no-such-prio": using const`},
+			`prio no-such-prio: checker: unknown prioritizer "no-such-prio": using const`, "configured/fallback"},
 		{"bad prio_args", checker.Spec{Checker: checker.NameNone, Prio: checker.PrioNamePathLatency, PrioArgs: "io_num=1000"}, checker.Up, checker.PrioNameConst,
-			"prio path_latency: checker: path_latency: io_num=1000 is outside [2, 200]: using const"},
+			"prio path_latency: checker: path_latency: io_num=1000 is outside [2, 200]: using const", "configured/fallback"},
 		{"prioritizer fails", checker.Spec{Checker: checker.NameNone, Prio: checker.PrioNameRDAC}, checker.Up, checker.PrioNameRDAC,
-			"prio rdac failed"},
+			"prio rdac failed", "configured/configured"},
 		// sdx is a regular file: SG_IO is not supported, so rdac cannot work and tur takes over.
 		{"vendor checker cannot work", checker.Spec{Checker: checker.NameRDAC, Prio: checker.PrioNameConst}, checker.Wild, "",
-			"checker rdac cannot check this device"},
+			"checker rdac cannot check this device", "fallback/configured"},
 	} {
 		// A path of its own per case (a running device whose node is a regular file, which has no
 		// SG_IO), so no result of an earlier case is taken for this one.
@@ -161,8 +162,8 @@ func TestMonitorFallbacks(t *testing.T) {
 		}
 		m.Watch(sysfs.Path{Name: name, WWID: "w"}, daemon.CheckSpec{Spec: tc.spec})
 		r := res.first(t, name)
-		if r.State != tc.state || r.PrioName != tc.prio || !strings.Contains(r.Fallback, tc.fallback) {
-			t.Errorf("%s: %+v; want %v, prio %q, fallback %q", tc.name, r, tc.state, tc.prio, tc.fallback)
+		if r.State != tc.state || r.PrioName != tc.prio || !strings.Contains(r.Fallback, tc.fallback) || r.CheckerSource+"/"+r.PrioSource != tc.from {
+			t.Errorf("%s: %+v; want %v, prio %q, fallback %q, sources %s", tc.name, r, tc.state, tc.prio, tc.fallback, tc.from)
 		}
 		m.Unwatch(name)
 	}

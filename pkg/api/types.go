@@ -171,6 +171,10 @@ type Path struct {
 	// prioritizer is not in use, or why the prioritizer failed ("" when all is as configured).
 	Prioritizer string `json:"prioritizer,omitempty"`
 	Fallback    string `json:"fallback,omitempty"`
+	// CheckerFrom and PrioFrom say where the checker and prioritizer in use came from:
+	// "configured", "default", "fallback", or "detected: …" (detect_checker, detect_prio).
+	CheckerFrom string `json:"checker_from,omitempty"`
+	PrioFrom    string `json:"prio_from,omitempty"`
 	FailCount   uint64 `json:"fail_count"` // from the dm status line
 	Marginal    bool   `json:"marginal,omitempty"`
 	// Weight is the selector's current share of I/O for this path (0–100).

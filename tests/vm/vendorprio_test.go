@@ -270,9 +270,10 @@ mpathctl show topology
 		checker      string
 		prioritizer  string
 		prio1, prio2 int
+		from         string // where both came from
 	}{
-		{"on", p[3], "tur", "sysfs", 10, 50},
-		{"off", p[1], "directio", "iet", 20, 10},
+		{"on", p[3], "tur", "sysfs", 10, 50, "detected: ALUA (TPGS 1)"},
+		{"off", p[1], "directio", "iet", 20, 10, "configured"},
 	} {
 		groups := tableGroups(t, res.Get(tc.phase+".table"))
 		if len(groups) != 2 || len(groups[0]) != 1 || groups[0][0] != tc.first {
@@ -281,9 +282,10 @@ mpathctl show topology
 		paths := topologyPrios(t, res.Get(tc.phase+".topology"))
 		for dev, want := range map[string]int{p[0]: tc.prio1, p[2]: tc.prio2} {
 			got := paths[dev]
-			if got.Prio != want || got.Prioritizer != tc.prioritizer || got.Checker != tc.checker || got.Fallback != "" {
-				t.Errorf("detection %s: %s: prio %d by %q, checker %q, fallback %q; want %d by %s, checker %s",
-					tc.phase, dev, got.Prio, got.Prioritizer, got.Checker, got.Fallback, want, tc.prioritizer, tc.checker)
+			if got.Prio != want || got.Prioritizer != tc.prioritizer || got.Checker != tc.checker || got.Fallback != "" ||
+				got.CheckerFrom != tc.from || got.PrioFrom != tc.from {
+				t.Errorf("detection %s: %s: prio %d by %q (%s), checker %q (%s), fallback %q; want %d by %s, checker %s, both %s",
+					tc.phase, dev, got.Prio, got.Prioritizer, got.PrioFrom, got.Checker, got.CheckerFrom, got.Fallback, want, tc.prioritizer, tc.checker, tc.from)
 			}
 		}
 	}
