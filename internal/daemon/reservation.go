@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +20,11 @@ import (
 // IGNORE EXISTING KEY when the nexus holds another registration) before the kernel may send I/O
 // down it. Whether the reservation is active is read from the device (READ KEYS through the path
 // being registered), never only remembered: a key another node preempted is not put back.
+//
+// The registration is REGISTER AND IGNORE EXISTING KEY, as multipathd's: it registers the nexus
+// whether it holds no key, this key or an older one. A plain REGISTER first would end with
+// RESERVATION CONFLICT on every nexus that kept its registration (a path back from a link loss),
+// which the kernel logs as "reservation conflict" and monitoring counts as fencing.
 
 // PRDevices opens a path's device for persistent reservation commands.
 type PRDevices interface {
@@ -122,12 +126,12 @@ type prResult struct {
 	unsupported bool
 	found       bool  // the map's key is registered on the logical unit
 	regErr      error // registering this path failed
-	ignored     bool  // REGISTER met a conflict; REGISTER AND IGNORE EXISTING KEY registered the path
 	hold        prFlag
 }
 
 // prRegister reads the keys through dev and, when the key is registered on the logical unit,
-// registers dev's I_T nexus with it. It runs off the shard, bounded by timeout per command.
+// registers dev's I_T nexus with it (REGISTER AND IGNORE EXISTING KEY). It runs off the shard,
+// bounded by timeout per command.
 func prRegister(devs PRDevices, dev string, k prkeys.Key, allTgPt bool, timeout time.Duration) (r prResult) {
 	dv, err := devs.Open(dev)
 	if err != nil {
@@ -148,15 +152,8 @@ func prRegister(devs PRDevices, dev string, k prkeys.Key, allTgPt bool, timeout 
 		return r
 	}
 	p := scsipr.OutParams{SAKey: k.Key, APTPL: k.APTPL, AllTgPt: allTgPt}
-	err = scsipr.Out(dv, scsipr.Register, 0, p, timeout)
-	if errors.Is(err, scsipr.ErrReservationConflict) {
-		// The nexus is registered already, with this key or an older one: multipath-tools 0.13
-		// retries such a conflict with REGISTER AND IGNORE EXISTING KEY.
-		r.ignored = true
-		err = scsipr.Out(dv, scsipr.RegisterIgnore, 0, p, timeout)
-	}
-	if err != nil {
-		r.regErr = fmt.Errorf("%s: %w", map[bool]string{false: "REGISTER", true: "REGISTER AND IGNORE EXISTING KEY"}[r.ignored], err)
+	if err := scsipr.Out(dv, scsipr.RegisterIgnore, 0, p, timeout); err != nil {
+		r.regErr = fmt.Errorf("REGISTER AND IGNORE EXISTING KEY: %w", err)
 		return r
 	}
 	if res, err := scsipr.ReadReservation(dv, timeout); err == nil {
@@ -251,7 +248,7 @@ func (s *shard) prRegistered(wwid, dev string, gen, key uint64, gate bool, res p
 				Msg("persistent reservation: registering the key on the path failed; the path is used anyway, as multipath-tools does")
 			s.emit(api.Event{Type: api.EventReservation, Map: m.name, Path: dev, Reason: "registration failed: " + res.regErr.Error()})
 		} else {
-			log.Info().Str("key", m.pr.key.String()).Bool("register_ignore", res.ignored).Msg("persistent reservation: key registered on the path")
+			log.Info().Str("key", m.pr.key.String()).Msg("persistent reservation: key registered on the path")
 		}
 	}
 	if !gate {

@@ -136,8 +136,8 @@ func TestPRPathReinstatedOnlyAfterRegistration(t *testing.T) {
 	r := newPRRig(t, san(2, 1), "[defaults]\nreservation_key = \"0xabc\"\n", pr, nil)
 	r.settle()
 
-	// At start both paths were registered from the device's state: sda, registered already, by
-	// REGISTER AND IGNORE EXISTING KEY after a conflict, sdb by REGISTER.
+	// At start both paths were registered from the device's state, with REGISTER AND IGNORE
+	// EXISTING KEY: sda, registered already, without a conflict, and sdb.
 	for _, dev := range []string{"sda", "sdb"} {
 		if k := pr.nexus(dev).Key(); k != 0xabc {
 			t.Fatalf("%s key %#x after start", dev, k)
@@ -145,24 +145,27 @@ func TestPRPathReinstatedOnlyAfterRegistration(t *testing.T) {
 	}
 	log := strings.Join(lu.Log(), "\n")
 	for _, want := range []string{
-		"iqn.2026-12.host:0/1 REGISTER key=0x0 sakey=0xabc -> conflict",
 		"iqn.2026-12.host:0/1 REGISTER AND IGNORE EXISTING KEY key=0x0 sakey=0xabc",
-		"iqn.2026-12.host:1/2 REGISTER key=0x0 sakey=0xabc",
+		"iqn.2026-12.host:1/2 REGISTER AND IGNORE EXISTING KEY key=0x0 sakey=0xabc",
 	} {
 		if !strings.Contains(log, want+"\n") && !strings.HasSuffix(log, want) {
 			t.Errorf("target log lacks %q:\n%s", want, log)
 		}
 	}
+	if strings.Contains(log, "conflict") {
+		t.Errorf("a registration met a reservation conflict:\n%s", log)
+	}
 	if res := r.reservation(lun0); res.Status != "set" || res.Hold != "set" || res.Key != "0xabc" || res.KeySource != "conf" {
 		t.Errorf("reservation %+v", res)
 	}
 
-	// sdb goes down and its nexus loses the registration (the target forgot the I_T nexus).
+	// sdb goes down and its nexus is left with a stale key (an older registration, which a plain
+	// REGISTER could not replace).
 	r.check("sdb", checker.Down)
 	r.settle()
-	mustOut(t, pr.nexus("sdb"), scsipr.RegisterIgnore, 0, scsipr.OutParams{})
-	if pr.nexus("sdb").CanWrite() {
-		t.Fatal("fake: an unregistered nexus may write under WERO")
+	mustOut(t, pr.nexus("sdb"), scsipr.RegisterIgnore, 0, scsipr.OutParams{SAKey: 0x111})
+	if pr.nexus("sdb").CanWrite() != true || pr.nexus("sdb").Key() != 0x111 {
+		t.Fatal("fake: a stale key")
 	}
 	var mu sync.Mutex
 	var seen []string
@@ -176,7 +179,7 @@ func TestPRPathReinstatedOnlyAfterRegistration(t *testing.T) {
 	r.check("sdb", checker.Up)
 	r.settle()
 	mu.Lock()
-	if !slices.Equal(seen, []string{"sdb REGISTER in-table=true failed=true"}) {
+	if !slices.Equal(seen, []string{"sdb REGISTER AND IGNORE EXISTING KEY in-table=true failed=true"}) {
 		t.Errorf("at registration: %q, want sdb still failed in the map", seen)
 	}
 	mu.Unlock()
@@ -216,7 +219,7 @@ func TestPRNewPathRegisteredBeforeTableLoad(t *testing.T) {
 	r.d.PathsAdded([]string{"sdx"})
 	r.settle()
 	mu.Lock()
-	if !slices.Equal(seen, []string{"sdx REGISTER in-table=false"}) {
+	if !slices.Equal(seen, []string{"sdx REGISTER AND IGNORE EXISTING KEY in-table=false"}) {
 		t.Errorf("at registration: %q, want sdx not yet in the table", seen)
 	}
 	mu.Unlock()
@@ -373,7 +376,7 @@ func TestPRRestartKeepsKeys(t *testing.T) {
 	if k := pr.nexus("sdb").Key(); k != 0xfeed {
 		t.Errorf("sdb not registered again at start: %#x", k)
 	}
-	if !strings.Contains(strings.Join(lu.Log(), "\n"), "iqn.2026-12.host:1/2 REGISTER key=0x0 sakey=0xfeed") {
+	if !strings.Contains(strings.Join(lu.Log(), "\n"), "iqn.2026-12.host:1/2 REGISTER AND IGNORE EXISTING KEY key=0x0 sakey=0xfeed") {
 		t.Errorf("log %q", lu.Log())
 	}
 }
