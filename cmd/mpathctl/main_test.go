@@ -14,6 +14,7 @@ import (
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/api/apitest"
+	"github.com/mpathd/mpathd/pkg/config"
 	"github.com/mpathd/mpathd/pkg/control"
 )
 
@@ -405,5 +406,22 @@ func TestRenderMapReservation(t *testing.T) {
 	renderMap(&b, m, paint(false))
 	if !strings.HasSuffix(b.String(), "reservation: key=0xa1a1:aptpl (file) status=set hold=unset\n") {
 		t.Errorf("show map:\n%s", b.String())
+	}
+}
+
+// show status prints each configuration warning the daemon reports (a keyword accepted without
+// being applied, named with its file and line) on a line of its own.
+func TestShowStatusWarnings(t *testing.T) {
+	c, err := config.Parse([]byte("[defaults]\nrr_weight = \"priorities\"\n"), "/etc/mpathd/mpathd.toml")
+	if err != nil || len(c.Warnings) != 1 {
+		t.Fatalf("%v %v", c, err)
+	}
+	var b strings.Builder
+	renderStatus(&b, api.Status{Version: "test", State: "running", ConfigFile: c.File, ConfigWarnings: []string{c.Warnings[0].Error()}}, paint(false))
+	want := "warning  /etc/mpathd/mpathd.toml:2: defaults.rr_weight: not implemented by mpathd: ignored ("
+	if !slices.ContainsFunc(strings.Split(b.String(), "\n"), func(l string) bool {
+		return strings.HasPrefix(strings.Join(strings.Fields(l), " "), strings.Join(strings.Fields(want), " "))
+	}) {
+		t.Errorf("show status:\n%s", b.String())
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/prkeys"
@@ -722,4 +725,42 @@ func confSections(t *testing.T, k string, allowed []string) []string {
 		}
 	}
 	return out
+}
+
+// syncBuffer is a log sink the daemon's goroutines may write to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A reconfigure logs each warning of the new configuration (mpathd logs them at start the same way)
+// and show status carries them.
+func TestConfigWarningsLoggedOnReconfigure(t *testing.T) {
+	var log syncBuffer
+	file := filepath.Join(t.TempDir(), "mpathd.toml")
+	writeFile(t, file, "")
+	r := newRigWith(t, san(2, 1), "", nil, func(o *Options) { o.Log, o.ConfigPath = zerolog.New(&log), file })
+	writeFile(t, file, "[defaults]\nrr_min_io_rq = 5\n")
+	if err := r.d.Reconfigure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := file + ":2: defaults.rr_min_io_rq: not implemented by mpathd: ignored ("
+	if !strings.Contains(log.String(), `"level":"warn"`) || !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks the warning %q:\n%s", want, log.String())
+	}
+	if st := r.d.Status(); len(st.ConfigWarnings) != 1 || !strings.HasPrefix(st.ConfigWarnings[0], want) {
+		t.Errorf("status warnings %q", st.ConfigWarnings)
+	}
 }
