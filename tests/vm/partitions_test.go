@@ -135,3 +135,57 @@ tail -5 /tmp/mpathd.log
 	wantEq("flush_rc", "0")
 	wantEq("left", "333333330000007d1 ")
 }
+
+// TestVMPartitions4K: on 4096-byte-block LUNs a GPT gives mpathd the partition maps kpartx gives;
+// an MBR counts in 4096-byte blocks as the kernel reads it, and the extended partition is mapped
+// over one whole block (a 2-sector target would not be aligned). multipath -f, through the daemon,
+// removes the partitions and the map.
+func TestVMPartitions4K(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:       SAN{Hosts: 2, LUNs: 2, Extra: "sector_size=4096"},
+		Commands:  []string{"./cmd/mpathd", "./cmd/multipath", "./tests/vm/cmd/mkparts"},
+		HostTools: []string{"/sbin/kpartx"},
+		Timeout:   8 * time.Minute,
+		Script: daemonHelpers + `
+M=333333330000007d0; K=333333330000007d1
+printf '[defaults]\npolling_interval = 1\n\n[[multipaths]]\nwwid = "%s"\nskip_kpartx = true\n' $K > /tmp/c.toml
+mkparts /dev/$(path_of 0 0) gpt 1:2048:8192 2:10240:16384 || fail "mkparts gpt"
+start_mpathd --config /tmp/c.toml --wwids /tmp/wwids --bindings /tmp/bindings
+wait_for 30 dmsetup info $M-part2 || fail "no $M-part2"
+dm() { dmsetup info -c --noheadings -o minor $1; }
+devt() { dmsetup info -c --noheadings -o major,minor --separator : $1; }
+table() { dmsetup table $1 | sed "s/ $(devt $2) / P /"; }
+emit bs "$(cat /sys/block/dm-$(dm $M)/queue/logical_block_size)"
+kpartx -a -n -p -part /dev/mapper/$K || fail "kpartx -a"
+for n in 1 2; do
+	emit gpt_m$n "$(table $M-part$n $M)"
+	emit gpt_k$n "$(table $K-part$n $K)"
+done
+kpartx -d -n -p -part /dev/mapper/$K || fail "kpartx -d"
+mkparts /dev/mapper/$M dos 1:2048:8192 2:16384:0:ext 5:16392:8192 || fail "mkparts dos"
+echo change > /sys/block/dm-$(dm $M)/uevent
+wait_for 30 dmsetup info $M-part5 || fail "no logical partition"
+wait_for 30 sh -c "dmsetup table $M-part2 | grep -q '^0 8 '" || fail "extended partition not reloaded"
+for n in 1 2 5; do emit dos_m$n "$(table $M-part$n $M)"; done
+multipath -f $M; emit f_rc $?
+emit left "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
+`,
+	})
+	wantEq := func(key, want string) {
+		t.Helper()
+		if got := res.Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	wantEq("bs", "4096")
+	wantEq("gpt_m1", "0 8192 linear P 2048")
+	wantEq("gpt_m2", "0 16384 linear P 10240")
+	wantEq("gpt_k1", res.Get("gpt_m1"))
+	wantEq("gpt_k2", res.Get("gpt_m2"))
+	wantEq("dos_m1", "0 8192 linear P 2048")
+	wantEq("dos_m2", "0 8 linear P 16384")
+	wantEq("dos_m5", "0 8192 linear P 16392")
+	wantEq("f_rc", "0")
+	wantEq("left", "333333330000007d1 ")
+}

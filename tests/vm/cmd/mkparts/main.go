@@ -3,7 +3,8 @@
 //
 //	mkparts DEVICE gpt|dos N:START:SECTORS[:TYPE] ...
 //
-// START and SECTORS are 512-byte sectors. TYPE is an MBR type in hex (default 83; "ext" makes
+// START and SECTORS are 512-byte sectors (whole logical blocks of the device, whose block size is
+// asked with BLKSSZGET). TYPE is an MBR type in hex (default 83; "ext" makes
 // partition N the extended one, whose logical partitions are numbered from 5); GPT partitions are
 // all of the Linux file system type.
 package main
@@ -14,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mpathd/mpathd/pkg/parttable"
 )
@@ -66,7 +69,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := parttable.Write(dev, size, 512, t); err != nil {
+	bs, err := unix.IoctlGetInt(int(dev.Fd()), unix.BLKSSZGET)
+	if err != nil {
+		return fmt.Errorf("%s: logical block size: %w", args[0], err)
+	}
+	if err := parttable.Write(dev, size, bs, t); err != nil {
 		return err
 	}
 	return dev.Sync()
