@@ -130,8 +130,15 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 		return fmt.Errorf("device-mapper: %w", err)
 	}
 	defer client.Close()
-	// A path whose VPD pages the kernel did not cache is asked through SG_IO, as scsi_id does.
-	fs := sysfs.New("/").WithInquirer(linux.Inquirer{})
+	// A path whose VPD pages the kernel did not cache is asked through SG_IO, as scsi_id does. The
+	// udev property a WWID is read from is the running configuration's uid_attribute.
+	var d *daemon.Daemon
+	fs := sysfs.New("/").WithInquirer(linux.Inquirer{}).WithUIDAttribute(func(vendor, product, revision string) string {
+		if d == nil {
+			return cfg.UIDAttribute(vendor, product, revision)
+		}
+		return d.UIDAttribute(vendor, product, revision)
+	})
 	// The polling core's interval, half-life and shards are fixed at start; the weight and
 	// marginal settings follow a reconfigure.
 	stats, err := linux.NewStats(daemon.SelectorConfig(cfg), fs)
@@ -153,7 +160,7 @@ func serve(cfg *config.Config, cfgPath, socket, bindingsPath, wwidsPath string, 
 		}
 		opts.Names = linux.Names{File: bf}
 	}
-	d := daemon.New(opts)
+	d = daemon.New(opts)
 	g := daemon.ProgramSettingsOf(cfg)
 	mon := linux.NewMonitor(linux.MonitorConfig{
 		PollingInterval: g.PollingInterval, MaxPollingInterval: g.MaxPollingInterval, Logger: slogger,

@@ -561,7 +561,7 @@ func doValid(ctx context.Context, e *env, a mpArgs) int {
 		return 1
 	}
 	defer closeDM()
-	v, err := mpathvalid.Checker{Config: cfg, Sys: e.sys, DM: c, WWIDs: wwidsFile(e)}.Check(name)
+	v, err := mpathvalid.Checker{Config: cfg, Sys: e.sys.WithUIDAttribute(cfg.UIDAttribute), DM: c, WWIDs: wwidsFile(e)}.Check(name)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "multipath: %v\n", err)
 		return 1

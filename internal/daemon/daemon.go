@@ -69,10 +69,11 @@ type Daemon struct {
 	wwids   WWIDs
 	now     func() time.Time
 
-	config atomic.Pointer[config.Config]
-	shards []*shard
-	seed   maphash.Seed
-	hub    *api.Hub
+	config   atomic.Pointer[config.Config]
+	uidCache atomic.Pointer[uidCache]
+	shards   []*shard
+	seed     maphash.Seed
+	hub      *api.Hub
 
 	devs     devOwners // path kernel name → WWID, with the order of events per name
 	waiting  heldPaths // paths held back by find_multipaths until a sibling comes: the orphans
@@ -177,6 +178,32 @@ func (d *Daemon) SetDBusState(f func() string) { d.dbusState.Store(&f) }
 func (d *Daemon) SetMonitor(m Monitor) { d.monitor = m }
 
 func (d *Daemon) cfg() *config.Config { return d.config.Load() }
+
+// UIDAttribute is the running configuration's uid_attribute for a path with this INQUIRY vendor,
+// product and revision, for the topology reader (sysfs.FS.WithUIDAttribute): after a reconfigure
+// the next read of a path takes its WWID from the new property. Answers are cached per
+// configuration: a path read resolves the hardware table only once per device type.
+func (d *Daemon) UIDAttribute(vendor, product, revision string) string {
+	cfg := d.cfg()
+	c := d.uidCache.Load()
+	if c == nil || c.cfg != cfg {
+		c = &uidCache{cfg: cfg}
+		d.uidCache.Store(c)
+	}
+	key := [3]string{vendor, product, revision}
+	if v, ok := c.m.Load(key); ok {
+		return v.(string)
+	}
+	v := cfg.UIDAttribute(vendor, product, revision)
+	c.m.Store(key, v)
+	return v
+}
+
+// uidCache holds the uid_attribute of each device type under one configuration.
+type uidCache struct {
+	cfg *config.Config
+	m   sync.Map // [3]string{vendor, product, revision} → string
+}
 
 func (d *Daemon) shardOf(wwid string) *shard {
 	return d.shards[maphash.String(d.seed, wwid)%uint64(len(d.shards))]

@@ -61,6 +61,7 @@ func builtinSettings() Settings {
 		DevLossTmo:              TmoUnset,
 		EhDeadline:              TmoUnset,
 		AliasPrefix:             "mpath",
+		UIDAttribute:            "ID_SERIAL",
 
 		PathSelector:       "service-time 0",
 		PathGroupingPolicy: Failover,

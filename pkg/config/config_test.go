@@ -698,3 +698,39 @@ func TestReservationKeyExplained(t *testing.T) {
 		}
 	}
 }
+
+// uid_attribute: ID_SERIAL built in, set per [defaults], [overrides] and
+// [[devices]] (not [[multipaths]]: the WWID is not known before it is read),
+// "" allowed, anything that is not a udev property name refused.
+func TestUIDAttribute(t *testing.T) {
+	if got := mustParse(t, "").UIDAttribute("V", "P", ""); got != "ID_SERIAL" {
+		t.Errorf("built-in uid_attribute %q, want ID_SERIAL", got)
+	}
+	c := mustParse(t, `
+[defaults]
+uid_attribute = "SCSI_IDENT_LUN_NAA_REG"
+
+[[devices]]
+vendor = "V"
+product = "P"
+uid_attribute = ""
+`)
+	if got := c.UIDAttribute("V", "P", ""); got != "" {
+		t.Errorf("device entry: uid_attribute %q, want empty", got)
+	}
+	if got := c.UIDAttribute("W", "Q", ""); got != "SCSI_IDENT_LUN_NAA_REG" {
+		t.Errorf("defaults: uid_attribute %q", got)
+	}
+	if got := mustParse(t, "[overrides]\nuid_attribute = \"ID_WWN\"\n").UIDAttribute("NVME", "x", ""); got != "ID_WWN" {
+		t.Errorf("overrides: uid_attribute %q", got)
+	}
+	for _, bad := range []string{
+		"[defaults]\nuid_attribute = \"ID SERIAL\"\n",
+		"[defaults]\nuid_attribute = 3\n",
+		"[[multipaths]]\nwwid = \"W\"\nuid_attribute = \"ID_WWN\"\n",
+	} {
+		if _, err := Parse([]byte(bad), "t.toml"); err == nil {
+			t.Errorf("accepted: %q", bad)
+		}
+	}
+}

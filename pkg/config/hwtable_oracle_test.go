@@ -24,10 +24,6 @@ const multipathTools = "/usr/sbin/multipath"
 // has no keyword for, by entry, with why leaving them out changes nothing
 // mpathd does.
 var notModelled = map[[3]string]string{
-	{"NVM[eE]", ".*", "uid_attribute"}: "mpathd takes every path's WWID as udev's ID_SERIAL from the VPD pages and " +
-		"does not multipath NVMe namespaces (native NVMe multipathing serves them)",
-	{"IBM", "S/390 DASD ECKD", "uid_attribute"}: "DASDs (ID_UID) are not SCSI devices, whose WWIDs are all mpathd reads",
-	{"IBM", "S/390 DASD FBA", "uid_attribute"}:  "DASDs (ID_UID) are not SCSI devices, whose WWIDs are all mpathd reads",
 	{"3PARdata", "VV", "vpd_vendor"}: "it selects the 3PAR volume name (VPD page 0xc0) for multipath-tools' %g format " +
 		"wildcard, which mpathd does not print",
 }

@@ -111,6 +111,7 @@ func TestBuiltinHWTable(t *testing.T) {
 			"path_grouping_policy": {`"group_by_prio"`, nvme},
 			"path_checker":         {`"none"`, nvme},
 			"failback":             {`"immediate"`, nvme},
+			"uid_attribute":        {`"ID_WWN"`, nvme},
 			"no_path_retry":        {`"queue"`, alletra},
 		}},
 		// Matching is case-sensitive: the entry for "dellemc-powerstore"

@@ -55,6 +55,10 @@ type Settings struct {
 	DevLossTmo              Tmo
 	EhDeadline              Tmo // seconds or TmoOff on the path's SCSI host; TmoUnset leaves it
 	AliasPrefix             string
+	// UIDAttribute is the udev property a path's WWID is read from (built-in
+	// ID_SERIAL, as multipath-tools); "" derives it from the VPD pages as
+	// udev's scsi_id does, ignoring the udev database.
+	UIDAttribute string
 
 	// Per map: all four layers including [[multipaths]].
 	PathSelector                  string
@@ -124,6 +128,7 @@ type Attrs struct {
 	DevLossTmo              *Tmo
 	EhDeadline              *Tmo
 	AliasPrefix             *string
+	UIDAttribute            *string
 
 	PathSelector                  *string
 	PathGroupingPolicy            *GroupingPolicy
@@ -303,6 +308,7 @@ var keywords = []keyword{
 	kw("dev_loss_tmo", scopeDevice, parseTmo(TmoInfinity), func(a *Attrs) **Tmo { return &a.DevLossTmo }, func(s *Settings) *Tmo { return &s.DevLossTmo }, tmoStr),
 	kw("eh_deadline", scopeDevice, parseTmo(TmoOff), func(a *Attrs) **Tmo { return &a.EhDeadline }, func(s *Settings) *Tmo { return &s.EhDeadline }, tmoStr),
 	kw("alias_prefix", scopeDevice, parseAliasPrefix, func(a *Attrs) **string { return &a.AliasPrefix }, func(s *Settings) *string { return &s.AliasPrefix }, quote),
+	kw("uid_attribute", scopeDevice, parseUdevProperty, func(a *Attrs) **string { return &a.UIDAttribute }, func(s *Settings) *string { return &s.UIDAttribute }, quote),
 
 	kw("path_selector", scopeMap, parseSelector, func(a *Attrs) **string { return &a.PathSelector }, func(s *Settings) *string { return &s.PathSelector }, quote),
 	kw("path_grouping_policy", scopeMap, oneOf[GroupingPolicy](nil, Failover, Multibus, GroupBySerial, GroupByPrio, GroupByNodeName, GroupByTPG), func(a *Attrs) **GroupingPolicy { return &a.PathGroupingPolicy }, func(s *Settings) *GroupingPolicy { return &s.PathGroupingPolicy }, enumStr[GroupingPolicy]),

@@ -173,6 +173,13 @@ func (r *Resolved) reconcileFeatures() {
 // Global resolves the daemon-wide settings: [defaults] over built-in.
 func (c *Config) Global() *Resolved { return c.Resolve("", "", "", "") }
 
+// UIDAttribute is the uid_attribute of a path with this INQUIRY vendor,
+// product and revision: the udev property its WWID is read from, "" for
+// none (see sysfs.FS.WithUIDAttribute).
+func (c *Config) UIDAttribute(vendor, product, revision string) string {
+	return c.Resolve("", vendor, product, revision).UIDAttribute
+}
+
 func (d *Device) origin() string {
 	src := "config"
 	if d.Builtin {

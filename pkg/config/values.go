@@ -375,6 +375,21 @@ func countPrefixed(s string) ([]string, error) {
 	return f[1:], nil
 }
 
+// parseUdevProperty accepts a udev property name (letters, digits and '_'),
+// or "" for no property.
+func parseUdevProperty(v any) (string, error) {
+	s, err := wantString(v)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return "", errf("%q is not a udev property name (letters, digits and '_'), nor \"\"", s)
+		}
+	}
+	return s, nil
+}
+
 func parseAliasPrefix(v any) (string, error) {
 	s, err := wantString(v)
 	if err != nil {

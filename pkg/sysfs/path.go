@@ -66,7 +66,7 @@ type Path struct {
 	PreferredPath bool
 	DHState       string // handler name or "detached"; "" if not exposed
 
-	// WWID: ID_SERIAL from the udev database when udev has it, else computed
+	// WWID: ID_SERIAL (or the FS's uid_attribute) from the udev database when udev has it, else computed
 	// as udev would from VPD (the pages in sysfs, or those the FS's Inquirer
 	// reads from the device when the kernel cached none); "" with WWIDErr set
 	// when it cannot be computed.
@@ -199,10 +199,16 @@ func (fs FS) Path(name string) (Path, error) {
 	}
 	// What udev holds wins, as for multipathd: another rule may have set
 	// ID_SERIAL differently from udev's own derivation, and the maps bear it.
-	if v, ok, err := fs.UdevProperty(p.Dev, UdevAttribute); err != nil {
-		return Path{}, wrap("read udev database", err)
-	} else if ok && v != "" {
-		p.WWID, p.WWIDErr = v, nil
+	attr := UdevAttribute
+	if fs.uidAttr != nil {
+		attr = fs.uidAttr(p.Vendor, p.Model, p.Rev)
+	}
+	if attr != "" { // "": the derivation alone
+		if v, ok, err := fs.UdevProperty(p.Dev, attr); err != nil {
+			return Path{}, wrap("read udev database", err)
+		} else if ok && v != "" {
+			p.WWID, p.WWIDErr = v, nil
+		}
 	}
 	if id.VPD83 != nil {
 		ds, _ := ParseVPD83(id.VPD83)

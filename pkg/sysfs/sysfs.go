@@ -21,8 +21,9 @@ import (
 // FS is a view of /sys and /proc under Root. The zero value reads the live
 // system. FS is a value type and safe for concurrent use.
 type FS struct {
-	root string
-	inq  Inquirer
+	root    string
+	inq     Inquirer
+	uidAttr func(vendor, product, revision string) string
 }
 
 // Inquirer reads a path's identity from the device itself, through SG_IO as
@@ -31,6 +32,15 @@ type FS struct {
 // udev and multipathd identify it by the pages the device returns.
 type Inquirer interface {
 	InquireIdentity(name string) (Identity, error)
+}
+
+// WithUIDAttribute returns a copy of fs that reads a path's WWID from the
+// udev property f names for the path's INQUIRY vendor, product and revision
+// (multipath-tools' uid_attribute) instead of ID_SERIAL; f returning ""
+// ignores the udev database and derives the WWID from the VPD pages.
+func (fs FS) WithUIDAttribute(f func(vendor, product, revision string) string) FS {
+	fs.uidAttr = f
+	return fs
 }
 
 // WithInquirer returns a copy of fs that asks q for the identity of a path

@@ -92,3 +92,38 @@ func FuzzParseUdevDB(f *testing.F) {
 		}
 	})
 }
+
+// uid_attribute names the udev property the WWID is read from: another
+// property (ID_WWN) when set, the VPD derivation when it is "" or when the
+// path's udev record lacks it. The function sees the path's INQUIRY vendor,
+// product and revision, so a [[devices]] entry can set its own.
+func TestPathWWIDFromUIDAttribute(t *testing.T) {
+	plain, err := New("testdata/fc").Path("sda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := udevRoot(t, "testdata/fc", map[string]string{
+		"b8:0": "E:ID_SERIAL=1NETAPP_LUN_C-Mode_80-3s7ebd5mM3\nE:ID_WWN=0x600a098038303053\n",
+	})
+	var seen []string
+	for _, tc := range []struct{ attr, want string }{
+		{"ID_WWN", "0x600a098038303053"},
+		{"ID_SERIAL", "1NETAPP_LUN_C-Mode_80-3s7ebd5mM3"},
+		{"", plain.WWID},
+		{"ID_NO_SUCH", plain.WWID},
+	} {
+		p, err := fsys.WithUIDAttribute(func(vendor, product, revision string) string {
+			seen = append(seen, vendor+"/"+product+"/"+revision)
+			return tc.attr
+		}).Path("sda")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.WWID != tc.want || p.WWIDErr != nil {
+			t.Errorf("uid_attribute %q: WWID %q (%v), want %q", tc.attr, p.WWID, p.WWIDErr, tc.want)
+		}
+	}
+	if want := plain.Vendor + "/" + plain.Model + "/" + plain.Rev; len(seen) != 4 || seen[0] != want {
+		t.Errorf("uid_attribute asked for %q, want 4 × %q", seen, want)
+	}
+}

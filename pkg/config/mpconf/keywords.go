@@ -90,7 +90,7 @@ var keywords = map[string]spec{
 	"detect_pgpolicy":            {inDOV, kindYesNo, ""},
 	"detect_pgpolicy_use_tpg":    {inDOV, kindYesNo, ""},
 	"hardware_handler":           {inDevice, kindString, ""},
-	"uid_attribute":              {inDOV, kindIgnored, ""},
+	"uid_attribute":              {inDOV, kindString, ""},
 	"eh_deadline":                {inDOV, kindTmo, ""},
 	"max_retries":                {inDOV, kindIgnored, ""},
 	"recheck_wwid":               {inDOV, kindIgnored, ""},

@@ -102,7 +102,7 @@ func warnings(c *config.Config) string {
 func TestWarnings(t *testing.T) {
 	c := build(t, Source{Name: "m.conf", Data: []byte(`defaults {
 	verbosity 2
-	uid_attribute ID_SERIAL
+	max_fds 8192
 	polling_interval 10
 	polling_interval 12
 	no_such_keyword 1
@@ -146,7 +146,7 @@ unknown_section {
 `)})
 	want := []string{
 		"m.conf:2: verbosity: not implemented by mpathd: ignored",
-		"m.conf:3: uid_attribute: not implemented by mpathd: ignored",
+		"m.conf:3: max_fds: not implemented by mpathd: ignored",
 		"m.conf:5: polling_interval: set again in the same section: the later value wins",
 		"m.conf:6: no_such_keyword: unknown keyword in defaults: ignored",
 		`m.conf:7: failback: invalid value "sometimes"`,
@@ -668,5 +668,30 @@ func TestWarnsPrioArgs(t *testing.T) {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("warnings:\n%swant %s", got, want)
 		}
+	}
+}
+
+// multipath.conf's uid_attribute is applied, without a warning, in each
+// section multipath-tools reads it in.
+func TestUIDAttributeApplied(t *testing.T) {
+	c := build(t, Source{Name: "m.conf", Data: []byte(`defaults {
+	uid_attribute ID_WWN
+}
+devices {
+	device {
+		vendor "HP"
+		product "OPEN-.*"
+		uid_attribute SCSI_IDENT_LUN_NAA_REG
+	}
+}
+`)})
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings: %v", c.Warnings)
+	}
+	if got := c.UIDAttribute("HP", "OPEN-V", ""); got != "SCSI_IDENT_LUN_NAA_REG" {
+		t.Errorf("device: uid_attribute %q", got)
+	}
+	if got := c.UIDAttribute("NETAPP", "LUN", ""); got != "ID_WWN" {
+		t.Errorf("defaults: uid_attribute %q", got)
 	}
 }
