@@ -248,6 +248,15 @@ var keywordEffects = map[string]effect{
 	"dev_loss_tmo":               {value: "120", see: func(w *world) string { return w.attr("rport-0:0-0 dev_loss_tmo") }, want: "120"},
 	"eh_deadline":                {value: "20", see: func(w *world) string { return w.attr("host0 eh_deadline") }, want: "20"},
 	"alias_prefix":               {value: `"disk"`, base: [][2]string{{"user_friendly_names", "true"}}, see: (*world).mapName, want: "diska"},
+	// What the topology reader (sysfs.FS.WithUIDAttribute) is told to read the path's WWID from;
+	// pkg/sysfs's TestPathWWIDFromUIDAttribute and the VM's TestVMWWIDFromSg3Rules prove the read.
+	"uid_attribute": {value: `"ID_WWN"`, see: func(w *world) string {
+		p, err := w.r.topo.Path("sda")
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return w.r.d.UIDAttribute(p.Vendor, p.Model, p.Rev)
+	}, want: "ID_WWN"},
 
 	// Per map.
 	"path_selector":        {value: `"round-robin 0"`, see: func(w *world) string { return w.table().Groups[0].Selector }, want: "round-robin"},
