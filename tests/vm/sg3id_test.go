@@ -41,6 +41,17 @@ wait_for 30 sh -c '[ "$(dmsetup table --target multipath | wc -l)" = 1 ]' || fai
 emit mpathd "$(dmsetup info -c --noheadings -o name,uuid --separator ' ' --target multipath)"
 emit table "$(dmsetup table --target multipath)"
 emit bindings.after "$(grep -v '^#' /etc/multipath/bindings)"
+# uid_attribute names another of udev's properties: the maps follow it.
+kill $MPATHD_PID
+wait $MPATHD_PID
+for m in $(dmsetup ls --target multipath | awk '{print $1}'); do dmsetup remove "$m" || fail "remove $m"; done
+emit naa_local "$(udevadm info -q property -n /dev/sda | sed -n 's/^SCSI_IDENT_LUN_NAA_LOCAL=//p')"
+printf 'defaults {\n\tfind_multipaths no\n\tuser_friendly_names no\n\tuid_attribute SCSI_IDENT_LUN_NAA_LOCAL\n}\n' >/etc/multipath.conf
+mv /tmp/mpathd.log /tmp/mpathd.1.log
+start_mpathd
+wait_for 30 sh -c '[ "$(dmsetup table --target multipath | wc -l)" = 1 ]' || fail "mpathd made no map: $(tail -n 20 /tmp/mpathd.log)"
+emit uid_map "$(dmsetup info -c --noheadings -o name,uuid --separator ' ' --target multipath)"
+emit uid_warnings "$(grep -c uid_attribute /tmp/mpathd.log)"
 `
 	res := Run(t, s)
 	serials := map[string]bool{}
@@ -79,5 +90,15 @@ emit bindings.after "$(grep -v '^#' /etc/multipath/bindings)"
 	if got, want := res.Get("bindings.after"), res.Get("bindings"); got != want {
 		t.Errorf("bindings after mpathd %q, want them unchanged %q", got, want)
 	}
-	t.Logf("udev ID_SERIAL (sg3_utils) %q; multipathd %q; mpathd %q; scsi_id %q", serial, res.Get("multipathd"), res.Get("mpathd"), res.All("scsi_id"))
+	naa := res.Get("naa_local")
+	if naa == "" || naa == serial {
+		t.Errorf("udev's SCSI_IDENT_LUN_NAA_LOCAL %q: want one, other than ID_SERIAL", naa)
+	}
+	if got, want := res.Get("uid_map"), naa+" mpath-"+naa; got != want {
+		t.Errorf("with uid_attribute SCSI_IDENT_LUN_NAA_LOCAL mpathd's map is %q, want %q", got, want)
+	}
+	if n := res.Get("uid_warnings"); n != "0" {
+		t.Errorf("%s log lines name uid_attribute: it is applied, not warned about", n)
+	}
+	t.Logf("udev ID_SERIAL (sg3_utils) %q; multipathd %q; mpathd %q; scsi_id %q; with uid_attribute SCSI_IDENT_LUN_NAA_LOCAL: %q", serial, res.Get("multipathd"), res.Get("mpathd"), res.All("scsi_id"), res.Get("uid_map"))
 }
