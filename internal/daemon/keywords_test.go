@@ -619,6 +619,11 @@ func TestEveryMultipathConfKeyword(t *testing.T) {
 					t.Errorf("%s in %s: no %q warning: %v", k.Name, sec, word, c.Warnings)
 				}
 			}
+			// mpathd.toml refuses it, saying why (unless it is one of mpathd's own, prkeys_file).
+			text := tomlSyntax.text(nil, k.Sections[0], k.Name, "1")
+			if _, err := config.Parse([]byte(text), "test.toml"); !config.Known(k.Name) && (err == nil || !strings.Contains(err.Error(), k.Name+": "+word)) {
+				t.Errorf("mpathd.toml with %s: %v", k.Name, err)
+			}
 			c := confSyntax.build(t, confSyntax.text(nil, k.Sections[0], k.Name, "1"))
 			w := newWorld(t, c, fcSAN(2, 1))
 			if !slices.ContainsFunc(w.r.d.Status().ConfigWarnings, func(s string) bool { return strings.Contains(s, k.Name+": "+word) }) {

@@ -112,3 +112,11 @@ var valueCheck func(keyword, value string) string
 // without implementing them (package mpconf installs the one both syntaxes
 // share: package config cannot import the checkers).
 func RegisterValueCheck(f func(keyword, value string) string) { valueCheck = f }
+
+// foreignKeyword says why a keyword of multipath-tools that mpathd does not
+// take is refused in mpathd.toml ("" for any other name).
+var foreignKeyword func(name string) string
+
+// RegisterForeignKeywords installs it (package mpconf, which knows
+// multipath-tools' keywords, installs it).
+func RegisterForeignKeywords(f func(name string) string) { foreignKeyword = f }

@@ -402,6 +402,12 @@ func (p *parser) attrs(v any, path string, sec section, a *Attrs, extra map[stri
 		kwd := keywordByName[k]
 		if kwd == nil {
 			msg := "unknown key"
+			if foreignKeyword != nil {
+				if why := foreignKeyword(k); why != "" {
+					p.errorf(kp, "%s", why)
+					continue
+				}
+			}
 			if s := suggest(k, sec, extra); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}

@@ -17,6 +17,20 @@ import (
 func init() {
 	config.RegisterMultipathConf(Load)
 	config.RegisterValueCheck(valueWarning)
+	config.RegisterForeignKeywords(foreignKeyword)
+}
+
+// foreignKeyword is why mpathd.toml refuses a keyword of multipath-tools
+// mpathd does not implement, or one multipath-tools ignores itself (a
+// multipath.conf carrying it is read with a warning).
+func foreignKeyword(name string) string {
+	switch sp, ok := keywords[name]; {
+	case ok && sp.kind == kindIgnored:
+		return "not implemented by mpathd (a keyword of multipath-tools: in multipath.conf it is ignored with a warning); remove it"
+	case ok && sp.kind == kindDeprecated:
+		return "deprecated: multipath-tools ignores it too; remove it"
+	}
+	return ""
 }
 
 // Load reads the multipath.conf at path and, when dir is not "", every
