@@ -280,7 +280,9 @@ iscsi_diag
 	t.Logf("swap → dm: %s s", strings.Join(took, ", "))
 
 	// Transitioning, shorter than the bound, on the standby port.
-	if s := strings.Fields(res.Get("short_samples")); len(s) < 5 || strings.Join(s, "") != strings.Repeat("A", len(s)) {
+	// A loaded guest under TCG samples every few seconds, not every second: the daemon's log
+	// (short_downs) covers the whole window, the samples what dm did.
+	if s := strings.Fields(res.Get("short_samples")); len(s) < 2 || strings.Join(s, "") != strings.Repeat("A", len(s)) {
 		t.Errorf("standby port transitioning 20 s: dm states %q about every second, want A throughout (not failed early)", s)
 	}
 	if res.Get("short_lio") != "15" {
