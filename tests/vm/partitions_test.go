@@ -189,3 +189,62 @@ emit left "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
 	wantEq("f_rc", "0")
 	wantEq("left", "333333330000007d1 ")
 }
+
+// TestVMPartitionsUdev: on a host with udevd and kpartx's udev rules installed, the rules stay away
+// from mpathd's maps (with partition_delimiter "p", kpartx's rules would add <map>-part1 beside
+// mpathd's <map>p1), a table written through the map reaches mpathd by udev's watch alone, udev's
+// dm rules and blkid see the partition (by-id link, ID_FS_TYPE), and a partition map kpartx made
+// while mpathd was stopped is adopted (renamed to mpathd's delimiter), not made again.
+func TestVMPartitionsUdev(t *testing.T) {
+	t.Parallel()
+	res := Run(t, Scenario{
+		SAN:       SAN{Hosts: 2, LUNs: 1},
+		Udev:      true,
+		Commands:  []string{"./cmd/mpathd", "./tests/vm/cmd/mkparts"},
+		HostTools: []string{"/sbin/kpartx", "/sbin/mkfs.ext4"},
+		HostFiles: []string{"/etc/mke2fs.conf"},
+		Timeout:   8 * time.Minute,
+		Script: daemonHelpers + `
+printf '[defaults]\npolling_interval = 1\npartition_delimiter = "p"\n' > /tmp/c.toml
+mkparts /dev/$(path_of 0 0) gpt 1:2048:8192 || fail "mkparts"
+start_mpathd --config /tmp/c.toml --wwids /tmp/wwids --bindings /tmp/bindings
+M=$(dmsetup ls --target multipath | awk '{print $1}')
+wait_for 30 test -b /dev/mapper/$M"p1" || fail "no $M"p1
+udevadm settle
+emit rules "$(ls /lib/udev/rules.d | grep -c kpartx)"
+emit parts1 "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
+mkparts /dev/mapper/$M gpt 1:2048:8192 2:10240:8192 || fail "mkparts 2"
+wait_for 60 test -b /dev/mapper/$M"p2" || fail "udev's watch did not bring "$M"p2"
+udevadm settle
+/sbin/mkfs.ext4 -q -F /dev/mapper/$M"p2" || fail "mkfs.ext4"
+udevadm settle
+emit fstype "$(udevadm info -q property -n /dev/mapper/$M"p2" | grep '^ID_FS_TYPE=')"
+emit link "$( [ "$(readlink -f /dev/disk/by-id/dm-uuid-part2-mpath-$M)" = "$(readlink -f /dev/mapper/$M"p2")" ] && echo same)"
+emit parts2 "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
+kill $MPATHD_PID; wait $MPATHD_PID
+dmsetup remove $M"p1" || fail "dmsetup remove"
+kpartx -a -p -part /dev/mapper/$M || fail "kpartx -a"
+emit kpartx_uuid "$(dmsetup info -c --noheadings -o uuid $M-part1)"
+: > /tmp/mpathd.log
+start_mpathd --config /tmp/c.toml --wwids /tmp/wwids --bindings /tmp/bindings
+wait_for 30 grep -q '"message":"partition maps"' /tmp/mpathd.log || fail "no partition scan after the restart"
+emit created_again "$(grep -c 'partition map created' /tmp/mpathd.log)"
+emit parts3 "$(dmsetup ls | awk '{print $1}' | sort | tr '\n' ' ')"
+emit map "$M"
+`,
+	})
+	m := res.Get("map")
+	if !strings.HasPrefix(m, "3333") {
+		t.Fatalf("map %q: want the WWID name", m)
+	}
+	for key, want := range map[string]string{
+		"rules": "1", "parts1": m + " " + m + "p1 ", "fstype": "ID_FS_TYPE=ext4", "link": "same",
+		"parts2":      m + " " + m + "p1 " + m + "p2 ",
+		"kpartx_uuid": "part1-mpath-" + m, "created_again": "0",
+		"parts3": m + " " + m + "p1 " + m + "p2 ",
+	} {
+		if got := res.Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+}
