@@ -37,7 +37,7 @@ for m in $(dmsetup ls --target multipath | awk '{print $1}'); do dmsetup remove 
 [ "$(dmsetup ls --target multipath)" = "No devices found" ] || fail "maps left: $(dmsetup ls)"
 emit bindings "$(grep -v '^#' /etc/multipath/bindings)"
 start_mpathd
-wait_for 30 sh -c '[ "$(dmsetup table --target multipath | wc -l)" = 1 ]' || fail "mpathd made no map: $(tail -n 20 /tmp/mpathd.log)"
+wait_for 30 sh -c '[ "$(dmsetup table --target multipath | grep -c " multipath ")" = 1 ]' || fail "mpathd made no map: $(tail -n 20 /tmp/mpathd.log)"
 emit mpathd "$(dmsetup info -c --noheadings -o name,uuid --separator ' ' --target multipath)"
 emit table "$(dmsetup table --target multipath)"
 emit bindings.after "$(grep -v '^#' /etc/multipath/bindings)"
@@ -49,7 +49,7 @@ emit naa_local "$(udevadm info -q property -n /dev/sda | sed -n 's/^SCSI_IDENT_L
 printf 'defaults {\n\tfind_multipaths no\n\tuser_friendly_names no\n\tuid_attribute SCSI_IDENT_LUN_NAA_LOCAL\n}\n' >/etc/multipath.conf
 mv /tmp/mpathd.log /tmp/mpathd.1.log
 start_mpathd
-wait_for 30 sh -c '[ "$(dmsetup table --target multipath | wc -l)" = 1 ]' || fail "mpathd made no map: $(tail -n 20 /tmp/mpathd.log)"
+wait_for 30 sh -c '[ "$(dmsetup table --target multipath | grep -c " multipath ")" = 1 ]' || fail "mpathd made no map: $(tail -n 20 /tmp/mpathd.log)"
 emit uid_map "$(dmsetup info -c --noheadings -o name,uuid --separator ' ' --target multipath)"
 emit uid_warnings "$(grep -c uid_attribute /tmp/mpathd.log)"
 `

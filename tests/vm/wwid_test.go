@@ -22,7 +22,7 @@ for d in $(san_paths | awk '{print $1}'); do
 	emit scsi_id "$d $(/lib/udev/scsi_id --whitelisted --replace-whitespace --device=/dev/$d)"
 done
 start_mpathd
-wait_for 30 sh -c '[ "$(dmsetup table --target multipath | wc -l)" = 1 ]' || fail "no map: $(tail -n 20 /tmp/mpathd.log)"
+wait_for 30 sh -c '[ "$(dmsetup table --target multipath | grep -c " multipath ")" = 1 ]' || fail "no map: $(tail -n 20 /tmp/mpathd.log)"
 emit uuid "$(dmsetup info -c --noheadings -o uuid --target multipath)"
 emit table "$(dmsetup table --target multipath)"
 mpathctl show topology
