@@ -11,12 +11,14 @@ import (
 // checkBoot asserts the boot figures every Debian scenario reports and logs them.
 func checkBoot(t *testing.T, res *Result) {
 	t.Helper()
+	sd, err0 := strconv.ParseFloat(res.Get("boot.systemd"), 64)
 	mu, err1 := strconv.ParseFloat(res.Get("boot.multiuser"), 64)
 	sc, err2 := strconv.ParseFloat(res.Get("boot.scenario"), 64)
-	if err1 != nil || err2 != nil || mu <= 0 || sc < mu {
-		t.Errorf("boot figures: multi-user at %q s, scenario at %q s; want numbers, scenario after multi-user", res.Get("boot.multiuser"), res.Get("boot.scenario"))
+	if err0 != nil || err1 != nil || err2 != nil || sd <= 0 || mu < sd || sc < mu {
+		t.Errorf("boot figures: systemd at %q s, multi-user at %q s, scenario at %q s; want numbers in that order",
+			res.Get("boot.systemd"), res.Get("boot.multiuser"), res.Get("boot.scenario"))
 	}
-	t.Logf("boot: multi-user.target at %.1f s, scenario unit at %.1f s after the kernel started", mu, sc)
+	t.Logf("boot: systemd started at %.1f s, multi-user.target at %.1f s, scenario unit at %.1f s after the kernel started", sd, mu, sc)
 	if f := res.Get("boot.failed_units"); f != "" {
 		t.Errorf("failed units at boot: %s", f)
 	}
