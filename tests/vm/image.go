@@ -339,7 +339,7 @@ func buildGo(ctx context.Context, dir, pkg string, test bool) (string, error) {
 	v, _ := goBuilds.LoadOrStore(key, &goBuild{})
 	gb := v.(*goBuild)
 	gb.once.Do(func() {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			gb.err = err
 			return
@@ -374,8 +374,8 @@ func goBin() string {
 	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
-// moduleRoot finds the directory holding go.mod, so builds work from any test working directory.
-func moduleRoot() (string, error) {
+// ModuleRoot finds the directory holding go.mod, so builds work from any test working directory.
+func ModuleRoot() (string, error) {
 	out, err := exec.Command(goBin(), "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)

@@ -8,11 +8,9 @@
 package debian
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -166,7 +164,7 @@ func payload(ctx context.Context, dir string, s Scenario) (string, error) {
 			}
 		}
 	}
-	mod, err := moduleRoot()
+	mod, err := vm.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -232,18 +230,6 @@ IgnoreSIGPIPE=no
 		return "", fmt.Errorf("debian: payload: mkfs.ext4 -d: %v\n%s (install e2fsprogs)", err, out)
 	}
 	return img, nil
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside the mpathd module")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // Boot builds the image if the cache has none, boots it with the scenario's payload and returns
@@ -341,7 +327,7 @@ func (h *requests) serve(ctx context.Context, results string) {
 			continue
 		}
 		f.Seek(off, 0)
-		b, _ := bufio.NewReader(f).ReadBytes(0) // to EOF
+		b, _ := io.ReadAll(f)
 		f.Close()
 		off += int64(len(b))
 		partial = append(partial, b...)
