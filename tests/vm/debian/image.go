@@ -106,8 +106,14 @@ func ensure(ctx context.Context, cache string, script []byte, needRoot bool, log
 	if img, err := loadImage(dir); err == nil { // built by another process while we waited
 		return img, nil
 	}
+	// The real recipe runs mmdebstrap --mode=root and chroot: as root, or through sudo without a
+	// password (as make deps installs packages); the tree is then given back to the user.
+	var sudo []string
 	if needRoot && os.Geteuid() != 0 {
-		return nil, fmt.Errorf("debian image: building %s needs root (mmdebstrap --mode=root, chroot); run the Debian tier as root once", dir)
+		if exec.CommandContext(ctx, "sudo", "-n", "true").Run() != nil {
+			return nil, fmt.Errorf("debian image: building %s needs root (mmdebstrap --mode=root, chroot): run as root or with password-less sudo", dir)
+		}
+		sudo = []string{"sudo", "-n"}
 	}
 	tmp, err := os.MkdirTemp(cache, "debian12-"+key+".tmp-")
 	if err != nil {
@@ -124,10 +130,17 @@ func ensure(ctx context.Context, cache string, script []byte, needRoot bool, log
 		w = io.MultiWriter(logf, log)
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "sh", "-c", string(script), "build.sh", tmp)
+	argv := append(sudo, "env", "LC_ALL=C.UTF-8", "sh", "-c", string(script), "build.sh", tmp)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	if sudo != nil {
+		own := append(sudo, "chown", "-R", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), tmp)
+		if out, cerr := exec.CommandContext(ctx, own[0], own[1:]...).CombinedOutput(); cerr != nil && err == nil {
+			err = fmt.Errorf("chown: %v: %s", cerr, out)
+		}
+	}
+	if err != nil {
 		tail, _ := os.ReadFile(logf.Name())
 		if len(tail) > 4000 {
 			tail = tail[len(tail)-4000:]
