@@ -331,6 +331,9 @@ iscsi_diag
 	if failedAt < 60 || failedAt > 60+4+5 {
 		t.Errorf("transitioning path failed after %.2f s (%q), want between the 60 s bound and 69 s", failedAt, res.Get("long_failed"))
 	}
+	if res.Get("long_lio") != "15" {
+		t.Errorf("LIO state when the path failed %q, want 15 (still transitioning)", res.Get("long_lio"))
+	}
 	if !strings.Contains(res.Get("long_reason"), "transition") {
 		t.Errorf("the daemon's last state change of the path does not name the transition: %s", res.Get("long_reason"))
 	}
