@@ -35,7 +35,7 @@ HOST_PKGS := prometheus
 # qemu-user runs the unit tests of the other architectures (make cross).
 HOST_PKGS += qemu-user
 
-.PHONY: all build demo test check vet unit cross fuzz-short vm deps install clean fuzz bench bench-vm
+.PHONY: all build demo test check vet unit cross fuzz-short vm vm-busybox vm-debian debian-image deps install clean fuzz bench bench-vm
 
 all: build
 
@@ -76,9 +76,17 @@ unit:
 
 # The busybox tier, then the Debian tier (one guest at a time there: each is a whole system). -v
 # prints the Debian tier's figures: image build, boot to multi-user and to the scenario.
-vm: deps
+vm: vm-busybox vm-debian
+
+vm-busybox: deps
 	MPATHD_VM=1 $(GO) test -count=1 -timeout $(VM_TIMEOUT) -run 'TestVM' ./tests/vm/
+
+vm-debian: deps
 	MPATHD_VM=1 $(GO) test -count=1 -v -timeout $(VM_DEBIAN_TIMEOUT) -run 'TestVM' ./tests/vm/debian/
+
+# debian-image builds the Debian tier's image (or finds it in the cache).
+debian-image: deps
+	$(GO) run ./tests/vm/cmd/debimage
 
 cross:
 	@set -e; start=$$(date +%s); for a in $(CROSS_ARCHES); do \
@@ -91,7 +99,15 @@ cross:
 		echo "cross: GOARCH=$$a unit tests $$(( $$(date +%s) - t0 )) s"; \
 	done; echo "cross: $$(( $$(date +%s) - start )) s"
 
-test: deps check vet unit cross fuzz-short vm
+# The Debian tier's image (downloading and unpacking packages, 5-8 minutes once per machine) is
+# built in the background while the host-side tests run, then waited for before the Debian tier.
+DEBIAN_IMAGE_LOG ?= $${TMPDIR:-/tmp}/mpathd-debian-image.log
+test: deps
+	@$(MAKE) --no-print-directory debian-image >$(DEBIAN_IMAGE_LOG) 2>&1 & img=$$!; \
+	$(MAKE) --no-print-directory check vet unit cross fuzz-short vm-busybox || { kill $$img 2>/dev/null; wait $$img; exit 1; }; \
+	wait $$img || { echo "Debian tier image build failed:"; tail -n 50 $(DEBIAN_IMAGE_LOG); exit 1; }; \
+	tail -n 1 $(DEBIAN_IMAGE_LOG); \
+	$(MAKE) --no-print-directory vm-debian
 
 # A fuzzing pass over every fuzz target, FUZZTIME each. `make test` runs a short one (TEST_FUZZTIME
 # each); a target that no longer builds or is listed by no package fails it, as a crash does.
