@@ -56,14 +56,15 @@
 // sg3-utils and Debian's kernel, built from Debian's mirror with mmdebstrap into a directory and made
 // an ext4 image with mkfs.ext4 -d (no loop mounts), cached in CacheDir under a hash of its recipe
 // (build.sh and mmdebstrap's version; about 5-8 minutes to build here, 760 MB on disk, built as
-// root). Each boot writes to a qcow2 overlay, runs the image's own kernel and initramfs, and reaches
-// the root disk over two paths: one block node behind two virtio-scsi controllers as two scsi-hd
-// devices with the same wwn and serial (share-rw, locking off). The project's binaries, the
-// repository's mpathd.service (enabled) and the scenario come on a payload disk that the image's
-// init copies into the system before systemd starts; the scenario runs as a systemd unit after
-// multi-user.target and reports on the same result port with the same helpers (lib.sh), plus
-// root_paths, root_path_del/root_path_add (QMP device_del/device_add on the host, on the guest's
-// request) and data_paths. Machine and Launch are the qemu runner both tiers share.
+// root or through password-less sudo). Each boot writes to a qcow2 overlay, runs the image's own
+// kernel and initramfs, and reaches the root disk over two paths: one block node behind two
+// virtio-scsi controllers as two scsi-hd devices with the same wwn and serial (share-rw, locking
+// off). The project's binaries, the repository's mpathd.service (enabled) and the scenario come on
+// a payload disk that the image's init copies into the system before systemd starts; the scenario
+// runs as a systemd unit after multi-user.target and reports on the same result port with the same
+// helpers (lib.sh), plus root_paths, root_path_del/root_path_add (QMP device_del/device_add on the
+// host, on the guest's request) and data_paths. Machine and Launch are the qemu runner both tiers
+// share.
 //
 // Environment: MPATHD_VM_ACCEL=kvm|tcg forces the accelerator (default: KVM is tried once and a guest
 // that does not reach init falls back to TCG, remembered in the user cache dir); MPATHD_VM_JOBS bounds

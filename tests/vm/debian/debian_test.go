@@ -32,6 +32,11 @@ func TestVMDebianBoot(t *testing.T) {
 		SAN: vm.SAN{Hosts: 2, LUNs: 1},
 		Script: `
 emit active "$(systemctl is-active mpathd)"
+# The image: both initramfs generators installed side by side, multipath-tools there but masked.
+emit dracut "$(dracut --version 2>&1 | head -n 1)"
+emit initramfs_tools "$(dpkg-query -W -f '${Status}' initramfs-tools dracut-core multipath-tools)"
+emit multipathd_enabled "$(systemctl is-enabled multipathd.service multipathd.socket 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+emit multipathd_active "$(systemctl is-active multipathd.service)"
 emit unit "$(systemctl show -P FragmentPath mpathd.service)"
 emit enabled "$(systemctl is-enabled mpathd.service)"
 emit mainpid_exe "$(readlink /proc/$(systemctl show -P MainPID mpathd)/exe)"
@@ -52,6 +57,18 @@ journalctl -b -u mpathd --no-pager | tail -n 20
 	checkBoot(t, res)
 	if a := res.Get("active"); a != "active" {
 		t.Errorf("systemctl is-active mpathd = %q, want active", a)
+	}
+	if d := res.Get("dracut"); !strings.HasPrefix(d, "dracut 059") {
+		t.Errorf("dracut --version = %q, want dracut 059 (dracut-core) beside initramfs-tools", d)
+	}
+	if st := res.Get("initramfs_tools"); st != strings.Repeat("install ok installed", 3) {
+		t.Errorf("initramfs-tools, dracut-core, multipath-tools status %q, want all installed", st)
+	}
+	if e := res.Get("multipathd_enabled"); e != "masked masked" {
+		t.Errorf("multipathd.service/.socket %q, want masked masked (there for the migration drill, off by default)", e)
+	}
+	if a := res.Get("multipathd_active"); a != "inactive" {
+		t.Errorf("multipathd.service is %q, want inactive", a)
 	}
 	if u := res.Get("unit"); !strings.HasSuffix(u, "/systemd/system/mpathd.service") {
 		t.Errorf("mpathd.service comes from %q, want the repository's unit in /lib/systemd/system", u)
