@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
+	"github.com/mpathd/mpathd/pkg/api"
 	"github.com/mpathd/mpathd/pkg/checker"
 )
 
@@ -113,4 +115,52 @@ func (r *rig) queueing(name string) bool {
 		r.t.Fatal(err)
 	}
 	return tb.Features.QueueIfNoPath
+}
+
+// Status counts from the shards' own counts what a count over the topology finds, and the
+// topology generation moves with every change a reader could see, and not without one.
+func TestStatusCountsAndGeneration(t *testing.T) {
+	r := newRig(t, san(2, 6), "", nil)
+	r.settle()
+	want := func() api.Status {
+		var s api.Status
+		s.CountStates(r.d.Topology())
+		return s
+	}
+	same := func(when string) {
+		t.Helper()
+		got, w := r.d.Status(), want()
+		if got.Maps != w.Maps || got.Paths != w.Paths || !maps.Equal(got.CheckerStates, w.CheckerStates) ||
+			!maps.Equal(got.MapStates, w.MapStates) {
+			t.Errorf("%s: status counts %d maps %d paths %v %v; the topology's %d maps %d paths %v %v", when,
+				got.Maps, got.Paths, got.CheckerStates, got.MapStates, w.Maps, w.Paths, w.CheckerStates, w.MapStates)
+		}
+	}
+	same("at start")
+	if n := r.d.Status().Paths; n != 12 {
+		t.Fatalf("paths = %d, want 12", n)
+	}
+	g0 := r.d.TopologyGeneration()
+	r.check("sda", checker.Up) // no change
+	r.settle()
+	if g := r.d.TopologyGeneration(); g != g0 {
+		t.Errorf("generation moved from %d to %d with nothing changed", g0, g)
+	}
+	r.check("sda", checker.Down)
+	r.check("sdb", checker.Down)
+	r.settle()
+	if g := r.d.TopologyGeneration(); g == g0 {
+		t.Errorf("generation %d did not move when paths failed", g)
+	}
+	same("two paths down")
+	if st := r.d.Status(); st.CheckerStates[api.CheckerDown] != 2 || st.MapStates[api.MapDegraded] != 2 {
+		t.Errorf("two paths down in two maps: %v %v", st.CheckerStates, st.MapStates)
+	}
+	names := make([]string, 0, 6)
+	for _, m := range r.d.Topology().Maps {
+		names = append(names, m.Name)
+	}
+	if !slices.IsSorted(names) || len(names) != 6 {
+		t.Errorf("topology maps %v: want 6, sorted by name", names)
+	}
 }

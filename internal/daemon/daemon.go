@@ -72,6 +72,7 @@ type Daemon struct {
 	config   atomic.Pointer[config.Config]
 	uidCache atomic.Pointer[uidCache]
 	shards   []*shard
+	topoGen  atomic.Uint64 // counts the shards' publications: see TopologyGeneration
 	seed     maphash.Seed
 	hub      *api.Hub
 
@@ -1099,15 +1100,39 @@ func (d *Daemon) shutdown() {
 
 // Topology returns the merged snapshot of every shard.
 func (d *Daemon) Topology() api.Topology {
-	var maps []api.Map
+	snaps := make([][]api.Map, 0, len(d.shards))
+	n := 0
 	for _, s := range d.shards {
-		maps = append(maps, *s.snap.Load()...)
+		ms := s.snap.Load().maps
+		snaps = append(snaps, ms)
+		n += len(ms)
 	}
-	slices.SortFunc(maps, func(a, b api.Map) int { return strings.Compare(a.Name, b.Name) })
-	return api.Topology{Maps: maps, Orphans: d.waiting.orphans()}
+	return api.Topology{Maps: mergeByName(snaps, n), Orphans: d.waiting.orphans()}
 }
 
-// Status reports the daemon's state with counts per checker and map state.
+// mergeByName merges the shards' snapshots, each sorted by name, into one sorted slice: maps are
+// large, so a merge that copies each once is much cheaper than appending them and sorting.
+func mergeByName(snaps [][]api.Map, n int) []api.Map {
+	maps := make([]api.Map, 0, n)
+	for len(maps) < n {
+		best := -1
+		for i, ms := range snaps {
+			if len(ms) > 0 && (best < 0 || ms[0].Name < snaps[best][0].Name) {
+				best = i
+			}
+		}
+		maps = append(maps, snaps[best][0])
+		snaps[best] = snaps[best][1:]
+	}
+	return maps
+}
+
+// TopologyGeneration changes whenever Topology's answer may have: a shard published its maps or
+// the held paths changed. Readers that render the topology cache their text under it.
+func (d *Daemon) TopologyGeneration() uint64 { return d.topoGen.Load() + d.waiting.gen.Load() }
+
+// Status reports the daemon's state with counts per checker and map state, from the counts each
+// shard keeps with its snapshot: a status request never copies the topology.
 func (d *Daemon) Status() api.Status {
 	st := api.Status{
 		Version:         d.o.Version,
@@ -1127,7 +1152,22 @@ func (d *Daemon) Status() api.Status {
 	if f := d.dbusState.Load(); f != nil {
 		st.DBus = (*f)()
 	}
-	st.CountStates(d.Topology())
+	st.CheckerStates = make(map[string]int, len(api.CheckerStates))
+	for _, c := range api.CheckerStates {
+		st.CheckerStates[c] = 0
+	}
+	st.MapStates = map[string]int{api.MapOptimal: 0, api.MapDegraded: 0, api.MapQueueing: 0, api.MapFailed: 0}
+	for _, s := range d.shards {
+		snap := s.snap.Load()
+		st.Maps += len(snap.maps)
+		st.Paths += snap.counts.paths
+		for k, v := range snap.counts.checker {
+			st.CheckerStates[k] += v
+		}
+		for k, v := range snap.counts.health {
+			st.MapStates[k] += v
+		}
+	}
 	return st
 }
 

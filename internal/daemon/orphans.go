@@ -17,6 +17,7 @@ type heldPaths struct {
 	mu    sync.Mutex
 	paths map[string]heldPath
 	snap  atomic.Pointer[[]api.Orphan] // nil after a change: the next reader rebuilds it
+	gen   atomic.Uint64                // counts the changes
 }
 
 type heldPath struct {
@@ -40,6 +41,7 @@ func (h *heldPaths) Store(p sysfs.Path, checker, reason string) {
 	}
 	h.paths[p.Name] = heldPath{wwid: p.WWID, orphan: o}
 	h.snap.Store(nil)
+	h.gen.Add(1)
 }
 
 // Delete releases a path: it went away, was blacklisted, or joins a map.
@@ -51,6 +53,7 @@ func (h *heldPaths) Delete(name string) {
 	}
 	delete(h.paths, name)
 	h.snap.Store(nil)
+	h.gen.Add(1)
 }
 
 // Load returns the WWID a path is held under.

@@ -29,7 +29,7 @@ type shard struct {
 	// them without taking mu.
 	pending, queuedAt, batchAt atomic.Int64
 
-	snap atomic.Pointer[[]api.Map]
+	snap atomic.Pointer[shardSnap]
 
 	// events raised by the running batch; published after the snapshot that shows them, so a
 	// client that reacts to an event by reading the topology sees the change.
@@ -38,7 +38,7 @@ type shard struct {
 
 func newShard(d *Daemon) *shard {
 	s := &shard{d: d, maps: map[string]*mpath{}, wake: make(chan struct{}, 1)}
-	s.snap.Store(&[]api.Map{})
+	s.snap.Store(&shardSnap{counts: newStateCounts()})
 	return s
 }
 
@@ -137,7 +137,7 @@ func (s *shard) idle() bool {
 func (s *shard) publish() {
 	// A batch that changed no map (an unchanged check result) keeps the snapshot: a map added is
 	// dirty, and one removed changes the count.
-	if len(s.maps) == len(*s.snap.Load()) && !s.anyDirty() {
+	if len(s.maps) == len(s.snap.Load().maps) && !s.anyDirty() {
 		return
 	}
 	ms := make([]api.Map, 0, len(s.maps))
@@ -157,5 +157,38 @@ func (s *shard) publish() {
 		}
 		return 0
 	})
-	s.snap.Store(&ms)
+	s.snap.Store(&shardSnap{maps: ms, counts: countStates(ms)})
+	s.d.topoGen.Add(1)
+}
+
+// shardSnap is a shard's published maps, sorted by name, and their counts for show status,
+// counted once per publication rather than per request.
+type shardSnap struct {
+	maps   []api.Map
+	counts stateCounts
+}
+
+// stateCounts counts paths per checker state and maps per health.
+type stateCounts struct {
+	paths   int
+	checker map[string]int
+	health  map[string]int
+}
+
+func newStateCounts() stateCounts {
+	return stateCounts{checker: map[string]int{}, health: map[string]int{}}
+}
+
+func countStates(ms []api.Map) stateCounts {
+	c := newStateCounts()
+	for i := range ms {
+		c.health[ms[i].Health()]++
+		for _, g := range ms[i].Groups {
+			for _, p := range g.Paths {
+				c.paths++
+				c.checker[p.CheckerState]++
+			}
+		}
+	}
+	return c
 }

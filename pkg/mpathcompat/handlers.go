@@ -174,15 +174,31 @@ func showTopology(s *Server, _ context.Context, c Command) (string, error) {
 }
 
 func showJSON(s *Server, _ context.Context, c Command) (string, error) {
-	t := s.Service.Topology()
 	if c.has(kwMap) {
-		m, err := findMap(t, c.Params[kwMap])
+		m, err := findMap(s.Service.Topology(), c.Params[kwMap])
 		if err != nil {
 			return "", err
 		}
 		return MapJSON(m), nil
 	}
-	return s.json.mapsJSON(t), nil
+	g, ok := s.Service.(generationer)
+	if !ok {
+		return s.json.mapsJSON(s.Service.Topology()), nil
+	}
+	// The generation is read before the topology: text cached under it is never older than it.
+	gen := g.TopologyGeneration()
+	if text, hit := s.json.cached(gen); hit {
+		return text, nil
+	}
+	text := s.json.mapsJSON(s.Service.Topology())
+	s.json.keep(gen, text)
+	return text, nil
+}
+
+// generationer is a Service whose topology has a generation: a number that changes whenever
+// Topology's answer may have.
+type generationer interface {
+	TopologyGeneration() uint64
 }
 
 func resetStats(s *Server, ctx context.Context, c Command) (string, error) {

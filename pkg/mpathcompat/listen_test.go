@@ -81,4 +81,3 @@ func activationChild() {
 	}
 	os.Exit(0)
 }
-
