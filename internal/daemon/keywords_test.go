@@ -362,7 +362,10 @@ func protocolRow(key, val, attr, want string) sectionKeyEffect {
 	var e sectionKeyEffect
 	e.tomlOn, e.confOn = typ("scsi:fcp")
 	e.tomlOff, e.confOff = typ("scsi:iscsi")
-	e.see = func(w *world) string { return w.attr("rport-0:0-0 " + attr) }
+	if !strings.Contains(attr, " ") {
+		attr = "rport-0:0-0 " + attr
+	}
+	e.see = func(w *world) string { return w.attr(attr) }
 	e.want = want
 	return e
 }
@@ -386,8 +389,7 @@ var sectionKeyEffects = map[string]sectionKeyEffect{
 	"overrides.protocol.type":             protocolRow("fast_io_fail_tmo", "9", "fast_io_fail_tmo", "9"),
 	"overrides.protocol.fast_io_fail_tmo": protocolRow("fast_io_fail_tmo", "9", "fast_io_fail_tmo", "9"),
 	"overrides.protocol.dev_loss_tmo":     protocolRow("dev_loss_tmo", "90", "dev_loss_tmo", "90"),
-	"overrides.protocol.eh_deadline": {warn: true, // multipath.conf only
-		confOn: "overrides {\nprotocol {\ntype \"scsi:fcp\"\neh_deadline 10\n}\n}\n"},
+	"overrides.protocol.eh_deadline":      protocolRow("eh_deadline", "12", "host0 eh_deadline", "12"),
 	"blacklist.devnode":                   filterRow("blacklist", "devnode", `"^sd[ab]$"`, `"^sdz$"`),
 	"blacklist.wwid":                      filterRow("blacklist", "wwid", `"`+lun0+`"`, `"other"`),
 	"blacklist.protocol":                  filterRow("blacklist", "protocol", `"scsi:fcp"`, `"scsi:iscsi"`),

@@ -84,7 +84,7 @@ func KeywordSections(name string) []string {
 var sectionKeys = map[string][]string{
 	"devices":              {"vendor", "product", "revision", "product_blacklist"},
 	"multipaths":           {"wwid", "alias"},
-	"overrides.protocol":   {"type", "fast_io_fail_tmo", "dev_loss_tmo"},
+	"overrides.protocol":   {"type", "fast_io_fail_tmo", "dev_loss_tmo", "eh_deadline"},
 	"blacklist":            filterKeys,
 	"blacklist_exceptions": filterKeys,
 	"blacklist.device":     {"vendor", "product"},

@@ -488,6 +488,7 @@ type ProtocolOverride struct {
 	Type          string // e.g. "scsi:fcp"; see Protocols
 	FastIOFailTmo *Tmo
 	DevLossTmo    *Tmo
+	EhDeadline    *Tmo
 }
 
 // Protocols are the path protocol names multipath-tools reports, usable in
@@ -519,6 +520,10 @@ func (p *parser) protocols(v any, path string) []ProtocolOverride {
 				var t Tmo
 				t, err = parseTmo(TmoInfinity)(m[k])
 				po.DevLossTmo = &t
+			case "eh_deadline":
+				var t Tmo
+				t, err = parseTmo(TmoOff)(m[k])
+				po.EhDeadline = &t
 			default:
 				err = errf("unknown key (known: %s)", strings.Join(sectionKeys["overrides.protocol"], ", "))
 			}
@@ -536,6 +541,9 @@ func (p *parser) protocols(v any, path string) []ProtocolOverride {
 			}
 			if po.DevLossTmo != nil {
 				out[j].DevLossTmo = po.DevLossTmo
+			}
+			if po.EhDeadline != nil {
+				out[j].EhDeadline = po.EhDeadline
 			}
 			continue
 		}

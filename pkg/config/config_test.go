@@ -157,6 +157,7 @@ fast_io_fail_tmo = "off"
 [[overrides.protocol]]
 type = "scsi:fcp"
 dev_loss_tmo = "infinity"
+eh_deadline = 20
 
 [[overrides.protocol]]
 type = "scsi:iscsi"
@@ -167,9 +168,9 @@ dev_loss_tmo = 30
 		proto string
 		want  Timeouts
 	}{
-		{"scsi:iscsi", Timeouts{TmoOff, 30, "overrides.protocol[type=scsi:iscsi]", "overrides.protocol[type=scsi:iscsi]"}},
-		{"scsi:fcp", Timeouts{15, TmoInfinity, "overrides", "overrides.protocol[type=scsi:fcp]"}},
-		{"scsi:sas", Timeouts{15, 120, "overrides", "defaults"}},
+		{"scsi:iscsi", Timeouts{TmoOff, 30, TmoUnset, "overrides.protocol[type=scsi:iscsi]", "overrides.protocol[type=scsi:iscsi]", "built-in"}},
+		{"scsi:fcp", Timeouts{15, TmoInfinity, 20, "overrides", "overrides.protocol[type=scsi:fcp]", "overrides.protocol[type=scsi:fcp]"}},
+		{"scsi:sas", Timeouts{15, 120, TmoUnset, "overrides", "defaults", "built-in"}},
 	}
 	for _, tt := range tests {
 		if got := r.Timeouts(tt.proto); got != tt.want {

@@ -138,6 +138,10 @@ func (c *Config) writeOverrides(b *bytes.Buffer) {
 			v, _ := tmoStr(*po.DevLossTmo)
 			fmt.Fprintf(b, "dev_loss_tmo = %s\n", v)
 		}
+		if po.EhDeadline != nil {
+			v, _ := tmoStr(*po.EhDeadline)
+			fmt.Fprintf(b, "eh_deadline = %s\n", v)
+		}
 	}
 }
 

@@ -119,17 +119,20 @@ func (r *Resolved) CheckerSpec() checker.Spec {
 type Timeouts struct {
 	FastIOFail       Tmo
 	DevLoss          Tmo
+	EhDeadline       Tmo
 	FastIOFailOrigin string
 	DevLossOrigin    string
+	EhDeadlineOrigin string
 }
 
-// Timeouts returns fast_io_fail_tmo and dev_loss_tmo for a path of this map
+// Timeouts returns fast_io_fail_tmo, dev_loss_tmo and eh_deadline for a path of this map
 // whose transport is protocol (e.g. "scsi:fcp"). As in multipath-tools, an
 // [[overrides.protocol]] entry for the protocol beats every other layer.
 func (r *Resolved) Timeouts(protocol string) Timeouts {
 	t := Timeouts{
 		FastIOFail: r.FastIOFailTmo, FastIOFailOrigin: r.origins["fast_io_fail_tmo"],
 		DevLoss: r.DevLossTmo, DevLossOrigin: r.origins["dev_loss_tmo"],
+		EhDeadline: r.EhDeadline, EhDeadlineOrigin: r.origins["eh_deadline"],
 	}
 	for _, po := range r.protocols {
 		if po.Type != protocol {
@@ -141,6 +144,9 @@ func (r *Resolved) Timeouts(protocol string) Timeouts {
 		}
 		if po.DevLossTmo != nil {
 			t.DevLoss, t.DevLossOrigin = *po.DevLossTmo, origin
+		}
+		if po.EhDeadline != nil {
+			t.EhDeadline, t.EhDeadlineOrigin = *po.EhDeadline, origin
 		}
 	}
 	return t

@@ -42,7 +42,7 @@ type Settings struct {
 func FromResolved(r *config.Resolved, protocol string, polling int) Settings {
 	t := r.Timeouts(protocol)
 	return Settings{
-		FastIOFail: t.FastIOFail, DevLoss: t.DevLoss, EhDeadline: r.EhDeadline,
+		FastIOFail: t.FastIOFail, DevLoss: t.DevLoss, EhDeadline: t.EhDeadline,
 		NoPathRetry: r.NoPathRetry, PollingInterval: polling, MaxSectorsKB: r.MaxSectorsKB,
 	}
 }

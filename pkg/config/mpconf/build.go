@@ -505,10 +505,7 @@ func (b *builder) protocol(sec *Node) {
 		case !listed("protocol", n.Key):
 			b.unknown(n, "protocol")
 			continue
-		case n.Key == "type", n.Key == "fast_io_fail_tmo", n.Key == "dev_loss_tmo":
-		case n.Key == "eh_deadline":
-			b.warn(n, n.Key, "not implemented by mpathd: ignored")
-			continue
+		case n.Key == "type", n.Key == "fast_io_fail_tmo", n.Key == "dev_loss_tmo", n.Key == "eh_deadline":
 		default:
 			b.unknown(n, "protocol")
 			continue
@@ -531,10 +528,13 @@ func (b *builder) protocol(sec *Node) {
 			b.warn(n, n.Key, "invalid value %q: %v; ignored", s, err)
 			continue
 		}
-		if n.Key == "fast_io_fail_tmo" {
+		switch n.Key {
+		case "fast_io_fail_tmo":
 			po.FastIOFailTmo = a.FastIOFailTmo
-		} else {
+		case "dev_loss_tmo":
 			po.DevLossTmo = a.DevLossTmo
+		default:
+			po.EhDeadline = a.EhDeadline
 		}
 	}
 	if typeNode == nil {
@@ -550,6 +550,9 @@ func (b *builder) protocol(sec *Node) {
 		}
 		if po.DevLossTmo != nil {
 			b.c.ProtocolOverrides[j].DevLossTmo = po.DevLossTmo
+		}
+		if po.EhDeadline != nil {
+			b.c.ProtocolOverrides[j].EhDeadline = po.EhDeadline
 		}
 		return
 	}

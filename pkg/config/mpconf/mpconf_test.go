@@ -135,7 +135,7 @@ overrides {
 	hardware_handler "1 alua"
 	protocol {
 		type scsi:fcp
-		eh_deadline 10
+		eh_deadline soon
 	}
 }
 unknown_section {
@@ -163,7 +163,7 @@ unknown_section {
 		"m.conf:23: device: a device entry needs both vendor and product: ignored",
 		"m.conf:28: multipath: a multipath entry needs a wwid: ignored",
 		"m.conf:33: hardware_handler: not allowed in section overrides",
-		"m.conf:36: eh_deadline: not implemented by mpathd: ignored",
+		"m.conf:36: eh_deadline: invalid value \"soon\": \"soon\" is not a number of seconds or \"off\"; ignored",
 		"m.conf:39: unknown_section: unknown section at the top level: ignored",
 	}
 	got := warnings(c)

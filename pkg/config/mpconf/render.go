@@ -101,6 +101,9 @@ func Render(c *config.Config) string {
 					if po.DevLossTmo != nil {
 						line(d, "dev_loss_tmo", tmo(*po.DevLossTmo))
 					}
+					if po.EhDeadline != nil {
+						line(d, "eh_deadline", tmo(*po.EhDeadline))
+					}
 				})
 			}
 		})
