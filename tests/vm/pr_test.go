@@ -42,7 +42,8 @@ conflicts() { dmesg | grep -c 'reservation conflict'; }
 //     CONFLICT (the kernel logs it) while B is not registered, and succeed once B registers;
 //   - fence_mpath's sequence against mpathd's mpathpersist: A registers its key with REGISTER AND
 //     IGNORE, reads the keys, preempts-and-aborts B's key; B is fenced (its key gone, its writes
-//     conflict), A keeps the reservation and writes.
+//     conflict), A keeps the reservation and writes;
+//   - with reservation_key "file", the key A registers reaches mpathd (prkeys file, getprstatus).
 func TestVMPersistentReservation(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
@@ -52,17 +53,21 @@ func TestVMPersistentReservation(t *testing.T) {
 		Commands:  []string{"./cmd/mpathd", "./cmd/multipath"},
 		HostTools: []string{"/sbin/mpathpersist", "/usr/bin/sg_persist"},
 		HostFiles: []string{"/lib/multipath"},
-		Timeout:   6 * time.Minute,
+		Timeout:   7 * time.Minute,
 		Script: prHelpers + `
 iscsi_san 1 || return 0
 set -- $(ls /sys/block | grep '^sd')
 PA1=$1 PA2=$2
 PB=$(iscsi_node_b 1) || return 0
+echo "@@mpathd-vm: node B logged in at $(now)"
 emit initiators "$(iscsi_initiator_of $PA1) $(iscsi_initiator_of $PA2) $(iscsi_initiator_of $PB)"
 ln -s /bin/multipath /bin/mpathpersist
 printf 'defaults {\n\tfind_multipaths no\n\tuser_friendly_names yes\n}\nblacklist {\n\tdevnode "^%s$"\n}\n' $PB > /etc/multipath.conf
-printf '[defaults]\npolling_interval = 1\n[blacklist]\ndevnode = ["^%s$"]\n' $PB > /tmp/c.toml
-start_mpathd --config /tmp/c.toml
+mkdir -p /etc/mpathd /etc/multipath
+printf '[defaults]\npolling_interval = 1\nreservation_key = "file"\n[blacklist]\ndevnode = ["^%s$"]\n' $PB > /etc/mpathd/mpathd.toml
+ln -s /bin/multipath /bin/multipathd
+start_mpathd --config /etc/mpathd/mpathd.toml
+echo "@@mpathd-vm: mpathd ready at $(now)"
 M=$(dmsetup ls --target multipath | awk '{ print $1; exit }')
 [ -n "$M" ] || { fail "no map"; iscsi_diag; return 0; }
 emit map_paths "$(dmsetup deps -o devname $M | sed 's/.*: //')"
@@ -72,9 +77,13 @@ both keys0 --in --read-keys $D
 both res0 --in --read-reservation $D
 both fs0 --in --read-full-status $D
 both cap0 --in --report-capabilities $D
+echo "@@mpathd-vm: empty LUN compared at $(now)"
 
 # Node A registers on the map and reserves, Write Exclusive - Registrants Only.
 /bin/mpathpersist --out --register --param-sark=0xa1a1 $D; emit a_register_rc $?
+emit prkeys "$(grep -v '^#' /etc/multipath/prkeys)"
+emit getprstatus "$(multipathd getprstatus map $M) $(multipathd getprkey map $M)"
+echo "@@mpathd-vm: A registered at $(now)"
 /bin/mpathpersist --out --reserve --param-rk=0xa1a1 --prout-type=5 $D; emit a_reserve_rc $?
 both keys1 -i -k $D
 both res1 -i -r $D
@@ -89,6 +98,7 @@ sg_persist --out --register-ignore --param-sark=0xb2b2 /dev/$PB >/dev/null 2>&1;
 emit b_write_registered_rc "$(write_rc /dev/$PB)"
 both keys2 -i -k $D
 both fs2 -i -s $D
+echo "@@mpathd-vm: B registered at $(now)"
 
 # fence_mpath on A fences B: register own key (register-ignore), read keys, preempt-abort B's key.
 /bin/mpathpersist -o -I -S 0xa1a1 -d $D; emit fence_register_rc $?
@@ -101,6 +111,7 @@ emit a_write_fenced_rc "$(write_rc $D)"
 both keys3 -i -k $D
 both res3 -i -r $D
 both fs3 -i -s $D
+echo "@@mpathd-vm: B fenced at $(now)"
 `,
 	})
 	if t.Failed() {
@@ -171,5 +182,12 @@ both fs3 -i -s $D
 	}
 	if got := res.Get("res3_ours"); !strings.Contains(got, "Key = 0xa1a1") {
 		t.Errorf("A lost the reservation fencing B: %q", got)
+	}
+	// multipath-tools' prkeys format: the key in 16 hex digits, then the WWID.
+	if f := strings.Fields(res.Get("prkeys")); len(f) != 2 || f[0] != "0x000000000000a1a1" || !strings.HasPrefix(f[1], "36001405") {
+		t.Errorf("prkeys file after A registered: %q, want 0xa1a1 for the map's WWID", res.Get("prkeys"))
+	}
+	if got := res.Get("getprstatus"); got != "set 0xa1a1" {
+		t.Errorf("multipathd getprstatus, getprkey: %q, want \"set 0xa1a1\"", got)
 	}
 }
