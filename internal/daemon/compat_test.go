@@ -164,3 +164,19 @@ func TestStatusCountsAndGeneration(t *testing.T) {
 		t.Errorf("topology maps %v: want 6, sorted by name", names)
 	}
 }
+
+// A path's ALUA target port group is in the snapshot, for multipathd's %A.
+func TestSnapshotTPG(t *testing.T) {
+	r := newRig(t, san(2, 1), "", nil)
+	r.settle()
+	got := map[string]uint16{}
+	for _, p := range r.d.Topology().Paths() {
+		if !p.Path.HasTPG {
+			t.Errorf("%s: no TPG", p.Path.Dev)
+		}
+		got[p.Path.Dev] = p.Path.TPG
+	}
+	if got["sda"] != 0x100 || got["sdb"] != 0x200 {
+		t.Errorf("TPGs %v, want sda 0x100, sdb 0x200", got)
+	}
+}

@@ -399,6 +399,8 @@ func pathSnapshot(p *path, now time.Time) api.Path {
 		CheckerFrom:  p.checkerSource,
 		PrioFrom:     p.prioSource,
 		FailCount:    uint64(p.failCount),
+		TPG:          p.info.TPG,
+		HasTPG:       p.info.HasTPG,
 	}
 }
 

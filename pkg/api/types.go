@@ -177,6 +177,10 @@ type Path struct {
 	PrioFrom    string `json:"prio_from,omitempty"`
 	FailCount   uint64 `json:"fail_count"` // from the dm status line
 	Marginal    bool   `json:"marginal,omitempty"`
+	// TPG is the ALUA target port group of the path's port when HasTPG: the device reports one
+	// (VPD page 0x83).
+	TPG    uint16 `json:"tpg,omitempty"`
+	HasTPG bool   `json:"has_tpg,omitempty"`
 	// Weight is the selector's current share of I/O for this path (0–100).
 	Weight int `json:"weight"`
 	// Held says why mpathd keeps the path failed although its check may pass: HeldAdmin until

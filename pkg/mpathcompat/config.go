@@ -115,7 +115,7 @@ func showDevices(s *Server, _ context.Context, _ Command) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := orDefault(s.SysBlock, "/sys/block")
+	dir := s.sysBlock()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return "", api.Errorf(api.CodeInternal, "list block devices: %v", err)
@@ -178,3 +178,6 @@ func showConfig(s *Server, _ context.Context, c Command) (string, error) {
 	}
 	return out + "multipaths {\n" + b.String() + "}\n", nil
 }
+
+// sysBlock is where block devices are read: show devices, and %k.
+func (s *Server) sysBlock() string { return orDefault(s.SysBlock, "/sys/block") }

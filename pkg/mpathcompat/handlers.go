@@ -121,7 +121,7 @@ func showPaths(s *Server, _ context.Context, c Command) (string, error) {
 	if len(pathRows(t)) == 0 {
 		return "", nil
 	}
-	return Paths(t, f, !c.has(kwRaw)), nil
+	return Paths(t, f, !c.has(kwRaw), s.sysBlock()), nil
 }
 
 // showPath prints a path's device state, as multipathd does.
@@ -157,7 +157,7 @@ func showMaps(s *Server, _ context.Context, c Command) (string, error) {
 	if len(t.Maps) == 0 {
 		return "", nil
 	}
-	return Maps(t, f, !c.has(kwRaw)), nil
+	return Maps(t, f, !c.has(kwRaw), s.sysBlock()), nil
 }
 
 func showTopology(s *Server, _ context.Context, c Command) (string, error) {

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -231,6 +233,8 @@ func mapField(m *api.Map, c byte) string {
 		return orHash(m.Revision)
 	case 'G':
 		return "--"
+	case 'k':
+		return "n/a" // unless read from sysfs: see withSysfs
 	}
 	return "[undef]"
 }
@@ -347,7 +351,16 @@ func pathField(r pathRow, c byte) string {
 		return "ok"
 	case 'L':
 		return lunHex(p.HCIL)
+	case 'A':
+		if !p.HasTPG {
+			return "[undef]"
+		}
+		return fmt.Sprintf("0x%04x", p.TPG)
+	case 'k':
+		return "n/a" // unless read from sysfs: see withSysfs
 	}
+	// %N %n %R %r %a %g: multipathd prints [undef] for a path that is not on Fibre Channel or
+	// whose vendor VPD page it did not read; the daemon exports neither.
 	return "[undef]"
 }
 
@@ -471,21 +484,52 @@ const (
 	topoPathFormat  = "%i %d %D %t %T %o"
 )
 
-// Paths renders `show paths [raw] format F` over every path of t.
-func Paths(t api.Topology, format string, pretty bool) string {
+// Paths renders `show paths [raw] format F` over every path of t; %k is read
+// under sysBlock ("" for n/a).
+func Paths(t api.Topology, format string, pretty bool, sysBlock string) string {
 	rows := pathRows(t)
 	var b strings.Builder
 	table(&b, parseFormat(format, pathWildcards), pathWildcards, len(rows),
-		func(r int, c byte) string { return pathField(rows[r], c) }, pretty)
+		withSysfs(sysBlock, func(r int) string { return rows[r].p.Dev },
+			func(r int, c byte) string { return pathField(rows[r], c) }), pretty)
 	return b.String()
 }
 
-// Maps renders `show maps [raw] format F` over the maps of t.
-func Maps(t api.Topology, format string, pretty bool) string {
+// Maps renders `show maps [raw] format F` over the maps of t; %k is read
+// under sysBlock ("" for n/a).
+func Maps(t api.Topology, format string, pretty bool, sysBlock string) string {
 	var b strings.Builder
 	table(&b, parseFormat(format, mapWildcards), mapWildcards, len(t.Maps),
-		func(r int, c byte) string { return mapField(&t.Maps[r], c) }, pretty)
+		withSysfs(sysBlock, func(r int) string { return t.Maps[r].DM },
+			func(r int, c byte) string { return mapField(&t.Maps[r], c) }), pretty)
 	return b.String()
+}
+
+// withSysfs answers %k, max_sectors_kb, from the row's block device under sysBlock, as
+// multipathd reads it at each request, and the other wildcards from field.
+func withSysfs(sysBlock string, dev func(int) string, field func(int, byte) string) func(int, byte) string {
+	return func(r int, c byte) string {
+		if c != 'k' || sysBlock == "" {
+			return field(r, c)
+		}
+		return maxSectorsKB(sysBlock, dev(r))
+	}
+}
+
+// maxSectorsKB reads a block device's queue/max_sectors_kb: "n/a" when it cannot, as multipathd.
+func maxSectorsKB(sysBlock, dev string) string {
+	if dev == "" || strings.ContainsAny(dev, "/\x00") || dev == "." || dev == ".." {
+		return "n/a"
+	}
+	b, err := os.ReadFile(filepath.Join(sysBlock, dev, "queue", "max_sectors_kb"))
+	if err != nil {
+		return "n/a"
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "n/a"
+	}
+	return strconv.Itoa(n)
 }
 
 // RenderTopology writes the maps of t in the layout of `multipath -ll` and

@@ -36,7 +36,7 @@ type Server struct {
 	Version string
 	// Shutdown stops the daemon (the shutdown command); nil: refused.
 	Shutdown func()
-	// SysBlock is the directory show devices lists (default /sys/block).
+	// SysBlock is the directory show devices lists and %k reads (default /sys/block).
 	SysBlock string
 
 	ActionTimeout time.Duration // 0: DefaultActionTimeout
