@@ -126,6 +126,7 @@ func (d *Daemon) ReloadMap(ctx context.Context, mapName string) error {
 			return api.Errorf(api.CodeInternal, "reload %s: %v", m.name, err)
 		}
 		m.tableLoads++
+		m.lastAction = "reload"
 		d.log.Info().Str("map", m.name).Msg("table reloaded by the administrator")
 		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: "requested by the administrator"})
 		s.refresh(m)

@@ -180,3 +180,50 @@ func TestSnapshotTPG(t *testing.T) {
 		t.Errorf("TPGs %v, want sda 0x100, sdb 0x200", got)
 	}
 }
+
+// The last action on a map (multipathd's %A and JSON action): create, then reload and switchpg as
+// they happen; orphans are counted in show status.
+func TestLastActionAndOrphanCount(t *testing.T) {
+	r := newRig(t, san(3, 1), "", nil)
+	r.settle()
+	last := func() string {
+		t.Helper()
+		ms := r.d.Topology().Maps
+		if len(ms) != 1 {
+			t.Fatalf("maps = %d, want 1", len(ms))
+		}
+		return ms[0].LastAction
+	}
+	name := r.d.Topology().Maps[0].Name
+	if a := last(); a != "create" {
+		t.Errorf("after start: action %q, want create", a)
+	}
+	if err := r.d.ReloadMap(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	if a := last(); a != "reload" {
+		t.Errorf("after reload map: action %q, want reload", a)
+	}
+	if err := r.d.SwitchGroup(t.Context(), name, 2); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	if a := last(); a != "switchpg" {
+		t.Errorf("after switch group: action %q, want switchpg", a)
+	}
+	if st := r.d.Status(); st.Orphans != 0 || st.Paths != 3 {
+		t.Errorf("status: %d paths, %d orphans; want 3 and 0", st.Paths, st.Orphans)
+	}
+}
+
+// Paths held back by find_multipaths are counted as orphans in show status.
+func TestStatusCountsOrphans(t *testing.T) {
+	r := newRig(t, san(1, 2), "", nil) // single paths: find_multipaths on holds both back
+	r.settle()
+	st := r.d.Status()
+	if st.Maps != 0 || st.Paths != 0 || st.Orphans != 2 || st.OrphanCheckerStates[api.CheckerUnchecked] != 2 {
+		t.Errorf("status: %d maps, %d paths, %d orphans %v; want 0, 0, 2 unchecked", st.Maps, st.Paths, st.Orphans,
+			st.OrphanCheckerStates)
+	}
+}

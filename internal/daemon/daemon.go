@@ -1157,6 +1157,7 @@ func (d *Daemon) Status() api.Status {
 		st.CheckerStates[c] = 0
 	}
 	st.MapStates = map[string]int{api.MapOptimal: 0, api.MapDegraded: 0, api.MapQueueing: 0, api.MapFailed: 0}
+	st.CountOrphans(d.waiting.orphans())
 	for _, s := range d.shards {
 		snap := s.snap.Load()
 		st.Maps += len(snap.maps)

@@ -119,6 +119,7 @@ type mpath struct {
 	cached api.Map
 
 	pathFaults, groupSwitches, tableLoads uint64
+	lastAction                            string // api.Map.LastAction
 	err                                   string // the last error acting on this map, for show
 
 	st mapStats // polling core: sampled devices, planned weights
@@ -316,6 +317,7 @@ func (m *mpath) snapshot() api.Map {
 		GroupSwitches: m.groupSwitches,
 		Partitions:    slices.Clone(m.parts.names),
 		TableLoads:    m.tableLoads,
+		LastAction:    m.lastAction,
 		Queueing:      m.queueingSnapshot(),
 		ReadOnly:      m.info.ReadOnly,
 		DMState:       "active",

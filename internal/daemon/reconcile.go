@@ -62,6 +62,7 @@ func (s *shard) sync(m *mpath) {
 			break
 		}
 		m.tableLoads++
+		m.lastAction = "reload"
 		m.relaid, m.err = true, ""
 		d.log.Info().Str("map", m.name).Str("why", why).Int("groups", len(gs)).Msg("table reloaded")
 		s.emit(api.Event{Type: api.EventMapReloaded, Map: m.name, Reason: why})
@@ -232,6 +233,7 @@ func (s *shard) create(m *mpath) bool {
 	m.exists, m.info, m.err = true, info, ""
 	m.createFails, m.createRetry = 0, time.Time{}
 	m.tableLoads++
+	m.lastAction = "create"
 	m.relaid = true
 	d.indexMap(m)
 	d.log.Info().Str("map", m.name).Str("wwid", m.wwid).Int("paths", len(m.paths)).Msg("map created")
@@ -577,6 +579,7 @@ func (s *shard) switchGroup(m *mpath, to int, why string) bool {
 		return false
 	}
 	m.groupSwitches++
+	m.lastAction = "switchpg"
 	m.failbackLeft, m.followover = -1, ""
 	d.log.Info().Str("map", m.name).Int("from", from).Int("to", to).Str("why", why).Msg("group switched")
 	s.emit(api.Event{Type: api.EventGroupSwitch, Map: m.name, Old: strconv.Itoa(from), New: strconv.Itoa(to), Reason: why})

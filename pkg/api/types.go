@@ -8,7 +8,10 @@
 // add a value without breaking an older client.
 package api
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Group states, as in the dm-multipath status line (A, E, D).
 const (
@@ -94,6 +97,9 @@ type Map struct {
 	// Partitions are the names of the map's partition maps (<name>-part1, ...), when mpathd
 	// makes them.
 	Partitions []string `json:"partitions,omitempty"`
+	// LastAction is the last change the daemon made to the map's table: "create", "reload" or
+	// "switchpg"; "" for a map adopted and not changed since (multipathd's action).
+	LastAction string `json:"last_action,omitempty"`
 	// Counters since the map was adopted.
 	PathFaults    uint64 `json:"path_faults"`
 	GroupSwitches uint64 `json:"group_switches"`
@@ -329,6 +335,10 @@ type Status struct {
 	CheckerStates map[string]int `json:"checker_states"`
 	// MapStates counts maps per health (optimal, degraded, queueing, failed).
 	MapStates map[string]int `json:"map_states"`
+	// Orphans counts the paths the daemon knows but has put in no map (Topology.Orphans), and
+	// OrphanCheckerStates them per checker state: unchecked unless a result is known.
+	Orphans             int            `json:"orphans"`
+	OrphanCheckerStates map[string]int `json:"orphan_checker_states,omitempty"`
 	// LastReconfigure is the time of the last successful configuration load.
 	LastReconfigure time.Time `json:"last_reconfigure,omitzero"`
 	// DBus is "connected", "disconnected" or "disabled".
@@ -348,6 +358,7 @@ func (s *Status) CountStates(t Topology) {
 		s.CheckerStates[c] = 0
 	}
 	s.MapStates = map[string]int{MapOptimal: 0, MapDegraded: 0, MapQueueing: 0, MapFailed: 0}
+	s.CountOrphans(t.Orphans)
 	for _, m := range t.Maps {
 		s.MapStates[m.Health()]++
 		for _, g := range m.Groups {
@@ -356,6 +367,17 @@ func (s *Status) CountStates(t Topology) {
 				s.CheckerStates[p.CheckerState]++
 			}
 		}
+	}
+}
+
+// CountOrphans fills Orphans and OrphanCheckerStates.
+func (s *Status) CountOrphans(orphans []Orphan) {
+	s.Orphans, s.OrphanCheckerStates = len(orphans), nil
+	for _, o := range orphans {
+		if s.OrphanCheckerStates == nil {
+			s.OrphanCheckerStates = map[string]int{}
+		}
+		s.OrphanCheckerStates[cmp.Or(o.CheckerState, CheckerUnchecked)]++
 	}
 }
 

@@ -72,7 +72,7 @@ func sameScalars(a, b *api.Map) bool {
 		a.SizeSectors == b.SizeSectors && a.Features == b.Features && a.HWHandler == b.HWHandler &&
 		a.Vendor == b.Vendor && a.Product == b.Product && a.Revision == b.Revision && a.DMState == b.DMState &&
 		a.ReadOnly == b.ReadOnly && a.Queueing == b.Queueing && a.Failback == b.Failback &&
-		a.PathFaults == b.PathFaults && a.GroupSwitches == b.GroupSwitches && a.TableLoads == b.TableLoads
+		a.PathFaults == b.PathFaults && a.LastAction == b.LastAction && a.GroupSwitches == b.GroupSwitches && a.TableLoads == b.TableLoads
 }
 
 // mapsJSON renders like MapsJSON, reusing the text of unchanged maps. Entries

@@ -1,6 +1,7 @@
 package mpathcompat
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mpathd/mpathd/pkg/api"
@@ -58,5 +59,31 @@ func TestTopologyLeavesOrphansOut(t *testing.T) {
 	f.SetTopology(top)
 	if got := s.Execute(t.Context(), "show topology", true); got != want {
 		t.Errorf("show topology with orphans\n got %q\nwant %q", got, want)
+	}
+}
+
+// show status counts every path the daemon knows, orphans too, as multipathd does; an orphan
+// without a check result is unchecked.
+func TestStatusCountsOrphans(t *testing.T) {
+	s, f := rig(t)
+	f.SetTopology(withOrphans())
+	want := "path checker states:\nunchecked           1\ndown                1\nup                  2\n\npaths: 4\nbusy: False\n"
+	if got := s.Execute(t.Context(), "show status", true); got != want {
+		t.Errorf("show status\n got %q\nwant %q", got, want)
+	}
+}
+
+// The map's last action is its %A and its JSON action, as multipathd's.
+func TestMapAction(t *testing.T) {
+	s, f := rig(t)
+	top := apitest.Generate(2, 1, 1)
+	top.Maps[0].LastAction = "reload"
+	f.SetTopology(top)
+	if got, want := s.Execute(t.Context(), `show maps raw format "%n %A|"`, true), "mpatha reload|\nmpathb |\n"; got != want {
+		t.Errorf("%%A: got %q, want %q", got, want)
+	}
+	js := s.Execute(t.Context(), "show maps json", true)
+	if !strings.Contains(js, `"action" : "reload",`) || !strings.Contains(js, `"action" : "",`) {
+		t.Errorf("show maps json lacks the actions:\n%s", js)
 	}
 }

@@ -211,7 +211,7 @@ func mapField(m *api.Map, c byte) string {
 	case 'h':
 		return m.HWHandler
 	case 'A':
-		return ""
+		return m.LastAction
 	case '0':
 		return strconv.FormatUint(m.PathFaults, 10)
 	case '1':
@@ -601,7 +601,7 @@ func Status(s api.Status) string {
 	b.WriteString("path checker states:\n")
 	for _, st := range []string{api.CheckerUnchecked, api.CheckerDown, api.CheckerUp, api.CheckerGhost,
 		api.CheckerPending, api.CheckerTimeout, api.CheckerDisconnected} {
-		if n := s.CheckerStates[st]; n > 0 {
+		if n := s.CheckerStates[st] + s.OrphanCheckerStates[st]; n > 0 {
 			fmt.Fprintf(&b, "%-20s%d\n", st, n)
 		}
 	}
@@ -609,7 +609,8 @@ func Status(s api.Status) string {
 	if s.State != "running" {
 		busy = "True"
 	}
-	fmt.Fprintf(&b, "\npaths: %d\nbusy: %s\n", s.Paths, busy)
+	// multipathd counts every path it knows, those in no map too.
+	fmt.Fprintf(&b, "\npaths: %d\nbusy: %s\n", s.Paths+s.Orphans, busy)
 	return b.String()
 }
 
