@@ -34,6 +34,10 @@ run paths_hpe multipathd show paths raw format "%w %d %t %i %o %T %c %s %m"
 run paths_gobrick multipathd show paths raw format "%d %w %m"
 run paths_osbrick multipathd show paths raw format %d
 run paths_monitor multipathd show paths format '%d %t %T'
+run paths_wild multipathd show paths raw format "%d|%A|%k|%N|%n|%R|%r|%a|%g"
+emit kb_paths "$(for d in $(san_paths | awk '{print $1}'); do echo "$d $(cat /sys/block/$d/queue/max_sectors_kb)"; done)"
+run maps_wild multipathd show maps raw format "%n|%A|%k|%g"
+emit kb_map "$(cat /sys/block/$DM/queue/max_sectors_kb)"
 run json multipathd show maps json
 run mapjson multipathd show map $M json
 run config multipathd show config
@@ -117,6 +121,25 @@ run del_busy sh -c "exec 3</dev/mapper/$M; multipathd del map $M"
 	check("show paths raw format (gobrick)", res.Get("paths_gobrick"), `^sd[a-z]+ 333333330000007d0 333333330000007d0\nsd[a-z]+ 333333330000007d0 333333330000007d0$`)
 	check("show paths raw format %d (os-brick)", res.Get("paths_osbrick"), `^sd[a-z]+\nsd[a-z]+$`)
 	check("show paths format (monitoring)", res.Get("paths_monitor"), `^dev +dm_st +chk_st *\nsd[a-z]+ +active +ready *\n`)
+	// The wildcards read from sysfs (%k), the TPG (%A), and those multipathd prints [undef] for off
+	// Fibre Channel and without vendor VPD data.
+	kb := map[string]string{}
+	for _, l := range strings.Split(res.Get("kb_paths"), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			kb[f[0]] = f[1]
+		}
+	}
+	wild := strings.Split(res.Get("paths_wild"), "\n")
+	if len(wild) != 2 {
+		t.Errorf("show paths raw format %%A %%k: %q, want 2 paths", res.Get("paths_wild"))
+	}
+	for _, l := range wild {
+		check("show paths raw format %A %k and the [undef] ones", l, `^sd[a-z]+\|0x[0-9a-f]{4}\|\d+(\|\[undef\]){6}$`)
+		if f := strings.Split(l, "|"); len(f) > 2 && f[2] != kb[f[0]] {
+			t.Errorf("%%k of %s: %s, sysfs says %q", f[0], f[2], kb[f[0]])
+		}
+	}
+	check("show maps raw format %A %k %g", res.Get("maps_wild"), `^333333330000007d0\|(create|reload|switchpg)\|`+res.Get("kb_map")+`\|\[undef\]$`)
 	// jq over show maps json: .maps[].uuid = WWID, .path_groups[].paths[].dm_st.
 	var doc struct {
 		Major int `json:"major_version"`
