@@ -22,6 +22,20 @@ both() {
 	emit ${name}_deb "$out"
 	emit ${name}_deb_rc $rc
 }
+# settle DEV: wait until READ FULL STATUS stays the same for 2 s (mpathd registers the key on the
+# map's paths after setprstatus, which moves the PR generation), so both tools read one state.
+settle() {
+	local a b i=0
+	b=$(/bin/mpathpersist -i -s $1 2>&1)
+	while [ $i -lt 20 ]; do
+		sleep 2
+		a=$b
+		b=$(/bin/mpathpersist -i -s $1 2>&1)
+		[ "$a" = "$b" ] && return 0
+		i=$((i + 1))
+	done
+	fail "PR state of $1 never settled"
+}
 # write_rc DEV: a direct 64 KiB write to DEV, its exit status.
 write_rc() { dd if=/dev/zero of=$1 bs=4096 count=16 oflag=direct 2>/dev/null; echo $?; }
 conflicts() { dmesg | grep -c 'reservation conflict'; }
@@ -43,7 +57,12 @@ conflicts() { dmesg | grep -c 'reservation conflict'; }
 //   - fence_mpath's sequence against mpathd's mpathpersist: A registers its key with REGISTER AND
 //     IGNORE, reads the keys, preempts-and-aborts B's key; B is fenced (its key gone, its writes
 //     conflict), A keeps the reservation and writes;
-//   - with reservation_key "file", the key A registers reaches mpathd (prkeys file, getprstatus).
+//   - with reservation_key "file", the key A registers reaches mpathd (prkeys file, getprstatus);
+//     A's path on portal 2 is removed (sd deleted) and a path of A comes back through a new session
+//     on portal 2 (a new I_T nexus) while A writes through the map: mpathd registers the key on
+//     the new path before the reload that adds it (its log), READ FULL STATUS shows A's key on the
+//     new nexus as soon as the path is in the map, and no write fails or meets a reservation
+//     conflict.
 func TestVMPersistentReservation(t *testing.T) {
 	t.Parallel()
 	res := Run(t, Scenario{
@@ -85,6 +104,7 @@ emit prkeys "$(grep -v '^#' /etc/multipath/prkeys)"
 emit getprstatus "$(multipathd getprstatus map $M) $(multipathd getprkey map $M)"
 echo "@@mpathd-vm: A registered at $(now)"
 /bin/mpathpersist --out --reserve --param-rk=0xa1a1 --prout-type=5 $D; emit a_reserve_rc $?
+settle $D
 both keys1 -i -k $D
 both res1 -i -r $D
 both fs1 -i -s $D
@@ -96,6 +116,7 @@ emit b_write_unregistered_conflicts $(($(conflicts) - c0))
 # Node B registers (as its fence_mpath "on" would, on its own device).
 sg_persist --out --register-ignore --param-sark=0xb2b2 /dev/$PB >/dev/null 2>&1; emit b_register_rc $?
 emit b_write_registered_rc "$(write_rc /dev/$PB)"
+settle $D
 both keys2 -i -k $D
 both fs2 -i -s $D
 echo "@@mpathd-vm: B registered at $(now)"
@@ -108,10 +129,46 @@ c0=$(conflicts)
 emit b_write_fenced_rc "$(write_rc /dev/$PB)"
 emit b_write_fenced_conflicts $(($(conflicts) - c0))
 emit a_write_fenced_rc "$(write_rc $D)"
+settle $D
 both keys3 -i -k $D
 both res3 -i -r $D
 both fs3 -i -s $D
 echo "@@mpathd-vm: B fenced at $(now)"
+
+# A's path on portal 2 removed (its sd deleted) and a path of A added again through a new
+# session on portal 2 (iface nodeA2, A's initiator name, a new ISID: a new I_T nexus), while A
+# writes through the map: mpathd registers the key on the new path before the path carries I/O.
+for p in $PA1 $PA2; do [ "$(iscsi_portal_of $p)" = 2 ] && OLD=$p; done
+echo "@@mpathd-vm: delete $OLD $(iscsi_session_of $OLD) at $(now)"
+R0=$(grep -c '"message":"table reloaded"' /tmp/mpathd.log)
+echo 1 > /sys/block/$OLD/device/delete
+wait_for 60 sh -c "[ \$(dmsetup deps -o devname $M | sed 's/.*://' | wc -w) = 1 ]" || { fail "the map kept $OLD"; return 0; }
+# The log line of the reload that dropped it, so that the log read below starts after it.
+wait_for 30 sh -c "[ \$(grep -c '\"message\":\"table reloaded\"' /tmp/mpathd.log) -gt $R0 ]" || fail "no reload logged for $OLD"
+echo "@@mpathd-vm: path removed at $(now)"
+: > /tmp/wloop.err
+( while [ ! -f /tmp/wloop.stop ]; do dd if=/dev/zero of=$D bs=4096 count=64 oflag=direct 2>>/tmp/wloop.err || echo FAILED >>/tmp/wloop.err; done ) &
+WLOOP=$!
+c0=$(conflicts)
+L0=$(wc -l < /tmp/mpathd.log)
+before=$(ls /sys/block | grep '^sd')
+iscsiadm -m iface -I nodeA2 -o new >/tmp/iscsi.a2 2>&1 &&
+	iscsiadm -m discovery -t sendtargets -p 10.0.2.1 -I nodeA2 >>/tmp/iscsi.a2 2>&1 &&
+	iscsiadm -m node -T $ISCSI_IQN -p 10.0.2.1:3260 -I nodeA2 --login >>/tmp/iscsi.a2 2>&1 || { fail "nodeA2 login: $(cat /tmp/iscsi.a2)"; return 0; }
+wait_for 60 sh -c "[ \$(dmsetup deps -o devname $M | sed 's/.*://' | wc -w) = 2 ]" || { fail "the new path never joined the map"; return 0; }
+both fs4 -i -s $D
+echo "@@mpathd-vm: path back at $(now)"
+for p in $(ls /sys/block | grep '^sd'); do echo "$before" | grep -qx $p || NEW=$p; done
+emit new_path "$NEW $(iscsi_session_of $NEW) $(iscsi_initiator_of $NEW)"
+sleep 4
+touch /tmp/wloop.stop
+wait $WLOOP
+emit readd_write_failures "$(grep -c FAILED /tmp/wloop.err)"
+emit readd_conflicts $(($(conflicts) - c0))
+tail -n +$((L0 + 1)) /tmp/mpathd.log > /tmp/readd.log
+emit readd_registered_line "$(grep -n '"message":"persistent reservation: key registered on the path"' /tmp/readd.log | grep "\"path\":\"$NEW\"" | head -n 1 | cut -d: -f1)"
+emit readd_reload_line "$(grep -n '"message":"table reloaded"' /tmp/readd.log | head -n 1 | cut -d: -f1)"
+grep -E 'reservation|reloaded' /tmp/readd.log | head -n 20
 `,
 	})
 	if t.Failed() {
@@ -124,7 +181,7 @@ echo "@@mpathd-vm: B fenced at $(now)"
 	if n := len(strings.Fields(res.Get("map_paths"))); n != 2 {
 		t.Fatalf("map over %q, want A's two paths only", res.Get("map_paths"))
 	}
-	for _, step := range []string{"keys0", "res0", "fs0", "cap0", "keys1", "res1", "fs1", "keys2", "fs2", "keys3", "res3", "fs3"} {
+	for _, step := range []string{"keys0", "res0", "fs0", "cap0", "keys1", "res1", "fs1", "keys2", "fs2", "keys3", "res3", "fs3", "fs4"} {
 		ours, deb := res.Get(step+"_ours"), res.Get(step+"_deb")
 		if ours != deb || res.Get(step+"_ours_rc") != res.Get(step+"_deb_rc") {
 			t.Errorf("%s: mpathd's mpathpersist (exit %s):\n%s\nDebian's (exit %s):\n%s", step,
@@ -189,5 +246,36 @@ echo "@@mpathd-vm: B fenced at $(now)"
 	}
 	if got := res.Get("getprstatus"); got != "set 0xa1a1" {
 		t.Errorf("multipathd getprstatus, getprkey: %q, want \"set 0xa1a1\"", got)
+	}
+
+	// The path re-added: the key is on its new nexus before the path carries I/O.
+	fs4 := res.Get("fs4_ours")
+	ids4 := regexp.MustCompile(`(?m)^   iSCSI world wide unique port id: (\S+)$`).FindAllStringSubmatch(fs4, -1)
+	old := map[string]bool{}
+	for _, id := range ids {
+		old[id[1]] = true
+	}
+	fresh := 0
+	for _, id := range ids4 {
+		if !old[id[1]] && strings.HasPrefix(id[1], ini[0]+",i,0x") {
+			fresh++
+		}
+	}
+	// The deleted sd's session stays logged in, so its nexus keeps its registration: three.
+	if strings.Count(fs4, "Key = 0xa1a1") != 3 || len(ids4) != 3 || fresh != 1 {
+		t.Errorf("once the new path joined the map, full status does not show A's key on its new nexus (before: %v):\n%s", ids, fs4)
+	}
+	if f := strings.Fields(res.Get("new_path")); len(f) != 3 || f[2] != ini[0] {
+		t.Errorf("new path %q, want a session of A's initiator", res.Get("new_path"))
+	}
+	t.Logf("re-added path %s; full status once it joined the map:\n%s", res.Get("new_path"), fs4)
+	reg, _ := strconv.Atoi(res.Get("readd_registered_line"))
+	reload, _ := strconv.Atoi(res.Get("readd_reload_line"))
+	if reg == 0 || reload == 0 || reg > reload {
+		t.Errorf("daemon log after the login: key registered on the new path at line %q, first table reload at line %q; want the registration first",
+			res.Get("readd_registered_line"), res.Get("readd_reload_line"))
+	}
+	if res.Get("readd_write_failures") != "0" || res.Get("readd_conflicts") != "0" {
+		t.Errorf("A's writes while its path came back: %s failed, %s reservation conflicts", res.Get("readd_write_failures"), res.Get("readd_conflicts"))
 	}
 }
