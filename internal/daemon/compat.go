@@ -233,3 +233,28 @@ func (d *Daemon) ResetStats(ctx context.Context, mapName string) error {
 		return nil
 	})
 }
+
+// SetMarginal marks a path marginal or takes the mark off (multipathd's setmarginal and
+// unsetmarginal path): a marked path is grouped apart, after the normal groups, as one the
+// marginal detector finds. Taking the mark off leaves the detector's judgement alone.
+func (d *Daemon) SetMarginal(ctx context.Context, dev string, on bool) error {
+	return d.onPath(ctx, dev, func(s *shard, m *mpath, p *path) error {
+		if p.adminMarginal != on {
+			p.adminMarginal = on
+			d.log.Info().Str("map", m.name).Str("path", p.info.Name).Bool("marginal", on).Msg("path marginal mark set by the administrator")
+		}
+		return nil
+	})
+}
+
+// UnsetMarginalMap takes the administrator's marginal mark off every path of a map.
+func (d *Daemon) UnsetMarginalMap(ctx context.Context, mapName string) error {
+	return d.onMap(ctx, mapName, func(s *shard, m *mpath) error {
+		for _, p := range m.paths {
+			p.adminMarginal = false
+		}
+		s.refresh(m)
+		s.sync(m)
+		return nil
+	})
+}

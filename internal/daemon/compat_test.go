@@ -3,6 +3,7 @@ package daemon
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mpathd/mpathd/pkg/api"
@@ -225,5 +226,50 @@ func TestStatusCountsOrphans(t *testing.T) {
 	if st.Maps != 0 || st.Paths != 0 || st.Orphans != 2 || st.OrphanCheckerStates[api.CheckerUnchecked] != 2 {
 		t.Errorf("status: %d maps, %d paths, %d orphans %v; want 0, 0, 2 unchecked", st.Maps, st.Paths, st.Orphans,
 			st.OrphanCheckerStates)
+	}
+}
+
+// setmarginal path puts the path in a marginal group after the normal ones, in the snapshot and
+// in the kernel's table; unsetmarginal (path or map) brings it back.
+func TestSetMarginal(t *testing.T) {
+	r := newRig(t, san(3, 1), "", nil)
+	r.settle()
+	name := r.d.Topology().Maps[0].Name
+	// sda is on the optimized port (host 0): first in the table, 8:0 before sdb's 8:16.
+	sdaFirst := func() bool { tab := r.table(name); return strings.Index(tab, " 8:0 ") < strings.Index(tab, " 8:16 ") }
+	where := func() (group int, marginal bool) {
+		for gi, g := range r.d.Topology().Maps[0].Groups {
+			for _, p := range g.Paths {
+				if p.Dev == "sda" {
+					return gi, p.Marginal && g.Marginal
+				}
+			}
+		}
+		return -1, false
+	}
+	if !sdaFirst() {
+		t.Fatalf("sda not first before setmarginal: %s", r.table(name))
+	}
+	for _, step := range []struct {
+		what  string
+		do    func() error
+		first bool
+	}{
+		{"setmarginal path sda", func() error { return r.d.SetMarginal(t.Context(), "sda", true) }, false},
+		{"unsetmarginal path sda", func() error { return r.d.SetMarginal(t.Context(), "/dev/sda", false) }, true},
+		{"setmarginal path sda again", func() error { return r.d.SetMarginal(t.Context(), "sda", true) }, false},
+		{"unsetmarginal map", func() error { return r.d.UnsetMarginalMap(t.Context(), name) }, true},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		r.settle()
+		g, marginal := where()
+		if sdaFirst() != step.first || marginal == step.first || (g == 0) != step.first {
+			t.Errorf("after %s: sda in group %d, marginal %v; table %s", step.what, g, marginal, r.table(name))
+		}
+	}
+	if err := r.d.SetMarginal(t.Context(), "sdz", true); !api.IsCode(err, api.CodeNotFound) {
+		t.Errorf("setmarginal of an unknown path: %v", err)
 	}
 }

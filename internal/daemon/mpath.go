@@ -46,6 +46,9 @@ type path struct {
 	// marginal is set while the polling core's detector finds the path marginal: it is grouped
 	// apart, after the normal groups, and still carries I/O when no normal group can.
 	marginal bool
+	// adminMarginal is set by "setmarginal path" until "unsetmarginal": the path is grouped as a
+	// marginal one whatever the detector finds.
+	adminMarginal bool
 	// adminFailed is set by "fail path": the path stays failed, whatever its checks say, until
 	// "reinstate path".
 	adminFailed bool
@@ -209,7 +212,7 @@ func (m *mpath) members(now time.Time) []member {
 			serial:   p.info.WWID, // VPD 0x80 serial is per LU on most arrays; WWID stands in
 			nodeName: p.info.Transport.NodeName,
 			tpg:      tpg,
-			marginal: p.marginal,
+			marginal: p.marginal || p.adminMarginal,
 		})
 	}
 	return ms
@@ -356,7 +359,7 @@ func (m *mpath) snapshot() api.Map {
 			}
 			placed[p.info.Name] = true
 			ap := pathSnapshot(p, now)
-			ap.Marginal, ap.Weight = p.marginal, liveWeight(m.live, gi, p.info.Dev.String())
+			ap.Marginal, ap.Weight = p.marginal || p.adminMarginal, liveWeight(m.live, gi, p.info.Dev.String())
 			ag.Paths = append(ag.Paths, ap)
 		}
 		am.Groups = append(am.Groups, ag)

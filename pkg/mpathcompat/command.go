@@ -39,6 +39,8 @@ const (
 	kwGetPRHold
 	kwSetPRHold
 	kwUnsetPRHold
+	kwSetMarginal
+	kwUnsetMarginal
 	// qualifiers
 	kwPaths
 	kwMaps
@@ -68,8 +70,8 @@ type keyword struct {
 	param bool // the next word is this keyword's parameter
 }
 
-// keywords is multipathd's vocabulary (the marginal-path words are not
-// offered). A word may be shortened to any prefix that no other word shares.
+// keywords is multipathd's vocabulary. A word may be shortened to any prefix
+// that no other word shares.
 var keywords = []keyword{
 	{"list", kwList, false}, {"show", kwList, false},
 	{"add", kwAdd, false},
@@ -95,6 +97,7 @@ var keywords = []keyword{
 	{"getprkey", kwGetPRKey, false}, {"setprkey", kwSetPRKey, false}, {"unsetprkey", kwUnsetPRKey, false},
 	{"getprhold", kwGetPRHold, false}, {"setprhold", kwSetPRHold, false}, {"unsetprhold", kwUnsetPRHold, false},
 	{"key", kwKey, true}, {"pathlist", kwPathlist, true},
+	{"setmarginal", kwSetMarginal, false}, {"unsetmarginal", kwUnsetMarginal, false},
 }
 
 // findKeyword resolves a word: an exact match wins, else the one keyword the

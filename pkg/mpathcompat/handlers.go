@@ -53,6 +53,9 @@ var handlers = []handler{
 	{kwDel, q(kwPath), "remove|del path $path", pathAction},
 	{kwFail, q(kwPath), "fail path $path", pathAction},
 	{kwReinstate, q(kwPath), "reinstate path $path", pathAction},
+	{kwSetMarginal, q(kwPath), "setmarginal path $path", setMarginal},
+	{kwUnsetMarginal, q(kwPath), "unsetmarginal path $path", setMarginal},
+	{kwUnsetMarginal, q(kwMap), "unsetmarginal map|multipath $map", setMarginal},
 	{kwAdd, q(kwMap), "add map|multipath $map", mapAction},
 	{kwDel, q(kwMap), "remove|del map|multipath $map", mapAction},
 	{kwDel, q(kwMaps), "remove|del maps|multipaths", delMaps},
@@ -331,5 +334,27 @@ func setPR(s *Server, ctx context.Context, c Command) (string, error) {
 			return svc.SetPRKey(ctx, target, "")
 		}
 		return svc.SetPRHold(ctx, target, c.Verb == kwSetPRHold)
+	})
+}
+
+// marginaler is a Service that lets the administrator mark paths marginal: multipathd's
+// setmarginal and unsetmarginal.
+type marginaler interface {
+	// SetMarginal marks a path marginal (on) or takes the mark off.
+	SetMarginal(ctx context.Context, dev string, on bool) error
+	// UnsetMarginalMap takes the mark off every path of a map.
+	UnsetMarginalMap(ctx context.Context, mapName string) error
+}
+
+func setMarginal(s *Server, ctx context.Context, c Command) (string, error) {
+	m, ok := s.Service.(marginaler)
+	if !ok {
+		return "", api.Errorf(api.CodeInvalid, "marginal paths cannot be set on this daemon")
+	}
+	return "", s.act(ctx, func(ctx context.Context) error {
+		if c.has(kwMap) {
+			return m.UnsetMarginalMap(ctx, mapTarget(c.Params[kwMap]))
+		}
+		return m.SetMarginal(ctx, strings.TrimPrefix(c.Params[kwPath], "/dev/"), c.Verb == kwSetMarginal)
 	})
 }
