@@ -411,7 +411,11 @@ func TestBusComesAndGoes(t *testing.T) {
 	var logs lockedBuffer
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "")
 	srv := serveOn(t, fake, "", sock, &logs) // the default connection: dial the watched socket
-	time.Sleep(100 * time.Millisecond)       // a first attempt fails
+	// A first attempt fails and says so. Wait for that rather than for a time: under qemu-user
+	// the first attempt can take longer than any fixed sleep.
+	for !strings.Contains(logs.String(), "no system bus") {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if srv.State() != StateDisconnected {
 		t.Fatalf("state without a bus: %s", srv.State())
 	}
