@@ -427,13 +427,23 @@ func TestBusComesAndGoes(t *testing.T) {
 	waitForName(t, c) // the socket appeared: connected without waiting out the backoff
 	c.Close()
 	stop()
-	for srv.State() != StateDisconnected {
+	// The lost bus is said once ("lost the bus"), and the first reconnect attempt that fails says
+	// "no system bus" once more. Wait for that attempt, then let two further retries (1 s and 2 s
+	// of backoff) fail before the bus returns: they must say nothing.
+	for strings.Count(logs.String(), "no system bus") < 2 {
 		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if srv.State() != StateDisconnected {
+		t.Fatalf("state with the bus gone: %s", srv.State())
 	}
 	startBus(t, dir, "late", policyInclude(t))
 	c2 := clientConn(t, addr)
 	waitForName(t, c2)
 	// Once per outage, not once per retry.
+	if n := strings.Count(logs.String(), "lost the bus"); n != 1 {
+		t.Errorf("said %d times that the bus was lost, want once:\n%s", n, logs.String())
+	}
 	if n := strings.Count(logs.String(), "no system bus"); n != 2 {
 		t.Errorf("said %d times that the bus is missing, want twice:\n%s", n, logs.String())
 	}
