@@ -1,7 +1,6 @@
 package linux
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/mpathd/mpathd/pkg/checker/sgio"
 	"github.com/mpathd/mpathd/pkg/checker/sgio/sgiotest"
 	"github.com/mpathd/mpathd/pkg/sysfs"
+	"github.com/mpathd/mpathd/pkg/sysfs/sysfstest"
 )
 
 // fakeSG is an Inquirer whose devices are fake SG_IO devices.
@@ -43,7 +43,7 @@ func TestInquirerWWIDEqualsUdev(t *testing.T) {
 			udev[f[0]] = f[1]
 		}
 	}
-	root := copyFixture(t, src)
+	root := sysfstest.CopyTree(t, src)
 	devs := fakeSG{}
 	for name := range udev {
 		dev, err := filepath.EvalSymlinks(filepath.Join(root, "sys", "block", name, "device"))
@@ -101,37 +101,4 @@ func TestInquirerOnARegularFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sdz") {
 		t.Errorf("InquireIdentity on a regular file: %v", err)
 	}
-}
-
-// copyFixture copies a fixture tree, keeping its symlinks, so a test can change it.
-func copyFixture(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(out, b, 0o644)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }

@@ -52,7 +52,13 @@ const (
 func Copy(t testing.TB, name string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	src := filepath.Join(filepath.Dir(file), "..", "testdata", name)
+	return CopyTree(t, filepath.Join(filepath.Dir(file), "..", "testdata", name))
+}
+
+// CopyTree copies the tree at src, keeping its symlinks, into a temporary directory that a test
+// may change, and returns that directory.
+func CopyTree(t testing.TB, src string) string {
+	t.Helper()
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -77,7 +83,7 @@ func Copy(t testing.TB, name string) string {
 		return os.WriteFile(out, b, 0o644)
 	})
 	if err != nil {
-		t.Fatalf("sysfstest: copy %s: %v", name, err)
+		t.Fatalf("sysfstest: copy %s: %v", src, err)
 	}
 	return dst
 }
