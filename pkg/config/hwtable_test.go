@@ -157,3 +157,11 @@ func TestBuiltinHWTableShape(t *testing.T) {
 		seen[k] = true
 	}
 }
+
+// BenchmarkParseHWTable measures one parse of the embedded hardware table, the cost builtinDevices
+// pays once per process.
+func BenchmarkParseHWTable(b *testing.B) {
+	for b.Loop() {
+		parseHWTable()
+	}
+}
